@@ -1,0 +1,208 @@
+"""The Python API: ``auditor.audit(...)`` and the orchestration the CLI shares."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import platform
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import replace
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from auditor._version import __version__
+from auditor.errors import InputError
+from auditor.gate import evaluate_gate
+from auditor.inputs import load_inputs
+from auditor.registry import CheckSpec, build_params, load_registry
+from auditor.result import AuditResult, overall_verdict
+from auditor.runner import run_checks
+from auditor.spec import AuditSpec, GatePolicy, gate_policy, load_spec, unknown_key_message
+
+_PACKAGES = ("numpy", "pandas", "scipy", "scikit-learn", "skops", "pyarrow")
+
+
+def audit(
+    *,
+    test: Any,
+    target: str,
+    train: Any = None,
+    model: Any = None,
+    predictions: Any = None,
+    task: str | None = None,
+    positive_class: str | None = None,
+    id_column: str | None = None,
+    group_column: str | None = None,
+    time_column: str | None = None,
+    sensitive: Sequence[str] | None = None,
+    seed: int | None = None,
+    n_jobs: int | None = None,
+    trust_model: bool | None = None,
+    config: str | Path | None = None,
+    checks: Mapping[str, Mapping[str, Any]] | None = None,
+    gate: GatePolicy | Mapping[str, Any] | None = None,
+    select: Iterable[str] | None = None,
+) -> AuditResult:
+    """Audit a model (or its predictions) on a test set, and optionally a train set.
+
+    Parameters
+    ----------
+    test, train : DataFrame (pandas or polars), str or Path
+        The data, in memory or as CSV/Parquet paths. ``train`` is optional.
+    target : str
+        The label column.
+    model : estimator, str or Path, optional
+        A fitted scikit-learn compatible estimator, or a ``.skops`` file.
+    predictions : DataFrame, str or Path, optional
+        Instead of a model: a ``prediction`` column and ``proba_<class>`` columns.
+    config : str or Path, optional
+        An ``audit.toml``; the other keywords override its values.
+    checks : mapping, optional
+        Per-check parameters, as ``[checks."<id>"]`` tables in the config file.
+    gate : GatePolicy or mapping, optional
+        The gate policy, or a mapping shaped like the config's ``[gate]`` table.
+    select : iterable of str, optional
+        Check ids or categories to run; default all.
+
+    Returns
+    -------
+    AuditResult
+        ``result.verdict``, ``result.gate``, ``result.exit_code`` and
+        ``result.write(out_dir, formats)``.
+
+    Raises
+    ------
+    InputError
+        An input cannot be audited (missing column, misaligned predictions ...).
+    """
+    spec = load_spec(config)
+    if checks is not None:
+        spec = replace(spec, checks={**spec.checks, **{k: dict(v) for k, v in checks.items()}})
+    if gate is not None:
+        spec = replace(spec, gate=gate if isinstance(gate, GatePolicy) else gate_policy(gate, "gate="))
+    spec = spec.with_overrides(
+        target=target,
+        task=task,
+        positive_class=positive_class,
+        id=id_column,
+        group=group_column,
+        time=time_column,
+        sensitive=tuple(sensitive) if sensitive is not None else None,
+        seed=seed,
+        n_jobs=n_jobs,
+        trust_model=trust_model,
+        **{k: str(v) for k, v in (("test", test), ("train", train)) if isinstance(v, (str, Path))},
+        **{k: str(v) for k, v in (("model", model), ("predictions", predictions)) if isinstance(v, (str, Path))},
+    )
+    objects = {
+        k: v
+        for k, v in (("test", test), ("train", train), ("model", model), ("predictions", predictions))
+        if v is not None and not isinstance(v, (str, Path))
+    }
+    return run_audit(spec, objects=objects, select=select, command="auditor.audit()")
+
+
+def select_checks(registry: Mapping[str, CheckSpec], select: Iterable[str] | None) -> list[CheckSpec]:
+    """The checks named by id or category in ``select`` (all when None)."""
+    if select is None:
+        return list(registry.values())
+    wanted = list(select)
+    categories = {spec.category for spec in registry.values()}
+    for name in wanted:
+        if name not in registry and name not in categories:
+            raise InputError(unknown_key_message(name, [*registry, *categories], "--select"))
+    return [s for s in registry.values() if s.id in wanted or s.category in wanted]
+
+
+def validate_spec_against_registry(spec: AuditSpec, registry: Mapping[str, CheckSpec]) -> dict[str, Any]:
+    """Check config sections that name checks and metrics; return validated check params."""
+    from auditor.metrics import METRICS_BY_KEY
+
+    for key in spec.gate.metrics:
+        if key not in METRICS_BY_KEY:
+            raise InputError(unknown_key_message(key, list(METRICS_BY_KEY), "[gate.metrics]"))
+    categories = {s.category for s in registry.values()}
+    for key in spec.gate.waivers:
+        if key not in registry and key not in categories:
+            raise InputError(unknown_key_message(key, [*registry, *categories], "[gate.waivers]"))
+    params = {}
+    for check_id, given in spec.checks.items():
+        if check_id not in registry:
+            raise InputError(unknown_key_message(check_id, list(registry), "[checks]"))
+        params[check_id] = build_params(registry[check_id], given)
+    return params
+
+
+def run_audit(
+    spec: AuditSpec,
+    *,
+    objects: Mapping[str, Any] | None = None,
+    select: Iterable[str] | None = None,
+    command: str = "",
+) -> AuditResult:
+    """Load the inputs, run the checks and evaluate the gate; write nothing."""
+    started = time.perf_counter()
+    registry = load_registry()
+    params = validate_spec_against_registry(spec, registry)
+    selected = select_checks(registry, select)
+    loaded = load_inputs(spec, **(objects or {}))
+    ctx = loaded.context
+    checks_started = time.perf_counter()
+    checks = tuple(run_checks(ctx, selected, params))
+    finished = time.perf_counter()
+    gate = evaluate_gate(checks, spec.gate)
+    durations = {
+        **loaded.durations,
+        "checks_s": finished - checks_started,
+        "total_s": finished - started,
+    }
+    return AuditResult(
+        tool={"name": "auditor", "version": __version__},
+        created_at=created_at(),
+        task=ctx.task,
+        target=ctx.target,
+        verdict=overall_verdict(checks),
+        checks=checks,
+        inputs=loaded.files,
+        gate=gate,
+        manifest={
+            "seed": spec.seed,
+            "command": command,
+            "spec": spec.to_manifest(),
+            "python": platform.python_version(),
+            "packages": _package_versions(),
+            "durations": {k: round(v, 4) for k, v in durations.items()},
+            "classes": [str(c) for c in ctx.classes],
+            "positive_class": None if ctx.positive_class is None else str(ctx.positive_class),
+            "columns": ctx.roles.to_manifest(),
+            "model": None if ctx.model is None else _describe_model(ctx.model),
+            "model_features": list(ctx.model_features),
+            "notes": list(ctx.notes),
+        },
+    )
+
+
+def created_at() -> str:
+    """Now in ISO 8601 UTC, or SOURCE_DATE_EPOCH when set (reproducible builds)."""
+    epoch = os.environ.get("SOURCE_DATE_EPOCH")
+    moment = dt.datetime.fromtimestamp(int(epoch), dt.UTC) if epoch else dt.datetime.now(dt.UTC)
+    return moment.replace(microsecond=0).isoformat().replace("+00:00", "Z")
+
+
+def _package_versions() -> dict[str, str]:
+    versions = {}
+    for name in _PACKAGES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+    return versions
+
+
+def _describe_model(model: Any) -> str:
+    steps = getattr(model, "steps", None)
+    if steps:
+        return " > ".join(type(step).__name__ for _, step in steps)
+    return type(model).__name__

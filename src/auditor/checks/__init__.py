@@ -1,0 +1,1 @@
+"""Checks, one module each, grouped by category; registered in ``auditor.registry``."""

@@ -1,0 +1,1 @@
+"""Data checks: the quality of the tables themselves."""

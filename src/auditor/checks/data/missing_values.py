@@ -1,0 +1,130 @@
+"""``data.missing_values``: missing cells, and missingness that differs between splits."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from auditor.context import AuditContext
+from auditor.registry import CheckOutcome, param, register_check
+from auditor.result import Finding, Measurement, Table
+
+
+@dataclass(frozen=True, slots=True)
+class MissingValuesParams:
+    warn_share: float = param(0.5, "Warn when a column is missing on at least this share of rows.", share=True)
+    max_share_gap: float = param(
+        0.1, "Fail when train and test missing shares differ by at least this much.", share=True
+    )
+    alpha: float = param(0.001, "Significance level of the train-vs-test missingness test.", share=True)
+
+
+@register_check(
+    "data.missing_values",
+    title="Missing values",
+    needs=("test",),
+    params=MissingValuesParams,
+    rationale=(
+        "Columns that are mostly empty carry little information, and a column that is missing "
+        "far more often in one split than the other usually means a broken data pipeline."
+    ),
+    remedy=(
+        "Find where the values are lost upstream; impute or drop columns that are mostly empty; "
+        "make train and production data go through the same pipeline."
+    ),
+)
+def missing_values(ctx: AuditContext, params: MissingValuesParams) -> CheckOutcome:
+    """Count missing cells per column in each split and compare the splits.
+
+    Notes
+    -----
+    A column is flagged when its missing share reaches ``warn_share`` in a split, and fails
+    when it is empty in a split. Train and test differ when the absolute gap in missing share
+    is at least ``max_share_gap`` *and* a two-proportion z-test rejects equal shares at
+    ``alpha``: the effect floor keeps huge tables from flagging trivial gaps.
+    """
+    splits = {"train": ctx.train, "test": ctx.test} if ctx.train is not None else {"test": ctx.test}
+    columns = [c for c in ctx.test.columns if c != ctx.target]
+    counts = {name: frame[columns].isna().sum() for name, frame in splits.items()}
+    rows = {name: len(frame) for name, frame in splits.items()}
+    shares = {name: counts[name] / rows[name] for name in splits}
+    findings: list[Finding] = []
+    for column in columns:
+        findings.extend(_column_findings(column, {n: float(shares[n][column]) for n in splits}, params))
+        if "train" in splits:
+            finding = _gap_finding(column, counts, rows, params)
+            if finding is not None:
+                findings.append(finding)
+
+    table_rows = []
+    for column in columns:
+        if any(counts[n][column] for n in splits):
+            table_rows.append((column, *(x for n in splits for x in (int(counts[n][column]), float(shares[n][column])))))
+    header = ("column", *(x for n in splits for x in (f"{n}_missing", f"{n}_share")))
+    max_share = max(float(shares[n].max()) if columns else 0.0 for n in splits)
+    n_with_missing = int(sum(any(counts[n][c] for n in splits) for c in columns))
+    status = "fail" if any(f.severity == "high" for f in findings) else ("warn" if findings else "pass")
+    if findings:
+        summary = f"{len(findings)} missing-value problem(s) in {len({f.columns[0] for f in findings})} column(s)."
+    elif n_with_missing:
+        summary = (
+            f"{n_with_missing} of {len(columns)} columns have missing values, at most {max_share:.1%} of rows, "
+            f"below the {params.warn_share:.0%} warning level"
+            + (" and with similar shares in train and test." if "train" in splits else ".")
+        )
+    else:
+        summary = f"No missing values in {len(columns)} columns."
+    return CheckOutcome(
+        status=status,
+        summary=summary,
+        findings=tuple(findings),
+        measurements=(
+            Measurement("max_missing_share", max_share, greater_is_better=False),
+            Measurement("n_columns_with_missing", float(n_with_missing), greater_is_better=False),
+        ),
+        tables=(Table("missing_by_column", "Missing values by column", header, tuple(table_rows)),),
+    )
+
+
+def _column_findings(column: str, shares: dict[str, float], params: MissingValuesParams) -> list[Finding]:
+    findings = []
+    for split, share in shares.items():
+        if share == 1.0:
+            findings.append(Finding(
+                "all_missing", "high", f"{column!r} is empty in every {split} row.", (column,),
+                {"split": split, "share": share},
+            ))
+        elif share >= params.warn_share:
+            findings.append(Finding(
+                "mostly_missing", "medium",
+                f"{column!r} is missing in {share:.1%} of {split} rows (warning at {params.warn_share:.0%}).",
+                (column,), {"split": split, "share": share, "warn_at": params.warn_share},
+            ))
+    return findings
+
+
+def _gap_finding(
+    column: str, counts: dict[str, pd.Series], rows: dict[str, int], params: MissingValuesParams
+) -> Finding | None:
+    k_train, k_test = int(counts["train"][column]), int(counts["test"][column])
+    n_train, n_test = rows["train"], rows["test"]
+    p_train, p_test = k_train / n_train, k_test / n_test
+    gap = abs(p_test - p_train)
+    if gap < params.max_share_gap:
+        return None
+    pooled = (k_train + k_test) / (n_train + n_test)
+    se = np.sqrt(pooled * (1 - pooled) * (1 / n_train + 1 / n_test))
+    p_value = float(2 * stats.norm.sf(gap / se)) if se > 0 else 0.0
+    if p_value >= params.alpha:
+        return None
+    return Finding(
+        "missing_share_differs", "high",
+        f"{column!r} is missing in {p_test:.1%} of test rows but {p_train:.1%} of train rows "
+        f"(gap {gap:.1%}, limit {params.max_share_gap:.0%}, p = {p_value:.2g}).",
+        (column,),
+        {"train_share": p_train, "test_share": p_test, "gap": gap, "p_value": p_value,
+         "fail_at": params.max_share_gap},
+    )

@@ -1,0 +1,1 @@
+"""Performance checks: how well the model predicts, with intervals."""

@@ -1,0 +1,198 @@
+"""``performance.holdout_metrics``: test-set metrics with bootstrap confidence intervals."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import partial
+
+import numpy as np
+
+from auditor.context import AuditContext
+from auditor.metrics import METRICS_BY_KEY, EvalData, metrics_for, primary_metric
+from auditor.registry import CheckOutcome, param, register_check
+from auditor.result import Curve, Finding, Measurement, Series, Table
+from auditor.stats.bootstrap import bootstrap_statistics, percentile_interval
+from auditor.stats.random import rng_for
+
+CHECK_ID = "performance.holdout_metrics"
+# Curves are thinned to this many points: enough for a smooth figure, small in the JSON.
+_MAX_CURVE_POINTS = 200
+_MAX_SCATTER_POINTS = 1500
+
+
+@dataclass(frozen=True, slots=True)
+class HoldoutMetricsParams:
+    n_bootstrap: int = param(1000, "Bootstrap resamples for the confidence intervals.", minimum=100)
+    confidence: float = param(0.95, "Confidence level of the intervals.", share=True)
+    min_class_rows: int = param(
+        30, "Warn when a class has fewer test rows than this: its metrics are too noisy to trust.", minimum=1
+    )
+
+
+@register_check(
+    CHECK_ID,
+    title="Holdout metrics with confidence intervals",
+    needs=("test", "predictions"),
+    params=HoldoutMetricsParams,
+    rationale=(
+        "A metric measured on a finite test set is an estimate; its interval says how far the "
+        "true performance could be from it."
+    ),
+    remedy="Collect more labelled test rows when the intervals are too wide to decide.",
+)
+def holdout_metrics(ctx: AuditContext, params: HoldoutMetricsParams) -> CheckOutcome:
+    """Compute every metric that applies to the task on the test rows, with intervals.
+
+    Notes
+    -----
+    Intervals are percentile bootstrap intervals over ``n_bootstrap`` resamples of the test
+    rows, all metrics sharing the same resamples. They describe sampling noise of the test
+    set only, not the variance of refitting the model (see cross-validation).
+    """
+    data = ctx.test_eval
+    specs = metrics_for(data)
+    statistics = {m.key: partial(m.weighted, data) for m in specs}
+    point = {key: float(stat(np.ones((1, data.n)))[0]) for key, stat in statistics.items()}
+    replicates = bootstrap_statistics(
+        statistics, data.n, n_resamples=params.n_bootstrap, rng=rng_for(ctx.seed, CHECK_ID)
+    )
+    measurements = []
+    for m in specs:
+        low, high = percentile_interval(replicates[m.key], params.confidence)
+        measurements.append(Measurement(m.key, point[m.key], low, high, m.greater_is_better))
+    measurements.append(Measurement("n_rows", float(data.n)))
+
+    findings = _small_class_findings(data, params) if data.task != "regression" else []
+    headline = primary_metric(data)
+    head = next(m for m in measurements if m.key == headline)
+    interval = "" if head.ci_low is None else f" [{head.ci_low:.3f}, {head.ci_high:.3f}]"
+    summary = (
+        f"{METRICS_BY_KEY[headline].label} {head.value:.3f}{interval} on {data.n:,} test rows "
+        f"({params.confidence:.0%} bootstrap interval)."
+    )
+    if data.task == "regression":
+        tables, curves = (_residual_table(data),), _regression_curves(data, ctx.seed)
+    else:
+        tables = (_classification_report(data), _confusion_matrix(data))
+        curves = _classification_curves(data)
+    return CheckOutcome(
+        status="warn" if findings else "pass",
+        summary=summary,
+        findings=tuple(findings),
+        measurements=tuple(measurements),
+        tables=tables,
+        curves=curves,
+    )
+
+
+def _small_class_findings(data: EvalData, params: HoldoutMetricsParams) -> list[Finding]:
+    counts = np.bincount(data.y, minlength=len(data.classes))
+    return [
+        Finding(
+            "small_class",
+            "medium",
+            f"Class {label!r} has {count} test rows (fewer than {params.min_class_rows}): "
+            "metrics about it are too noisy to trust.",
+            (),
+            {"class": str(label), "rows": int(count), "warn_below": params.min_class_rows},
+        )
+        for label, count in zip(data.classes, counts, strict=True)
+        if count < params.min_class_rows
+    ]
+
+
+def _classification_report(data: EvalData) -> Table:
+    from sklearn.metrics import precision_recall_fscore_support
+
+    labels = np.arange(len(data.classes))
+    precision, recall, f1, support = precision_recall_fscore_support(
+        data.y, data.y_pred, labels=labels, zero_division=0
+    )
+    rows = tuple(
+        (str(c), float(p), float(r), float(f), int(s))
+        for c, p, r, f, s in zip(data.classes, precision, recall, f1, support, strict=True)
+    )
+    return Table(
+        "classification_report", "Per-class precision, recall and F1",
+        ("class", "precision", "recall", "f1", "support"), rows,
+    )
+
+
+def _confusion_matrix(data: EvalData) -> Table:
+    from sklearn.metrics import confusion_matrix
+
+    matrix = confusion_matrix(data.y, data.y_pred, labels=np.arange(len(data.classes)))
+    names = [str(c) for c in data.classes]
+    rows = tuple((name, *map(int, row)) for name, row in zip(names, matrix, strict=True))
+    return Table("confusion_matrix", "Confusion matrix (rows: true class, columns: predicted)",
+                 ("true \\ predicted", *names), rows)
+
+
+def _thin(*arrays: np.ndarray, limit: int = _MAX_CURVE_POINTS) -> list[tuple[float, ...]]:
+    """Keep at most ``limit`` evenly spaced points of aligned arrays, always both ends."""
+    n = len(arrays[0])
+    keep = np.unique(np.linspace(0, n - 1, min(n, limit)).round().astype(int)) if n else np.array([], int)
+    return [tuple(float(v) for v in np.asarray(a)[keep]) for a in arrays]
+
+
+def _classification_curves(data: EvalData) -> tuple[Curve, ...]:
+    if data.proba is None:
+        return ()
+    from sklearn.metrics import precision_recall_curve, roc_curve
+
+    if data.task == "binary":
+        targets = [(str(data.classes[data.positive]), data.y == data.positive, data.proba[:, data.positive])]
+    else:
+        targets = [(str(c), data.y == i, data.proba[:, i]) for i, c in enumerate(data.classes)]
+    roc_series, pr_series = [], []
+    for name, truth, score in targets:
+        fpr, tpr, _ = roc_curve(truth, score)
+        roc_series.append(Series(name, *_thin(fpr, tpr)))
+        precision, recall, _ = precision_recall_curve(truth, score)
+        pr_series.append(Series(name, *_thin(recall[::-1], precision[::-1])))
+    prevalence = ", ".join(f"{name}: {truth.mean():.1%}" for name, truth, _ in targets)
+    roc_caption = (
+        "The closer the curve runs to the top-left corner, the better the model separates the "
+        "classes; the diagonal is a random ranking."
+    )
+    pr_caption = (
+        "Precision at each level of recall; a random ranking sits at the class's share of rows "
+        f"({prevalence})."
+    )
+    return (
+        Curve("roc", "ROC curve", "line", "False positive rate", "True positive rate",
+              tuple(roc_series), roc_caption),
+        Curve("precision_recall", "Precision-recall curve", "step", "Recall", "Precision",
+              tuple(pr_series), pr_caption),
+    )
+
+
+def _scatter_rows(n: int, seed: int) -> np.ndarray:
+    if n <= _MAX_SCATTER_POINTS:
+        return np.arange(n)
+    return np.sort(rng_for(seed, CHECK_ID + ".scatter").choice(n, _MAX_SCATTER_POINTS, replace=False))
+
+
+def _regression_curves(data: EvalData, seed: int) -> tuple[Curve, ...]:
+    rows = _scatter_rows(data.n, seed)
+    shown = f"{len(rows):,} of {data.n:,} test rows" if len(rows) < data.n else f"all {data.n:,} test rows"
+    predicted, actual = data.y_pred[rows], data.y[rows]
+    return (
+        Curve("predicted_vs_actual", "Predicted against actual", "scatter", "Actual", "Predicted",
+              (Series("rows", tuple(map(float, actual)), tuple(map(float, predicted))),),
+              f"Each point is a test row ({shown}); perfect predictions lie on the diagonal."),
+        Curve("residuals", "Residuals against predicted", "scatter", "Predicted", "Residual (actual - predicted)",
+              (Series("rows", tuple(map(float, predicted)), tuple(map(float, actual - predicted))),),
+              f"Each point is a test row ({shown}); a pattern or funnel shape means errors depend "
+              "on the prediction."),
+    )
+
+
+def _residual_table(data: EvalData) -> Table:
+    residuals = data.y - data.y_pred
+    quantiles = (0.01, 0.05, 0.25, 0.5, 0.75, 0.95, 0.99)
+    values = np.quantile(residuals, quantiles)
+    return Table(
+        "residual_quantiles", "Residual quantiles (actual - predicted)",
+        ("quantile", "residual"), tuple((q, float(v)) for q, v in zip(quantiles, values, strict=True)),
+    )

@@ -1,0 +1,164 @@
+"""The audit context: validated inputs, the task, column roles and predictions computed once.
+
+Building the context is where every input problem surfaces, as one ``InputError`` line,
+before any check runs. Checks receive the context read-only.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from auditor.errors import InputError, preview
+from auditor.metrics import EvalData
+from auditor.roles import ColumnRoles
+
+# An integer-valued target with at most this many distinct values is read as classes.
+_MAX_CLASSES_FOR_INTEGER_TARGET = 10
+
+
+@dataclass(frozen=True, slots=True)
+class Predictions:
+    """Model outputs for the test rows: labels or values, and class probabilities."""
+
+    y_pred: np.ndarray
+    proba: np.ndarray | None = None
+
+
+@dataclass(frozen=True)
+class AuditContext:
+    """Read-only inputs shared by every check.
+
+    Attributes
+    ----------
+    train, test : DataFrame or None
+        The splits with the target rows that have a label; index reset.
+    task : {"binary", "multiclass", "regression"}
+    classes : tuple
+        Class labels in the model's order (empty for regression).
+    positive : int
+        Index into ``classes`` of the positive class (binary).
+    predictions : Predictions or None
+        Test-set predictions, from the model (computed once) or from a predictions file.
+    """
+
+    test: pd.DataFrame
+    target: str
+    task: str
+    roles: ColumnRoles
+    train: pd.DataFrame | None = None
+    model: Any = None
+    predictions: Predictions | None = None
+    classes: tuple = ()
+    positive: int = 1
+    seed: int = 0
+    n_jobs: int = 1
+    model_features: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()
+    check_params: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def available(self) -> frozenset[str]:
+        """The inputs present: what a check's ``needs`` are compared against."""
+        have = {"test"}
+        if self.train is not None:
+            have.add("train")
+        if self.model is not None:
+            have.add("model")
+        if self.predictions is not None:
+            have.add("predictions")
+            if self.predictions.proba is not None:
+                have.add("proba")
+        if self.roles.group is not None:
+            have.add("group_column")
+        if self.roles.time is not None:
+            have.add("time_column")
+        if self.roles.sensitive:
+            have.add("sensitive")
+        return frozenset(have)
+
+    @property
+    def positive_class(self) -> Any:
+        return self.classes[self.positive] if self.task == "binary" else None
+
+    @cached_property
+    def test_eval(self) -> EvalData:
+        """Test targets and predictions encoded for the metrics."""
+        if self.predictions is None:
+            raise RuntimeError("test_eval needs predictions; declare 'predictions' in the check's needs")
+        return self.eval_data(self.test[self.target], self.predictions)
+
+    def eval_data(self, y: pd.Series, predictions: Predictions) -> EvalData:
+        """Encode targets and predictions of any rows (test, train, a fold) for the metrics."""
+        if self.task == "regression":
+            return EvalData(
+                "regression",
+                y.to_numpy(dtype=float),
+                np.asarray(predictions.y_pred, dtype=float),
+            )
+        return EvalData(
+            self.task,
+            encode_labels(y, self.classes, source=f"target {self.target!r}"),
+            encode_labels(pd.Series(predictions.y_pred), self.classes, source="the predictions"),
+            predictions.proba,
+            self.classes,
+            self.positive,
+        )
+
+    def features_for_model(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """The columns of ``frame`` the model was fitted on, in its order."""
+        return frame[list(self.model_features)]
+
+
+def encode_labels(values: pd.Series, classes: tuple, *, source: str) -> np.ndarray:
+    """Map labels to indices into ``classes``; labels match by value, or by text as a fallback.
+
+    The text fallback lets a CSV's ``1`` match a model class ``'1'`` (or the reverse).
+    """
+    index = pd.Index(classes)
+    codes = index.get_indexer(values)
+    if (codes < 0).any():
+        text_codes = pd.Index([str(c) for c in classes]).get_indexer(values.astype(str))
+        codes = np.where(codes < 0, text_codes, codes)
+    if (codes < 0).any():
+        unknown = pd.unique(values[codes < 0])
+        raise InputError(
+            f"{source} has labels {preview(unknown)} that are not among the classes "
+            f"{preview(classes)}. Check that the model was trained for this target."
+        )
+    return codes.astype(np.intp)
+
+
+def detect_task(y: pd.Series, *, model: Any = None, has_proba_columns: bool = False) -> tuple[str, str]:
+    """Infer the task from the model and the target; return (task, reason)."""
+    if model is not None and hasattr(model, "classes_"):
+        n_classes = len(model.classes_)
+        return ("binary" if n_classes == 2 else "multiclass"), f"the model has {n_classes} classes"
+    if model is not None and getattr(model, "_estimator_type", None) == "regressor":
+        return "regression", "the model is a regressor"
+    values = y.dropna()
+    n_unique = values.nunique()
+    if has_proba_columns or not pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values):
+        reason = "the predictions have class probabilities" if has_proba_columns else "the target is not numeric"
+        return ("binary" if n_unique <= 2 else "multiclass"), reason
+    integer_valued = bool(np.all(np.mod(values.to_numpy(dtype=float), 1) == 0))
+    if integer_valued and n_unique <= _MAX_CLASSES_FOR_INTEGER_TARGET:
+        return (
+            "binary" if n_unique <= 2 else "multiclass",
+            f"the target holds {n_unique} distinct whole numbers",
+        )
+    return "regression", "the target is numeric with many distinct values"
+
+
+def sorted_labels(values: pd.Series) -> tuple:
+    """Distinct labels in scikit-learn's order (sorted), as Python scalars."""
+    unique = pd.unique(values.dropna())
+    try:
+        ordered = sorted(unique)
+    except TypeError:
+        ordered = sorted(unique, key=str)
+    return tuple(v.item() if hasattr(v, "item") else v for v in ordered)

@@ -1,0 +1,329 @@
+"""Turn an AuditSpec (paths) or in-memory objects into a validated AuditContext.
+
+Every input problem is raised here as one ``InputError`` line, before any check runs and
+before anything is written.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from auditor.context import AuditContext, Predictions, detect_task, encode_labels, sorted_labels
+from auditor.errors import InputError, preview
+from auditor.io.files import sha256_of
+from auditor.io.models import load_model
+from auditor.io.tables import from_user_frame, read_table
+from auditor.result import InputFile
+from auditor.roles import resolve_roles
+from auditor.spec import AuditSpec
+
+PROBA_PREFIX = "proba_"
+
+
+@dataclass(frozen=True, slots=True)
+class LoadedInputs:
+    context: AuditContext
+    files: tuple[InputFile, ...]
+    durations: dict[str, float]
+
+
+def load_inputs(
+    spec: AuditSpec,
+    *,
+    train: Any = None,
+    test: Any = None,
+    model: Any = None,
+    predictions: Any = None,
+) -> LoadedInputs:
+    """Load and validate everything the audit needs.
+
+    Objects passed as keywords (frames, a fitted estimator, a predictions frame) take the
+    place of the spec's paths; the Python API uses them, the CLI passes paths.
+    """
+    started = time.perf_counter()
+    files: list[InputFile] = []
+    test_source = test if test is not None else spec.test
+    if test_source is None:
+        raise InputError("No test data was given. Pass --test PATH (the rows to evaluate the model on).")
+    if spec.target is None:
+        raise InputError("No target column was given. Pass --target COLUMN (the label the model predicts).")
+    test_df = _table(test_source, "test", "--test", files)
+    train_source = train if train is not None else spec.train
+    train_df = None if train_source is None else _table(train_source, "train", "--train", files)
+    frames = {"test": test_df} if train_df is None else {"train": train_df, "test": test_df}
+    for name, frame in frames.items():
+        if spec.target not in frame.columns:
+            raise InputError(
+                f"--target {spec.target!r} is not a column of the {name} data; columns are "
+                f"{preview(frame.columns)}. Pass one of them to --target."
+            )
+    loaded_at = time.perf_counter()
+
+    model_obj = model
+    if model_obj is None and spec.model is not None:
+        model_obj = load_model(spec.model, trust_model=spec.trust_model)
+        files.append(_file_input("model", Path(spec.model), None, None))
+    elif model_obj is not None and not callable(getattr(model_obj, "predict", None)):
+        raise InputError(f"model must be a fitted estimator with a predict method; got {type(model_obj).__name__}.")
+    predictions_source = predictions if predictions is not None else spec.predictions
+    if model_obj is not None and predictions_source is not None:
+        raise InputError("Both a model and predictions were given. Pass one of them, not both.")
+    pred_df = None
+    if predictions_source is not None:
+        pred_df = _table(predictions_source, "predictions", "--predictions", files)
+    model_loaded_at = time.perf_counter()
+
+    notes: list[str] = []
+    test_df = _drop_missing_target(test_df, spec.target, "test", notes)
+    if train_df is not None:
+        train_df = _drop_missing_target(train_df, spec.target, "train", notes)
+
+    has_proba_columns = pred_df is not None and any(str(c).startswith(PROBA_PREFIX) for c in pred_df.columns)
+    labelled = test_df[spec.target] if train_df is None else pd.concat([train_df[spec.target], test_df[spec.target]])
+    if spec.task is not None:
+        task, reason = spec.task, "declared with --task"
+    else:
+        task, reason = detect_task(labelled, model=model_obj, has_proba_columns=has_proba_columns)
+    notes.append(f"Task: {task} ({reason}).")
+
+    roles = resolve_roles(spec.columns, frames, spec.target)
+    classes: tuple = ()
+    positive = 1
+    if task != "regression":
+        classes = _classes(model_obj, labelled, task, spec.target)
+        positive = _positive_index(classes, spec.positive_class, task)
+        for name, frame in frames.items():
+            encode_labels(frame[spec.target], classes, source=f"the {name} target {spec.target!r}")
+            if frame[spec.target].nunique() < 2:
+                raise InputError(
+                    f"The {name} target {spec.target!r} has a single class "
+                    f"({frame[spec.target].iloc[0]!r}); classification metrics need at least two. "
+                    "Check the target column and the row filter that produced the file."
+                )
+        if task == "binary":
+            notes.append(f"Positive class: {classes[positive]!r} (set positive_class to change it).")
+    elif not pd.api.types.is_numeric_dtype(test_df[spec.target]):
+        raise InputError(
+            f"--target {spec.target!r} is not numeric, so it cannot be a regression target. "
+            "Pass --task binary or --task multiclass, or choose a numeric target."
+        )
+
+    model_features: tuple[str, ...] = ()
+    preds = None
+    if model_obj is not None:
+        model_features = _model_features(model_obj, test_df, spec.target, roles.id)
+        preds = predict(model_obj, test_df[list(model_features)], task=task, classes=classes, source="test")
+    elif pred_df is not None:
+        preds = _aligned_predictions(pred_df, test_df, spec, task, classes, roles.id)
+    predicted_at = time.perf_counter()
+
+    context = AuditContext(
+        test=test_df,
+        train=train_df,
+        target=spec.target,
+        task=task,
+        roles=roles,
+        model=model_obj,
+        predictions=preds,
+        classes=classes,
+        positive=positive,
+        seed=spec.seed,
+        n_jobs=spec.n_jobs,
+        model_features=model_features,
+        notes=tuple(notes),
+    )
+    durations = {
+        "load_data_s": loaded_at - started,
+        "load_model_s": model_loaded_at - loaded_at,
+        "predict_s": predicted_at - model_loaded_at,
+    }
+    return LoadedInputs(context, tuple(files), durations)
+
+
+def _table(source: Any, role: str, flag: str, files: list[InputFile]) -> pd.DataFrame:
+    if isinstance(source, (str, Path)):
+        frame = read_table(source, source=flag)
+        files.append(_file_input(role, Path(source), *frame.shape))
+        return frame
+    frame = from_user_frame(source, source=f"{role} frame")
+    digest = hashlib.sha256(pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes()).hexdigest()
+    files.append(InputFile(role, f"<{role} DataFrame>", frame.shape[0], frame.shape[1], digest))
+    return frame
+
+
+def _file_input(role: str, path: Path, rows: int | None, columns: int | None) -> InputFile:
+    return InputFile(role, path.name, rows, columns, sha256_of(path))
+
+
+def _drop_missing_target(frame: pd.DataFrame, target: str, name: str, notes: list[str]) -> pd.DataFrame:
+    missing = frame[target].isna()
+    if missing.all():
+        raise InputError(f"Every row of the {name} data has a missing target {target!r}. Pass labelled data.")
+    if missing.any():
+        notes.append(f"{int(missing.sum())} {name} rows with a missing target were left out of the audit.")
+        return frame.loc[~missing].reset_index(drop=True)
+    return frame
+
+
+def _classes(model: Any, labelled: pd.Series, task: str, target: str) -> tuple:
+    if model is not None and hasattr(model, "classes_"):
+        return tuple(c.item() if hasattr(c, "item") else c for c in model.classes_)
+    classes = sorted_labels(labelled)
+    if task == "binary" and len(classes) > 2:
+        raise InputError(
+            f"--task binary was given but target {target!r} has {len(classes)} classes "
+            f"({preview(classes)}). Pass --task multiclass."
+        )
+    return classes
+
+
+def _positive_index(classes: tuple, positive_class: str | None, task: str) -> int:
+    if task != "binary":
+        return 1
+    if positive_class is None:
+        return 1  # scikit-learn's convention: the greater of the two sorted labels
+    matches = [i for i, c in enumerate(classes) if str(c) == str(positive_class)]
+    if not matches:
+        raise InputError(
+            f"positive_class {positive_class!r} is not one of the classes {preview(classes)}. "
+            "Pass one of them."
+        )
+    return matches[0]
+
+
+def _model_features(model: Any, test: pd.DataFrame, target: str, ids: tuple[str, ...]) -> tuple[str, ...]:
+    names = getattr(model, "feature_names_in_", None)
+    if names is not None:
+        needed = [str(n) for n in names]
+        missing = [n for n in needed if n not in test.columns]
+        if missing:
+            raise InputError(
+                f"The model expects columns {preview(missing)} that the test data lacks. "
+                "Pass the data the model was trained on, with the same column names."
+            )
+        if target in needed:
+            raise InputError(
+                f"The model takes the target {target!r} as an input feature. "
+                "Refit it without the target column."
+            )
+        return tuple(needed)
+    # Fitted on a bare array: every column but the target and the identifiers, in file order.
+    candidates = tuple(c for c in test.columns if c != target and c not in ids)
+    expected = getattr(model, "n_features_in_", None)
+    if expected is not None and expected != len(candidates):
+        raise InputError(
+            f"The model was fitted on {expected} features but the test data has {len(candidates)} "
+            f"besides the target and id columns ({preview(candidates)}). Pass matching data, or "
+            "fit the model on a DataFrame so its feature names are known."
+        )
+    return candidates
+
+
+def predict(model: Any, X: pd.DataFrame, *, task: str, classes: tuple, source: str) -> Predictions:
+    """Predict labels (or values) and, for classifiers that can, class probabilities."""
+    try:
+        y_pred = np.asarray(model.predict(X))
+        proba = None
+        if task != "regression" and hasattr(model, "predict_proba"):
+            proba = np.asarray(model.predict_proba(X), dtype=float)
+    except (ValueError, TypeError, KeyError, AttributeError, IndexError) as exc:
+        message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise InputError(
+            f"The model failed to predict on the {source} data ({type(exc).__name__}: {message}). "
+            "Check that the columns and their types match what the model was trained on."
+        ) from None
+    if y_pred.shape[0] != X.shape[0]:
+        raise InputError(f"The model returned {y_pred.shape[0]} predictions for {X.shape[0]} {source} rows.")
+    if proba is not None and proba.shape != (X.shape[0], len(classes)):
+        raise InputError(
+            f"The model's predict_proba returned shape {proba.shape}; expected ({X.shape[0]}, {len(classes)})."
+        )
+    return Predictions(y_pred=y_pred, proba=proba)
+
+
+def _aligned_predictions(
+    pred: pd.DataFrame, test: pd.DataFrame, spec: AuditSpec, task: str, classes: tuple, ids: tuple[str, ...]
+) -> Predictions:
+    name = Path(spec.predictions).name if spec.predictions else "predictions"
+    if "prediction" not in pred.columns:
+        raise InputError(
+            f"{name!r} has no 'prediction' column; columns are {preview(pred.columns)}. "
+            "Add the predicted label (or value) as a column named 'prediction'."
+        )
+    join_on = next((c for c in ids if c in pred.columns and c in test.columns), None)
+    if join_on is not None:
+        pred = _join_on_id(pred, test, join_on, name)
+    elif len(pred) != len(test):
+        raise InputError(
+            f"{name!r} has {len(pred)} rows but the test data has {len(test)}. Predictions must align "
+            "row for row with the test file, or share its id column to be joined on."
+        )
+    if task == "regression":
+        values = pd.to_numeric(pred["prediction"], errors="coerce")
+        if values.isna().any():
+            raise InputError(f"{name!r} column 'prediction' has {int(values.isna().sum())} non-numeric or missing values.")
+        return Predictions(y_pred=values.to_numpy(dtype=float))
+    if pred["prediction"].isna().any():
+        raise InputError(f"{name!r} column 'prediction' has missing values. Every test row needs a prediction.")
+    encode_labels(pred["prediction"], classes, source=f"{name!r} column 'prediction'")
+    return Predictions(y_pred=pred["prediction"].to_numpy(), proba=_proba_columns(pred, classes, task, name))
+
+
+def _join_on_id(pred: pd.DataFrame, test: pd.DataFrame, id_column: str, name: str) -> pd.DataFrame:
+    if pred[id_column].duplicated().any():
+        raise InputError(f"{name!r} repeats values of {id_column!r}. Give each test row one prediction.")
+    joined = test[[id_column]].merge(pred, on=id_column, how="left", indicator=True)
+    missing = int((joined["_merge"] != "both").sum())
+    if missing:
+        raise InputError(
+            f"{missing} test rows have no prediction in {name!r} when joined on {id_column!r}. "
+            "Predict every test row."
+        )
+    return joined.drop(columns="_merge")
+
+
+def _proba_columns(pred: pd.DataFrame, classes: tuple, task: str, name: str) -> np.ndarray | None:
+    columns = {str(c)[len(PROBA_PREFIX):]: c for c in pred.columns if str(c).startswith(PROBA_PREFIX)}
+    if not columns:
+        return None
+    wanted = [str(c) for c in classes]
+    unknown = [label for label in columns if label not in wanted]
+    if unknown:
+        raise InputError(
+            f"{name!r} has probability columns for unknown classes {preview(unknown)}; "
+            f"classes are {preview(classes)}. Name them proba_<class>."
+        )
+    if task == "binary" and len(columns) == 1:
+        (label,) = columns
+        p = _probabilities(pred[columns[label]], name, columns[label])
+        proba = np.column_stack([1 - p, p]) if label == wanted[1] else np.column_stack([p, 1 - p])
+        return proba
+    missing = [label for label in wanted if label not in columns]
+    if missing:
+        raise InputError(
+            f"{name!r} lacks probability columns for classes {preview(missing)}. "
+            "Give one proba_<class> column per class (binary: the positive class alone is enough)."
+        )
+    proba = np.column_stack([_probabilities(pred[columns[label]], name, columns[label]) for label in wanted])
+    sums = proba.sum(axis=1)
+    if not np.allclose(sums, 1.0, atol=1e-3):
+        worst = int(np.argmax(np.abs(sums - 1)))
+        raise InputError(
+            f"{name!r} probabilities do not sum to 1 on row {worst} (sum {sums[worst]:.4g}). "
+            "Give one proba_<class> column per class with rows summing to 1."
+        )
+    return proba
+
+
+def _probabilities(column: pd.Series, name: str, label: str) -> np.ndarray:
+    values = pd.to_numeric(column, errors="coerce").to_numpy(dtype=float)
+    if np.isnan(values).any() or (values < 0).any() or (values > 1).any():
+        raise InputError(f"{name!r} column {label!r} must hold probabilities in [0, 1] with no missing values.")
+    return values

@@ -1,0 +1,1 @@
+"""Reading inputs (tables, models, predictions) and writing outputs atomically."""

@@ -1,0 +1,252 @@
+"""Metrics as weighted statistics, so one code path gives the estimate and its bootstrap.
+
+Every metric is a function of per-row count weights ``W`` (shape ``(B, n)``): ones for the
+point estimate, bootstrap resample counts for the interval. Each equals the scikit-learn
+metric of the same name on the unweighted data (tests check this against scikit-learn).
+Keys are scikit-learn scorer names in natural units, never negated.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+# log_loss clips probabilities as scikit-learn does, so a confident wrong 0 is finite.
+_EPS = np.finfo(np.float64).eps
+
+
+@dataclass(frozen=True, slots=True)
+class EvalData:
+    """Targets and predictions of one task, encoded once for every metric.
+
+    Classification: ``y`` and ``y_pred`` hold class indices into ``classes``; ``proba``
+    is (n, k) or None; ``positive`` is the index of the positive class (binary only).
+    Regression: ``y`` and ``y_pred`` are floats.
+    """
+
+    task: str
+    y: np.ndarray
+    y_pred: np.ndarray
+    proba: np.ndarray | None = None
+    classes: tuple = ()
+    positive: int = 1
+
+    @property
+    def n(self) -> int:
+        return int(self.y.shape[0])
+
+
+@dataclass(frozen=True, slots=True)
+class MetricSpec:
+    """A metric: its scikit-learn key, direction, what it needs, and its weighted form."""
+
+    key: str
+    label: str
+    greater_is_better: bool
+    tasks: frozenset[str]
+    needs_proba: bool
+    weighted: Callable[[EvalData, np.ndarray], np.ndarray]
+
+
+def _ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
+    """num/den with 0 where den is 0: scikit-learn's zero_division default for scores."""
+    out = np.zeros(np.broadcast(num, den).shape)
+    np.divide(num, den, out=out, where=den > 0)
+    return out
+
+
+def _onehot(codes: np.ndarray, k: int) -> np.ndarray:
+    out = np.zeros((codes.shape[0], k))
+    out[np.arange(codes.shape[0]), codes] = 1.0
+    return out
+
+
+def _binary_counts(d: EvalData, W: np.ndarray) -> tuple[np.ndarray, ...]:
+    pos = d.y == d.positive
+    pred = d.y_pred == d.positive
+    tp = W @ (pos & pred)
+    fp = W @ (~pos & pred)
+    fn = W @ (pos & ~pred)
+    tn = W @ (~pos & ~pred)
+    return tp, fp, fn, tn
+
+
+def _class_counts(d: EvalData, W: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per-class true positives, true counts and predicted counts, each (B, k)."""
+    k = len(d.classes)
+    true_1h = _onehot(d.y, k)
+    pred_1h = _onehot(d.y_pred, k)
+    return W @ (true_1h * pred_1h), W @ true_1h, W @ pred_1h
+
+
+def accuracy(d: EvalData, W: np.ndarray) -> np.ndarray:
+    return (W @ (d.y == d.y_pred)) / W.sum(axis=1)
+
+
+def balanced_accuracy(d: EvalData, W: np.ndarray) -> np.ndarray:
+    tp, true, _ = _class_counts(d, W)
+    present = np.bincount(d.y, minlength=len(d.classes)) > 0
+    return (_ratio(tp, true)[:, present]).mean(axis=1)
+
+
+def precision(d: EvalData, W: np.ndarray) -> np.ndarray:
+    tp, fp, _, _ = _binary_counts(d, W)
+    return _ratio(tp, tp + fp)
+
+
+def recall(d: EvalData, W: np.ndarray) -> np.ndarray:
+    tp, _, fn, _ = _binary_counts(d, W)
+    return _ratio(tp, tp + fn)
+
+
+def f1(d: EvalData, W: np.ndarray) -> np.ndarray:
+    tp, fp, fn, _ = _binary_counts(d, W)
+    return _ratio(2 * tp, 2 * tp + fp + fn)
+
+
+def f1_macro(d: EvalData, W: np.ndarray) -> np.ndarray:
+    tp, true, pred = _class_counts(d, W)
+    labels = np.union1d(d.y, d.y_pred)
+    return _ratio(2 * tp, true + pred)[:, labels].mean(axis=1)
+
+
+def matthews_corrcoef(d: EvalData, W: np.ndarray) -> np.ndarray:
+    tp, true, pred = _class_counts(d, W)
+    correct = tp.sum(axis=1)
+    total = true.sum(axis=1)
+    cov_ytyp = correct * total - (true * pred).sum(axis=1)
+    cov_ypyp = total**2 - (pred * pred).sum(axis=1)
+    cov_ytyt = total**2 - (true * true).sum(axis=1)
+    return _ratio(cov_ytyp, np.sqrt(cov_ytyt * cov_ypyp))
+
+
+def log_loss(d: EvalData, W: np.ndarray) -> np.ndarray:
+    proba = np.clip(d.proba, _EPS, 1 - _EPS)
+    proba = proba / proba.sum(axis=1, keepdims=True)
+    per_row = -np.log(proba[np.arange(d.n), d.y])
+    return (W @ per_row) / W.sum(axis=1)
+
+
+def brier_score(d: EvalData, W: np.ndarray) -> np.ndarray:
+    per_row = (d.proba[:, d.positive] - (d.y == d.positive)) ** 2
+    return (W @ per_row) / W.sum(axis=1)
+
+
+def _tie_groups(scores: np.ndarray, labels: np.ndarray, W: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Weighted positives and negatives per distinct score, in ascending score order."""
+    order = np.argsort(scores, kind="mergesort")
+    sorted_scores = scores[order]
+    starts = np.flatnonzero(np.r_[True, sorted_scores[1:] != sorted_scores[:-1]])
+    w = W[:, order]
+    is_pos = labels[order].astype(float)
+    pos = np.add.reduceat(w * is_pos, starts, axis=1)
+    neg = np.add.reduceat(w * (1.0 - is_pos), starts, axis=1)
+    return pos, neg
+
+
+def _binary_auc(scores: np.ndarray, labels: np.ndarray, W: np.ndarray) -> np.ndarray:
+    # Mann-Whitney: each positive beats the negatives below it and ties half of those level.
+    pos, neg = _tie_groups(scores, labels, W)
+    neg_below = np.cumsum(neg, axis=1) - neg
+    n_pos, n_neg = pos.sum(axis=1), neg.sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        auc = (pos * (neg_below + 0.5 * neg)).sum(axis=1) / (n_pos * n_neg)
+    return np.where((n_pos > 0) & (n_neg > 0), auc, np.nan)
+
+
+def roc_auc(d: EvalData, W: np.ndarray) -> np.ndarray:
+    return _binary_auc(d.proba[:, d.positive], d.y == d.positive, W)
+
+
+def roc_auc_ovr(d: EvalData, W: np.ndarray) -> np.ndarray:
+    per_class = [_binary_auc(d.proba[:, c], d.y == c, W) for c in range(len(d.classes))]
+    return np.mean(per_class, axis=0)
+
+
+def average_precision(d: EvalData, W: np.ndarray) -> np.ndarray:
+    # Step-wise AP as in scikit-learn: sum over thresholds (descending) of dRecall * precision.
+    pos, neg = _tie_groups(d.proba[:, d.positive], d.y == d.positive, W)
+    pos, neg = pos[:, ::-1], neg[:, ::-1]
+    tp, fp = np.cumsum(pos, axis=1), np.cumsum(neg, axis=1)
+    n_pos = pos.sum(axis=1, keepdims=True)
+    ap = (_ratio(pos, n_pos) * _ratio(tp, tp + fp)).sum(axis=1)
+    return np.where(n_pos[:, 0] > 0, ap, np.nan)
+
+
+def r2(d: EvalData, W: np.ndarray) -> np.ndarray:
+    total = W.sum(axis=1)
+    mean = (W @ d.y) / total
+    ss_tot = W @ (d.y**2) - total * mean**2
+    ss_res = W @ ((d.y - d.y_pred) ** 2)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(ss_tot > 0, 1 - ss_res / ss_tot, np.nan)
+
+
+def mean_absolute_error(d: EvalData, W: np.ndarray) -> np.ndarray:
+    return (W @ np.abs(d.y - d.y_pred)) / W.sum(axis=1)
+
+
+def root_mean_squared_error(d: EvalData, W: np.ndarray) -> np.ndarray:
+    return np.sqrt((W @ ((d.y - d.y_pred) ** 2)) / W.sum(axis=1))
+
+
+def mean_absolute_percentage_error(d: EvalData, W: np.ndarray) -> np.ndarray:
+    per_row = np.abs(d.y - d.y_pred) / np.maximum(np.abs(d.y), _EPS)
+    return (W @ per_row) / W.sum(axis=1)
+
+
+_BINARY = frozenset({"binary"})
+_MULTI = frozenset({"multiclass"})
+_CLASSIF = frozenset({"binary", "multiclass"})
+_REGRESSION = frozenset({"regression"})
+
+METRICS: tuple[MetricSpec, ...] = (
+    MetricSpec("roc_auc", "ROC AUC", True, _BINARY, True, roc_auc),
+    MetricSpec("roc_auc_ovr", "ROC AUC (one-vs-rest, macro)", True, _MULTI, True, roc_auc_ovr),
+    MetricSpec("average_precision", "Average precision", True, _BINARY, True, average_precision),
+    MetricSpec("log_loss", "Log loss", False, _CLASSIF, True, log_loss),
+    MetricSpec("brier_score", "Brier score", False, _BINARY, True, brier_score),
+    MetricSpec("accuracy", "Accuracy", True, _CLASSIF, False, accuracy),
+    MetricSpec("balanced_accuracy", "Balanced accuracy", True, _CLASSIF, False, balanced_accuracy),
+    MetricSpec("f1", "F1", True, _BINARY, False, f1),
+    MetricSpec("f1_macro", "F1 (macro)", True, _MULTI, False, f1_macro),
+    MetricSpec("precision", "Precision", True, _BINARY, False, precision),
+    MetricSpec("recall", "Recall", True, _BINARY, False, recall),
+    MetricSpec("matthews_corrcoef", "Matthews correlation", True, _CLASSIF, False, matthews_corrcoef),
+    MetricSpec("r2", "R²", True, _REGRESSION, False, r2),
+    MetricSpec("mean_absolute_error", "Mean absolute error", False, _REGRESSION, False, mean_absolute_error),
+    MetricSpec(
+        "root_mean_squared_error", "Root mean squared error", False, _REGRESSION, False, root_mean_squared_error
+    ),
+    MetricSpec(
+        "mean_absolute_percentage_error",
+        "Mean absolute percentage error",
+        False,
+        _REGRESSION,
+        False,
+        mean_absolute_percentage_error,
+    ),
+)
+METRICS_BY_KEY = {m.key: m for m in METRICS}
+
+# The metric a report leads with and a baseline is compared on, per task.
+PRIMARY_METRIC = {"binary": "roc_auc", "multiclass": "roc_auc_ovr", "regression": "r2"}
+PRIMARY_METRIC_WITHOUT_PROBA = {"binary": "balanced_accuracy", "multiclass": "balanced_accuracy"}
+
+
+def metrics_for(d: EvalData) -> tuple[MetricSpec, ...]:
+    """The metrics that apply to ``d``: its task, probabilities present, targets valid."""
+    chosen = [m for m in METRICS if d.task in m.tasks and (d.proba is not None or not m.needs_proba)]
+    if d.task == "regression" and np.any(d.y == 0):
+        # MAPE divides by |y|: with zero targets it is dominated by machine epsilon.
+        chosen = [m for m in chosen if m.key != "mean_absolute_percentage_error"]
+    return tuple(chosen)
+
+
+def primary_metric(d: EvalData) -> str:
+    """The headline metric key for this task and the predictions available."""
+    if d.proba is None and d.task in PRIMARY_METRIC_WITHOUT_PROBA:
+        return PRIMARY_METRIC_WITHOUT_PROBA[d.task]
+    return PRIMARY_METRIC[d.task]

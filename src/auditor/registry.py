@@ -1,0 +1,175 @@
+"""The check registry: every check, its stable id, its report text and its parameters.
+
+A check is one function ``(ctx, params) -> CheckOutcome`` in one module, registered with
+``@register_check``. Its parameters are a frozen dataclass whose fields document their
+defaults (``param``), validated from ``[checks."<id>"]`` in the config file.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from auditor.errors import InputError
+from auditor.result import CATEGORIES, Curve, Finding, Measurement, Status, Table
+from auditor.spec import unknown_key_message
+
+# One line per check module: adding a check adds its module here.
+CHECK_MODULES: tuple[str, ...] = (
+    "auditor.checks.data.missing_values",
+    "auditor.checks.performance.holdout_metrics",
+)
+
+# What each input a check may need means, for the "skipped" reason.
+NEEDS: dict[str, str] = {
+    "train": "no training data was given (--train)",
+    "test": "no test data was given (--test)",
+    "model": "no model was given (--model); predictions alone cannot be refitted",
+    "predictions": "neither a model (--model) nor predictions (--predictions) were given",
+    "proba": "the predictions have no class probabilities",
+    "group_column": "no group column was declared (--group-column)",
+    "time_column": "no time column was declared (--time-column)",
+    "sensitive": "no sensitive column was declared (--sensitive)",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class CheckOutcome:
+    """What a check function returns; the runner adds id, title, timing and params."""
+
+    status: Status
+    summary: str
+    findings: tuple[Finding, ...] = ()
+    measurements: tuple[Measurement, ...] = ()
+    tables: tuple[Table, ...] = ()
+    curves: tuple[Curve, ...] = ()
+
+
+class SkipCheck(Exception):  # noqa: N818 - a control-flow signal, not an error
+    """Raised by a check that finds itself not applicable; the message is the reason."""
+
+
+@dataclass(frozen=True, slots=True)
+class NoParams:
+    """A check without parameters."""
+
+
+ALL_TASKS = frozenset({"binary", "multiclass", "regression"})
+
+
+@dataclass(frozen=True, slots=True)
+class CheckSpec:
+    """A registered check: identity, report text, inputs it needs, parameters."""
+
+    id: str
+    title: str
+    func: Callable[[Any, Any], CheckOutcome]
+    needs: frozenset[str]
+    params_type: type
+    rationale: str
+    remedy: str
+    tasks: frozenset[str] = ALL_TASKS
+
+    @property
+    def category(self) -> str:
+        return self.id.split(".", 1)[0]
+
+    def default_params(self) -> dict[str, Any]:
+        return dataclasses.asdict(self.params_type())
+
+    def param_docs(self) -> dict[str, str]:
+        return {f.name: f.metadata.get("doc", "") for f in dataclasses.fields(self.params_type)}
+
+
+REGISTRY: dict[str, CheckSpec] = {}
+
+
+def register_check(
+    check_id: str,
+    *,
+    title: str,
+    needs: tuple[str, ...],
+    rationale: str,
+    remedy: str,
+    params: type = NoParams,
+    tasks: tuple[str, ...] | None = None,
+) -> Callable[[Callable], Callable]:
+    """Register ``func`` as the check ``check_id`` (``<category>.<name>``)."""
+    category = check_id.split(".", 1)[0]
+    if category not in CATEGORIES or "." not in check_id:
+        raise ValueError(f"check id {check_id!r} must be '<category>.<name>' with a known category")
+    unknown_needs = set(needs) - set(NEEDS)
+    if unknown_needs:
+        raise ValueError(f"check {check_id!r} needs unknown inputs {sorted(unknown_needs)}")
+
+    def decorate(func: Callable) -> Callable:
+        REGISTRY[check_id] = CheckSpec(
+            id=check_id,
+            title=title,
+            func=func,
+            needs=frozenset(needs),
+            params_type=params,
+            rationale=rationale,
+            remedy=remedy,
+            tasks=frozenset(tasks) if tasks else ALL_TASKS,
+        )
+        return func
+
+    return decorate
+
+
+def load_registry() -> dict[str, CheckSpec]:
+    """Import every check module (registering its checks) and return the registry."""
+    for module in CHECK_MODULES:
+        importlib.import_module(module)
+    return REGISTRY
+
+
+def param(default: Any, doc: str, *, share: bool = False, minimum: float | None = None) -> Any:
+    """Declare a check parameter with its documentation.
+
+    ``share=True`` marks a fraction in [0, 1]: 5 is rejected with a hint to write 0.05.
+    """
+    return field(default=default, metadata={"doc": doc, "share": share, "minimum": minimum})
+
+
+def build_params(spec: CheckSpec, given: Mapping[str, Any]) -> Any:
+    """Validate the user's ``[checks."<id>"]`` table against the check's parameters."""
+    where = f'[checks."{spec.id}"]'
+    fields = {f.name: f for f in dataclasses.fields(spec.params_type)}
+    values = {}
+    for key, value in given.items():
+        if key not in fields:
+            raise InputError(unknown_key_message(key, list(fields) or ["(no parameters)"], where))
+        values[key] = _checked_value(fields[key], value, where)
+    return spec.params_type(**values)
+
+
+def _checked_value(f: dataclasses.Field, value: Any, where: str) -> Any:
+    default = f.default
+    if isinstance(default, bool):
+        ok = isinstance(value, bool)
+    elif isinstance(default, int):
+        ok = isinstance(value, int) and not isinstance(value, bool)
+    elif isinstance(default, float):
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+        value = float(value) if ok else value
+    elif isinstance(default, str):
+        ok = isinstance(value, str)
+    elif isinstance(default, tuple):
+        ok = isinstance(value, list)
+        value = tuple(value) if ok else value
+    else:
+        ok = True
+    if not ok:
+        raise InputError(f"{where} key {f.name!r} must be like {default!r}, got {value!r}.")
+    if f.metadata.get("share") and not 0 <= value <= 1:
+        hint = f" Write {value / 100:g} for {value:g}%." if 1 < value <= 100 else ""
+        raise InputError(f"{where} key {f.name!r} is a share between 0 and 1, got {value!r}.{hint}")
+    minimum = f.metadata.get("minimum")
+    if minimum is not None and value < minimum:
+        raise InputError(f"{where} key {f.name!r} must be at least {minimum}, got {value!r}.")
+    return value

@@ -1,0 +1,290 @@
+"""The audit result: plain, frozen, JSON-serializable data (schema_version 1, stable).
+
+Everything a renderer or the gate needs is here as numbers, strings and lists: curve
+points, matrices and tables, never pixels or markup. ``read_result`` and
+``AuditResult.to_json`` round-trip exactly, so ``auditor render audit.json`` re-creates a
+report without the data or the model.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, fields, is_dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from auditor.errors import InputError
+
+SCHEMA_VERSION = 1
+
+Status = Literal["pass", "warn", "fail", "skipped", "error"]
+Severity = Literal["low", "medium", "high"]
+STATUSES: tuple[str, ...] = ("pass", "warn", "fail", "skipped", "error")
+SEVERITIES: tuple[str, ...] = ("low", "medium", "high")
+CATEGORIES: tuple[str, ...] = (
+    "data",
+    "leakage",
+    "performance",
+    "baseline",
+    "slices",
+    "fairness",
+    "explain",
+    "regression",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """One problem found by a check, about some columns, rows or the model."""
+
+    code: str
+    severity: Severity
+    message: str
+    columns: tuple[str, ...] = ()
+    evidence: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Measurement:
+    """A number a check measured, with its interval when one was computed."""
+
+    key: str
+    value: float | None
+    ci_low: float | None = None
+    ci_high: float | None = None
+    greater_is_better: bool | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Table:
+    """A rectangular table; cells are JSON scalars."""
+
+    key: str
+    title: str
+    columns: tuple[str, ...]
+    rows: tuple[tuple[Any, ...], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Series:
+    """One line or point cloud of a curve; ``y_low``/``y_high`` carry an interval band."""
+
+    name: str
+    x: tuple[float, ...]
+    y: tuple[float, ...]
+    y_low: tuple[float, ...] | None = None
+    y_high: tuple[float, ...] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Curve:
+    """The data behind one figure (ROC, PR, residuals, reliability ...).
+
+    ``kind`` tells the renderer how to draw it: ``line``, ``step`` or ``scatter``.
+    """
+
+    key: str
+    title: str
+    kind: Literal["line", "step", "scatter"]
+    x_label: str
+    y_label: str
+    series: tuple[Series, ...]
+    caption: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class CheckResult:
+    """The outcome of one check, in the shape every check shares."""
+
+    id: str
+    category: str
+    title: str
+    status: Status
+    summary: str
+    findings: tuple[Finding, ...] = ()
+    measurements: tuple[Measurement, ...] = ()
+    tables: tuple[Table, ...] = ()
+    curves: tuple[Curve, ...] = ()
+    params: Mapping[str, Any] = field(default_factory=dict)
+    duration_s: float = 0.0
+    skip_reason: str | None = None
+    error: Mapping[str, str] | None = None
+
+    def measurement(self, key: str) -> Measurement | None:
+        """Return the measurement named ``key``, or None when the check did not compute it."""
+        return next((m for m in self.measurements if m.key == key), None)
+
+
+@dataclass(frozen=True, slots=True)
+class InputFile:
+    """One input of the audit, identified by name and content hash (never an absolute path)."""
+
+    role: Literal["train", "test", "model", "predictions", "baseline_model"]
+    file_name: str
+    rows: int | None
+    columns: int | None
+    sha256: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class GateVerdict:
+    """Whether the gate passed, and every reason it did not."""
+
+    passed: bool
+    reasons: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class AuditResult:
+    """Everything an audit found; the stable, versioned contract (see docs/result.md)."""
+
+    tool: Mapping[str, str]
+    created_at: str
+    task: Literal["binary", "multiclass", "regression"]
+    target: str
+    verdict: Literal["pass", "warn", "fail"]
+    checks: tuple[CheckResult, ...]
+    inputs: tuple[InputFile, ...]
+    gate: GateVerdict | None
+    manifest: Mapping[str, Any]
+    schema_version: int = SCHEMA_VERSION
+
+    def check(self, check_id: str) -> CheckResult | None:
+        """Return the result of ``check_id``, or None when it did not run."""
+        return next((c for c in self.checks if c.id == check_id), None)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the result as plain JSON-compatible data (NaN and inf become None)."""
+        return _plain(self)
+
+    def to_json(self) -> str:
+        """Serialize deterministically: sorted keys, no NaN, two-space indent."""
+        return json.dumps(self.to_dict(), allow_nan=False, sort_keys=True, indent=2) + "\n"
+
+    @property
+    def exit_code(self) -> int:
+        """0 when the gate passed (or no gate ran and the verdict is not fail), else 1."""
+        if self.gate is not None:
+            return 0 if self.gate.passed else 1
+        return 1 if self.verdict == "fail" else 0
+
+    def write(self, out_dir: str | Path, formats: Sequence[str] = ("html", "json")) -> list[Path]:
+        """Write the requested report formats into ``out_dir`` atomically; return the paths."""
+        from auditor.render import write_reports
+
+        return write_reports(self, Path(out_dir), formats)
+
+
+def overall_verdict(checks: Sequence[CheckResult]) -> Literal["pass", "warn", "fail"]:
+    """``fail`` if any check failed or errored, else ``warn`` if any warned, else ``pass``."""
+    statuses = {c.status for c in checks}
+    if statuses & {"fail", "error"}:
+        return "fail"
+    return "warn" if "warn" in statuses else "pass"
+
+
+def _plain(value: Any) -> Any:
+    if is_dataclass(value) and not isinstance(value, type):
+        return {f.name: _plain(getattr(value, f.name)) for f in fields(value)}
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, (str, int, bool)) or value is None:
+        return value
+    # numpy scalars and other number-likes: keep them numbers, never strings.
+    if hasattr(value, "item"):
+        return _plain(value.item())
+    raise TypeError(f"{type(value).__name__} is not JSON-serializable in an audit result")
+
+
+def read_result(path: str | Path) -> AuditResult:
+    """Read an ``audit.json`` written by any auditor with the same schema major version."""
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise InputError(f"{path.name!r} does not exist. Pass the audit.json an audit wrote.") from None
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InputError(f"{path.name!r} is not valid JSON ({exc}). Pass the audit.json an audit wrote.") from None
+    return result_from_dict(data, source=path.name)
+
+
+def result_from_dict(data: Mapping[str, Any], *, source: str = "the result") -> AuditResult:
+    """Rebuild an ``AuditResult`` from its JSON form."""
+    if not isinstance(data, Mapping) or "schema_version" not in data:
+        raise InputError(f"{source!r} is not an auditor result: it has no schema_version.")
+    version = data["schema_version"]
+    if version != SCHEMA_VERSION:
+        raise InputError(
+            f"{source!r} has schema_version {version!r}; this auditor reads version "
+            f"{SCHEMA_VERSION}. Re-run the audit or use the auditor version that wrote it."
+        )
+    try:
+        gate = data.get("gate")
+        return AuditResult(
+            schema_version=version,
+            tool=dict(data["tool"]),
+            created_at=data["created_at"],
+            task=data["task"],
+            target=data["target"],
+            verdict=data["verdict"],
+            checks=tuple(_check_from_dict(c) for c in data["checks"]),
+            inputs=tuple(InputFile(**i) for i in data["inputs"]),
+            gate=None if gate is None else GateVerdict(gate["passed"], tuple(gate["reasons"])),
+            manifest=data["manifest"],
+        )
+    except (KeyError, TypeError) as exc:
+        raise InputError(f"{source!r} is not a complete auditor result: {exc!r} is wrong or missing.") from None
+
+
+def _tuple_or_none(values: Sequence[float] | None) -> tuple[float, ...] | None:
+    return None if values is None else tuple(values)
+
+
+def _check_from_dict(c: Mapping[str, Any]) -> CheckResult:
+    return CheckResult(
+        id=c["id"],
+        category=c["category"],
+        title=c["title"],
+        status=c["status"],
+        summary=c["summary"],
+        findings=tuple(
+            Finding(f["code"], f["severity"], f["message"], tuple(f["columns"]), f["evidence"])
+            for f in c["findings"]
+        ),
+        measurements=tuple(Measurement(**m) for m in c["measurements"]),
+        tables=tuple(
+            Table(t["key"], t["title"], tuple(t["columns"]), tuple(tuple(r) for r in t["rows"]))
+            for t in c["tables"]
+        ),
+        curves=tuple(
+            Curve(
+                key=cv["key"],
+                title=cv["title"],
+                kind=cv["kind"],
+                x_label=cv["x_label"],
+                y_label=cv["y_label"],
+                caption=cv["caption"],
+                series=tuple(
+                    Series(
+                        s["name"],
+                        tuple(s["x"]),
+                        tuple(s["y"]),
+                        _tuple_or_none(s["y_low"]),
+                        _tuple_or_none(s["y_high"]),
+                    )
+                    for s in cv["series"]
+                ),
+            )
+            for cv in c["curves"]
+        ),
+        params=c["params"],
+        duration_s=c["duration_s"],
+        skip_reason=c["skip_reason"],
+        error=c["error"],
+    )

@@ -1,0 +1,307 @@
+"""The audit specification: one frozen, validated object built from a config file and flags.
+
+The config file is ``audit.toml`` or the ``[tool.auditor]`` table of ``pyproject.toml``.
+Command-line flags override it key by key. Unknown keys and wrong types are input errors
+(exit code 2) that name the key and suggest the nearest valid one.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import difflib
+import tomllib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from auditor.errors import InputError
+
+TASKS = ("binary", "multiclass", "regression")
+FORMATS = ("html", "pdf", "json", "junit", "md")
+GATE_STATUSES = ("fail", "error", "warn")
+
+
+@dataclass(frozen=True, slots=True)
+class ColumnRolesSpec:
+    """Column roles the user declared; anything left None is inferred from the data."""
+
+    id: str | None = None
+    group: str | None = None
+    time: str | None = None
+    sensitive: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class MetricThreshold:
+    """A bound on one metric: the audit fails the gate outside [min, max]."""
+
+    min: float | None = None
+    max: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Waiver:
+    """A check id (or category) whose failure does not fail the gate, with a reason."""
+
+    reason: str
+    expires: dt.date | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class GatePolicy:
+    """What fails the build: statuses, metric thresholds and waivers."""
+
+    fail_on: tuple[str, ...] = ("fail", "error")
+    use_interval: bool = True
+    metrics: Mapping[str, MetricThreshold] = field(default_factory=dict)
+    waivers: Mapping[str, Waiver] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class AuditSpec:
+    """Everything one audit needs to know, validated; see ``auditor audit --help``."""
+
+    test: str | None = None
+    train: str | None = None
+    target: str | None = None
+    model: str | None = None
+    predictions: str | None = None
+    task: str | None = None
+    positive_class: str | None = None
+    seed: int = 0
+    formats: tuple[str, ...] = ("html", "json")
+    out_dir: str = "reports"
+    trust_model: bool = False
+    n_jobs: int = 1
+    columns: ColumnRolesSpec = ColumnRolesSpec()
+    gate: GatePolicy = GatePolicy()
+    checks: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+
+    def with_overrides(self, **overrides: Any) -> AuditSpec:
+        """Return a copy where every override that is not None replaces the file's value."""
+        given = {k: v for k, v in overrides.items() if v is not None}
+        roles = {k: given.pop(k) for k in ("id", "group", "time", "sensitive") if k in given}
+        spec = replace(self, **given)
+        if roles:
+            spec = replace(spec, columns=replace(spec.columns, **roles))
+        return spec.validated(source="the command line")
+
+    def validated(self, *, source: str) -> AuditSpec:
+        """Check values that depend on each other; raise InputError naming the fix."""
+        if self.task is not None and self.task not in TASKS:
+            raise InputError(f"task {self.task!r} from {source} is not one of {', '.join(TASKS)}.")
+        unknown = [f for f in self.formats if f not in FORMATS]
+        if unknown:
+            raise InputError(
+                f"format {unknown[0]!r} from {source} is not one of {', '.join(FORMATS)}."
+            )
+        if self.model is not None and self.predictions is not None:
+            raise InputError(
+                "Both a model and a predictions file were given. Pass --model or --predictions, not both."
+            )
+        if self.n_jobs == 0 or self.n_jobs < -1:
+            raise InputError(f"n_jobs {self.n_jobs!r} must be a positive number of processes, or -1 for all cores.")
+        return self
+
+    def to_manifest(self) -> dict[str, Any]:
+        """Return the spec as JSON data for the manifest, with file names only (no paths)."""
+        def name(path: str | None) -> str | None:
+            return None if path is None else Path(path).name
+
+        return {
+            "train": name(self.train),
+            "test": name(self.test),
+            "model": name(self.model),
+            "predictions": name(self.predictions),
+            "target": self.target,
+            "task": self.task,
+            "positive_class": self.positive_class,
+            "seed": self.seed,
+            "formats": list(self.formats),
+            "n_jobs": self.n_jobs,
+            "trust_model": self.trust_model,
+            "columns": {
+                "id": self.columns.id,
+                "group": self.columns.group,
+                "time": self.columns.time,
+                "sensitive": list(self.columns.sensitive),
+            },
+            "gate": {
+                "fail_on": list(self.gate.fail_on),
+                "use_interval": self.gate.use_interval,
+                "metrics": {k: {"min": v.min, "max": v.max} for k, v in self.gate.metrics.items()},
+                "waivers": {
+                    k: {"reason": w.reason, "expires": None if w.expires is None else w.expires.isoformat()}
+                    for k, w in self.gate.waivers.items()
+                },
+            },
+            "checks": {k: dict(v) for k, v in self.checks.items()},
+        }
+
+
+# --- reading the config file -------------------------------------------------------------
+
+
+def load_spec(config: str | Path | None) -> AuditSpec:
+    """Read ``audit.toml`` (or ``[tool.auditor]`` of a pyproject.toml) into an AuditSpec.
+
+    Relative paths in the file are resolved against the file's own folder, so the same
+    config works from any working directory.
+    """
+    if config is None:
+        return AuditSpec()
+    path = Path(config)
+    if not path.is_file():
+        raise InputError(f"--config {str(path)!r} does not exist. Pass the path of an audit.toml file.")
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise InputError(f"--config {path.name!r} is not valid TOML: {exc}.") from None
+    where = path.name
+    if path.name == "pyproject.toml":
+        data = data.get("tool", {}).get("auditor")
+        if data is None:
+            raise InputError("pyproject.toml has no [tool.auditor] table. Add one or pass an audit.toml.")
+        where = "[tool.auditor]"
+    return spec_from_mapping(data, where=where, base_dir=path.parent)
+
+
+def spec_from_mapping(data: Mapping[str, Any], *, where: str, base_dir: Path | None = None) -> AuditSpec:
+    """Build an AuditSpec from config data; ``where`` names the source in errors."""
+    def as_path(value: str) -> str:
+        return str(base_dir / value) if base_dir is not None and not Path(value).is_absolute() else value
+
+    top = _checked_table(data, _TOP_LEVEL, where)
+    for key in ("train", "test", "model", "predictions", "out_dir"):
+        if key in top:
+            top[key] = as_path(top[key])
+    if "formats" in top:
+        top["formats"] = tuple(top["formats"])
+    columns = _checked_table(top.pop("columns", {}), _COLUMNS, f"{where} [columns]")
+    if "sensitive" in columns:
+        columns["sensitive"] = tuple(columns["sensitive"])
+    gate = gate_policy(top.pop("gate", {}), f"{where} [gate]")
+    checks = top.pop("checks", {})
+    if not isinstance(checks, Mapping) or not all(isinstance(v, Mapping) for v in checks.values()):
+        raise InputError(f'{where} [checks] must hold one table per check id, like [checks."leakage.target"].')
+    return AuditSpec(
+        **top, columns=ColumnRolesSpec(**columns), gate=gate, checks={k: dict(v) for k, v in checks.items()}
+    ).validated(source=where)
+
+
+def gate_policy(data: Any, where: str) -> GatePolicy:
+    """Build a GatePolicy from a mapping shaped like the config's ``[gate]`` table."""
+    gate = _checked_table(data, _GATE, where)
+    if "fail_on" in gate:
+        bad = [s for s in gate["fail_on"] if s not in GATE_STATUSES]
+        if bad:
+            raise InputError(f"{where} fail_on has {bad[0]!r}; use any of {', '.join(GATE_STATUSES)}.")
+        gate["fail_on"] = tuple(gate["fail_on"])
+    metrics = {}
+    for metric, bound in gate.pop("metrics", {}).items():
+        bound = _checked_table(bound, _THRESHOLD, f"{where}.metrics.{metric}")
+        if not bound:
+            raise InputError(f"{where}.metrics.{metric} needs min or max, like {{ min = 0.8 }}.")
+        metrics[metric] = MetricThreshold(**bound)
+    waivers = {}
+    for check_id, waiver in gate.pop("waivers", {}).items():
+        waiver = _checked_table(waiver, _WAIVER, f"{where}.waivers.{check_id!r}")
+        if not str(waiver.get("reason", "")).strip():
+            raise InputError(
+                f"{where}.waivers.{check_id!r} needs a reason, like {{ reason = \"reviewed by ...\" }}."
+            )
+        waivers[check_id] = Waiver(**waiver)
+    return GatePolicy(**gate, metrics=metrics, waivers=waivers)
+
+
+# --- a tiny declarative validator -------------------------------------------------------
+
+Validator = Callable[[Any], bool]
+
+
+def _is_str(v: Any) -> bool:
+    return isinstance(v, str)
+
+
+def _is_int(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _is_number(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def _is_bool(v: Any) -> bool:
+    return isinstance(v, bool)
+
+
+def _is_str_list(v: Any) -> bool:
+    return isinstance(v, list) and all(isinstance(x, str) for x in v)
+
+
+def _is_table(v: Any) -> bool:
+    return isinstance(v, Mapping)
+
+
+def _is_date(v: Any) -> bool:
+    return isinstance(v, dt.date) and not isinstance(v, dt.datetime)
+
+
+_TYPE_NAMES: dict[Validator, str] = {
+    _is_str: "a string",
+    _is_int: "an integer",
+    _is_number: "a number",
+    _is_bool: "true or false",
+    _is_str_list: "a list of strings",
+    _is_table: "a table",
+    _is_date: "a date like 2027-01-31",
+}
+
+_TOP_LEVEL: dict[str, Validator] = {
+    "train": _is_str,
+    "test": _is_str,
+    "target": _is_str,
+    "model": _is_str,
+    "predictions": _is_str,
+    "task": _is_str,
+    "positive_class": _is_str,
+    "seed": _is_int,
+    "formats": _is_str_list,
+    "out_dir": _is_str,
+    "trust_model": _is_bool,
+    "n_jobs": _is_int,
+    "columns": _is_table,
+    "gate": _is_table,
+    "checks": _is_table,
+}
+_COLUMNS: dict[str, Validator] = {"id": _is_str, "group": _is_str, "time": _is_str, "sensitive": _is_str_list}
+_GATE: dict[str, Validator] = {
+    "fail_on": _is_str_list,
+    "use_interval": _is_bool,
+    "metrics": _is_table,
+    "waivers": _is_table,
+}
+_THRESHOLD: dict[str, Validator] = {"min": _is_number, "max": _is_number}
+_WAIVER: dict[str, Validator] = {"reason": _is_str, "expires": _is_date}
+
+
+def _checked_table(data: Any, allowed: Mapping[str, Validator], where: str) -> dict[str, Any]:
+    if not isinstance(data, Mapping):
+        raise InputError(f"{where} must be a table of keys, got {type(data).__name__}.")
+    checked = {}
+    for key, value in data.items():
+        if key not in allowed:
+            raise InputError(unknown_key_message(key, allowed, where))
+        if not allowed[key](value):
+            raise InputError(f"{where} key {key!r} must be {_TYPE_NAMES[allowed[key]]}, got {value!r}.")
+        checked[key] = value
+    return checked
+
+
+def unknown_key_message(key: str, allowed: Mapping[str, Any] | list[str], where: str) -> str:
+    """Say that ``key`` is unknown, suggest the nearest valid key, and list the valid ones."""
+    valid = sorted(allowed)
+    close = difflib.get_close_matches(key, valid, n=1)
+    hint = f"; did you mean {close[0]!r}?" if close else "."
+    return f"{where} has unknown key {key!r}{hint} Valid keys: {', '.join(valid)}."
