@@ -81,7 +81,9 @@ def audit(
     if checks is not None:
         spec = replace(spec, checks={**spec.checks, **{k: dict(v) for k, v in checks.items()}})
     if gate is not None:
-        spec = replace(spec, gate=gate if isinstance(gate, GatePolicy) else gate_policy(gate, "gate="))
+        spec = replace(
+            spec, gate=gate if isinstance(gate, GatePolicy) else gate_policy(gate, "gate=")
+        )
     spec = spec.with_overrides(
         target=target,
         task=task,
@@ -94,17 +96,28 @@ def audit(
         n_jobs=n_jobs,
         trust_model=trust_model,
         **{k: str(v) for k, v in (("test", test), ("train", train)) if isinstance(v, (str, Path))},
-        **{k: str(v) for k, v in (("model", model), ("predictions", predictions)) if isinstance(v, (str, Path))},
+        **{
+            k: str(v)
+            for k, v in (("model", model), ("predictions", predictions))
+            if isinstance(v, (str, Path))
+        },
     )
     objects = {
         k: v
-        for k, v in (("test", test), ("train", train), ("model", model), ("predictions", predictions))
+        for k, v in (
+            ("test", test),
+            ("train", train),
+            ("model", model),
+            ("predictions", predictions),
+        )
         if v is not None and not isinstance(v, (str, Path))
     }
     return run_audit(spec, objects=objects, select=select, command="auditor.audit()")
 
 
-def select_checks(registry: Mapping[str, CheckSpec], select: Iterable[str] | None) -> list[CheckSpec]:
+def select_checks(
+    registry: Mapping[str, CheckSpec], select: Iterable[str] | None
+) -> list[CheckSpec]:
     """The checks named by id or category in ``select`` (all when None)."""
     if select is None:
         return list(registry.values())
@@ -116,7 +129,9 @@ def select_checks(registry: Mapping[str, CheckSpec], select: Iterable[str] | Non
     return [s for s in registry.values() if s.id in wanted or s.category in wanted]
 
 
-def validate_spec_against_registry(spec: AuditSpec, registry: Mapping[str, CheckSpec]) -> dict[str, Any]:
+def validate_spec_against_registry(
+    spec: AuditSpec, registry: Mapping[str, CheckSpec]
+) -> dict[str, Any]:
     """Check config sections that name checks and metrics; return validated check params."""
     from auditor.metrics import METRICS_BY_KEY
 

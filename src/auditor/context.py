@@ -89,7 +89,9 @@ class AuditContext:
     def test_eval(self) -> EvalData:
         """Test targets and predictions encoded for the metrics."""
         if self.predictions is None:
-            raise RuntimeError("test_eval needs predictions; declare 'predictions' in the check's needs")
+            raise RuntimeError(
+                "test_eval needs predictions; declare 'predictions' in the check's needs"
+            )
         return self.eval_data(self.test[self.target], self.predictions)
 
     def eval_data(self, y: pd.Series, predictions: Predictions) -> EvalData:
@@ -133,7 +135,9 @@ def encode_labels(values: pd.Series, classes: tuple, *, source: str) -> np.ndarr
     return codes.astype(np.intp)
 
 
-def detect_task(y: pd.Series, *, model: Any = None, has_proba_columns: bool = False) -> tuple[str, str]:
+def detect_task(
+    y: pd.Series, *, model: Any = None, has_proba_columns: bool = False
+) -> tuple[str, str]:
     """Infer the task from the model and the target; return (task, reason)."""
     if model is not None and hasattr(model, "classes_"):
         n_classes = len(model.classes_)
@@ -142,8 +146,16 @@ def detect_task(y: pd.Series, *, model: Any = None, has_proba_columns: bool = Fa
         return "regression", "the model is a regressor"
     values = y.dropna()
     n_unique = values.nunique()
-    if has_proba_columns or not pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values):
-        reason = "the predictions have class probabilities" if has_proba_columns else "the target is not numeric"
+    if (
+        has_proba_columns
+        or not pd.api.types.is_numeric_dtype(values)
+        or pd.api.types.is_bool_dtype(values)
+    ):
+        reason = (
+            "the predictions have class probabilities"
+            if has_proba_columns
+            else "the target is not numeric"
+        )
         return ("binary" if n_unique <= 2 else "multiclass"), reason
     integer_valued = bool(np.all(np.mod(values.to_numpy(dtype=float), 1) == 0))
     if integer_valued and n_unique <= _MAX_CLASSES_FOR_INTEGER_TARGET:

@@ -44,7 +44,9 @@ def evaluate_gate(
         if measurement is None or measurement.value is None:
             reasons.append(f"{key} has a threshold but was not measured (see {METRIC_SOURCE}).")
             continue
-        reasons.extend(_threshold_reasons(measurement, threshold.min, threshold.max, policy.use_interval))
+        reasons.extend(
+            _threshold_reasons(measurement, threshold.min, threshold.max, policy.use_interval)
+        )
     return GateVerdict(passed=not reasons, reasons=tuple(reasons))
 
 
@@ -52,7 +54,9 @@ def _verb(status: str) -> str:
     return {"fail": "failed", "error": "crashed", "warn": "warned"}.get(status, status)
 
 
-def _threshold_reasons(m: Measurement, low: float | None, high: float | None, use_interval: bool) -> list[str]:
+def _threshold_reasons(
+    m: Measurement, low: float | None, high: float | None, use_interval: bool
+) -> list[str]:
     label = METRICS_BY_KEY[m.key].label if m.key in METRICS_BY_KEY else m.key
     reasons = []
     if low is not None:

@@ -51,9 +51,13 @@ def load_inputs(
     files: list[InputFile] = []
     test_source = test if test is not None else spec.test
     if test_source is None:
-        raise InputError("No test data was given. Pass --test PATH (the rows to evaluate the model on).")
+        raise InputError(
+            "No test data was given. Pass --test PATH (the rows to evaluate the model on)."
+        )
     if spec.target is None:
-        raise InputError("No target column was given. Pass --target COLUMN (the label the model predicts).")
+        raise InputError(
+            "No target column was given. Pass --target COLUMN (the label the model predicts)."
+        )
     test_df = _table(test_source, "test", "--test", files)
     train_source = train if train is not None else spec.train
     train_df = None if train_source is None else _table(train_source, "train", "--train", files)
@@ -71,7 +75,9 @@ def load_inputs(
         model_obj = load_model(spec.model, trust_model=spec.trust_model)
         files.append(_file_input("model", Path(spec.model), None, None))
     elif model_obj is not None and not callable(getattr(model_obj, "predict", None)):
-        raise InputError(f"model must be a fitted estimator with a predict method; got {type(model_obj).__name__}.")
+        raise InputError(
+            f"model must be a fitted estimator with a predict method; got {type(model_obj).__name__}."
+        )
     predictions_source = predictions if predictions is not None else spec.predictions
     if model_obj is not None and predictions_source is not None:
         raise InputError("Both a model and predictions were given. Pass one of them, not both.")
@@ -85,8 +91,14 @@ def load_inputs(
     if train_df is not None:
         train_df = _drop_missing_target(train_df, spec.target, "train", notes)
 
-    has_proba_columns = pred_df is not None and any(str(c).startswith(PROBA_PREFIX) for c in pred_df.columns)
-    labelled = test_df[spec.target] if train_df is None else pd.concat([train_df[spec.target], test_df[spec.target]])
+    has_proba_columns = pred_df is not None and any(
+        str(c).startswith(PROBA_PREFIX) for c in pred_df.columns
+    )
+    labelled = (
+        test_df[spec.target]
+        if train_df is None
+        else pd.concat([train_df[spec.target], test_df[spec.target]])
+    )
     if spec.task is not None:
         task, reason = spec.task, "declared with --task"
     else:
@@ -108,7 +120,9 @@ def load_inputs(
                     "Check the target column and the row filter that produced the file."
                 )
         if task == "binary":
-            notes.append(f"Positive class: {classes[positive]!r} (set positive_class to change it).")
+            notes.append(
+                f"Positive class: {classes[positive]!r} (set positive_class to change it)."
+            )
     elif not pd.api.types.is_numeric_dtype(test_df[spec.target]):
         raise InputError(
             f"--target {spec.target!r} is not numeric, so it cannot be a regression target. "
@@ -119,7 +133,9 @@ def load_inputs(
     preds = None
     if model_obj is not None:
         model_features = _model_features(model_obj, test_df, spec.target, roles.id)
-        preds = predict(model_obj, test_df[list(model_features)], task=task, classes=classes, source="test")
+        preds = predict(
+            model_obj, test_df[list(model_features)], task=task, classes=classes, source="test"
+        )
     elif pred_df is not None:
         preds = _aligned_predictions(pred_df, test_df, spec, task, classes, roles.id)
     predicted_at = time.perf_counter()
@@ -153,7 +169,9 @@ def _table(source: Any, role: str, flag: str, files: list[InputFile]) -> pd.Data
         files.append(_file_input(role, Path(source), *frame.shape))
         return frame
     frame = from_user_frame(source, source=f"{role} frame")
-    digest = hashlib.sha256(pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes()).hexdigest()
+    digest = hashlib.sha256(
+        pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes()
+    ).hexdigest()
     files.append(InputFile(role, f"<{role} DataFrame>", frame.shape[0], frame.shape[1], digest))
     return frame
 
@@ -162,12 +180,18 @@ def _file_input(role: str, path: Path, rows: int | None, columns: int | None) ->
     return InputFile(role, path.name, rows, columns, sha256_of(path))
 
 
-def _drop_missing_target(frame: pd.DataFrame, target: str, name: str, notes: list[str]) -> pd.DataFrame:
+def _drop_missing_target(
+    frame: pd.DataFrame, target: str, name: str, notes: list[str]
+) -> pd.DataFrame:
     missing = frame[target].isna()
     if missing.all():
-        raise InputError(f"Every row of the {name} data has a missing target {target!r}. Pass labelled data.")
+        raise InputError(
+            f"Every row of the {name} data has a missing target {target!r}. Pass labelled data."
+        )
     if missing.any():
-        notes.append(f"{int(missing.sum())} {name} rows with a missing target were left out of the audit.")
+        notes.append(
+            f"{int(missing.sum())} {name} rows with a missing target were left out of the audit."
+        )
         return frame.loc[~missing].reset_index(drop=True)
     return frame
 
@@ -198,7 +222,9 @@ def _positive_index(classes: tuple, positive_class: str | None, task: str) -> in
     return matches[0]
 
 
-def _model_features(model: Any, test: pd.DataFrame, target: str, ids: tuple[str, ...]) -> tuple[str, ...]:
+def _model_features(
+    model: Any, test: pd.DataFrame, target: str, ids: tuple[str, ...]
+) -> tuple[str, ...]:
     names = getattr(model, "feature_names_in_", None)
     if names is not None:
         needed = [str(n) for n in names]
@@ -240,7 +266,9 @@ def predict(model: Any, X: pd.DataFrame, *, task: str, classes: tuple, source: s
             "Check that the columns and their types match what the model was trained on."
         ) from None
     if y_pred.shape[0] != X.shape[0]:
-        raise InputError(f"The model returned {y_pred.shape[0]} predictions for {X.shape[0]} {source} rows.")
+        raise InputError(
+            f"The model returned {y_pred.shape[0]} predictions for {X.shape[0]} {source} rows."
+        )
     if proba is not None and proba.shape != (X.shape[0], len(classes)):
         raise InputError(
             f"The model's predict_proba returned shape {proba.shape}; expected ({X.shape[0]}, {len(classes)})."
@@ -249,7 +277,12 @@ def predict(model: Any, X: pd.DataFrame, *, task: str, classes: tuple, source: s
 
 
 def _aligned_predictions(
-    pred: pd.DataFrame, test: pd.DataFrame, spec: AuditSpec, task: str, classes: tuple, ids: tuple[str, ...]
+    pred: pd.DataFrame,
+    test: pd.DataFrame,
+    spec: AuditSpec,
+    task: str,
+    classes: tuple,
+    ids: tuple[str, ...],
 ) -> Predictions:
     name = Path(spec.predictions).name if spec.predictions else "predictions"
     if "prediction" not in pred.columns:
@@ -268,17 +301,25 @@ def _aligned_predictions(
     if task == "regression":
         values = pd.to_numeric(pred["prediction"], errors="coerce")
         if values.isna().any():
-            raise InputError(f"{name!r} column 'prediction' has {int(values.isna().sum())} non-numeric or missing values.")
+            raise InputError(
+                f"{name!r} column 'prediction' has {int(values.isna().sum())} non-numeric or missing values."
+            )
         return Predictions(y_pred=values.to_numpy(dtype=float))
     if pred["prediction"].isna().any():
-        raise InputError(f"{name!r} column 'prediction' has missing values. Every test row needs a prediction.")
+        raise InputError(
+            f"{name!r} column 'prediction' has missing values. Every test row needs a prediction."
+        )
     encode_labels(pred["prediction"], classes, source=f"{name!r} column 'prediction'")
-    return Predictions(y_pred=pred["prediction"].to_numpy(), proba=_proba_columns(pred, classes, task, name))
+    return Predictions(
+        y_pred=pred["prediction"].to_numpy(), proba=_proba_columns(pred, classes, task, name)
+    )
 
 
 def _join_on_id(pred: pd.DataFrame, test: pd.DataFrame, id_column: str, name: str) -> pd.DataFrame:
     if pred[id_column].duplicated().any():
-        raise InputError(f"{name!r} repeats values of {id_column!r}. Give each test row one prediction.")
+        raise InputError(
+            f"{name!r} repeats values of {id_column!r}. Give each test row one prediction."
+        )
     joined = test[[id_column]].merge(pred, on=id_column, how="left", indicator=True)
     missing = int((joined["_merge"] != "both").sum())
     if missing:
@@ -290,7 +331,9 @@ def _join_on_id(pred: pd.DataFrame, test: pd.DataFrame, id_column: str, name: st
 
 
 def _proba_columns(pred: pd.DataFrame, classes: tuple, task: str, name: str) -> np.ndarray | None:
-    columns = {str(c)[len(PROBA_PREFIX):]: c for c in pred.columns if str(c).startswith(PROBA_PREFIX)}
+    columns = {
+        str(c)[len(PROBA_PREFIX) :]: c for c in pred.columns if str(c).startswith(PROBA_PREFIX)
+    }
     if not columns:
         return None
     wanted = [str(c) for c in classes]
@@ -311,7 +354,9 @@ def _proba_columns(pred: pd.DataFrame, classes: tuple, task: str, name: str) -> 
             f"{name!r} lacks probability columns for classes {preview(missing)}. "
             "Give one proba_<class> column per class (binary: the positive class alone is enough)."
         )
-    proba = np.column_stack([_probabilities(pred[columns[label]], name, columns[label]) for label in wanted])
+    proba = np.column_stack(
+        [_probabilities(pred[columns[label]], name, columns[label]) for label in wanted]
+    )
     sums = proba.sum(axis=1)
     if not np.allclose(sums, 1.0, atol=1e-3):
         worst = int(np.argmax(np.abs(sums - 1)))
@@ -325,5 +370,7 @@ def _proba_columns(pred: pd.DataFrame, classes: tuple, task: str, name: str) -> 
 def _probabilities(column: pd.Series, name: str, label: str) -> np.ndarray:
     values = pd.to_numeric(column, errors="coerce").to_numpy(dtype=float)
     if np.isnan(values).any() or (values < 0).any() or (values > 1).any():
-        raise InputError(f"{name!r} column {label!r} must hold probabilities in [0, 1] with no missing values.")
+        raise InputError(
+            f"{name!r} column {label!r} must hold probabilities in [0, 1] with no missing values."
+        )
     return values

@@ -134,7 +134,9 @@ def brier_score(d: EvalData, W: np.ndarray) -> np.ndarray:
     return (W @ per_row) / W.sum(axis=1)
 
 
-def _tie_groups(scores: np.ndarray, labels: np.ndarray, W: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _tie_groups(
+    scores: np.ndarray, labels: np.ndarray, W: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     """Weighted positives and negatives per distinct score, in ascending score order."""
     order = np.argsort(scores, kind="mergesort")
     sorted_scores = scores[order]
@@ -214,11 +216,20 @@ METRICS: tuple[MetricSpec, ...] = (
     MetricSpec("f1_macro", "F1 (macro)", True, _MULTI, False, f1_macro),
     MetricSpec("precision", "Precision", True, _BINARY, False, precision),
     MetricSpec("recall", "Recall", True, _BINARY, False, recall),
-    MetricSpec("matthews_corrcoef", "Matthews correlation", True, _CLASSIF, False, matthews_corrcoef),
-    MetricSpec("r2", "R²", True, _REGRESSION, False, r2),
-    MetricSpec("mean_absolute_error", "Mean absolute error", False, _REGRESSION, False, mean_absolute_error),
     MetricSpec(
-        "root_mean_squared_error", "Root mean squared error", False, _REGRESSION, False, root_mean_squared_error
+        "matthews_corrcoef", "Matthews correlation", True, _CLASSIF, False, matthews_corrcoef
+    ),
+    MetricSpec("r2", "R²", True, _REGRESSION, False, r2),
+    MetricSpec(
+        "mean_absolute_error", "Mean absolute error", False, _REGRESSION, False, mean_absolute_error
+    ),
+    MetricSpec(
+        "root_mean_squared_error",
+        "Root mean squared error",
+        False,
+        _REGRESSION,
+        False,
+        root_mean_squared_error,
     ),
     MetricSpec(
         "mean_absolute_percentage_error",
@@ -238,7 +249,9 @@ PRIMARY_METRIC_WITHOUT_PROBA = {"binary": "balanced_accuracy", "multiclass": "ba
 
 def metrics_for(d: EvalData) -> tuple[MetricSpec, ...]:
     """The metrics that apply to ``d``: its task, probabilities present, targets valid."""
-    chosen = [m for m in METRICS if d.task in m.tasks and (d.proba is not None or not m.needs_proba)]
+    chosen = [
+        m for m in METRICS if d.task in m.tasks and (d.proba is not None or not m.needs_proba)
+    ]
     if d.task == "regression" and np.any(d.y == 0):
         # MAPE divides by |y|: with zero targets it is dominated by machine epsilon.
         chosen = [m for m in chosen if m.key != "mean_absolute_percentage_error"]

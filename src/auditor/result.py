@@ -208,9 +208,13 @@ def read_result(path: str | Path) -> AuditResult:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise InputError(f"{path.name!r} does not exist. Pass the audit.json an audit wrote.") from None
+        raise InputError(
+            f"{path.name!r} does not exist. Pass the audit.json an audit wrote."
+        ) from None
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise InputError(f"{path.name!r} is not valid JSON ({exc}). Pass the audit.json an audit wrote.") from None
+        raise InputError(
+            f"{path.name!r} is not valid JSON ({exc}). Pass the audit.json an audit wrote."
+        ) from None
     return result_from_dict(data, source=path.name)
 
 
@@ -239,7 +243,9 @@ def result_from_dict(data: Mapping[str, Any], *, source: str = "the result") -> 
             manifest=data["manifest"],
         )
     except (KeyError, TypeError) as exc:
-        raise InputError(f"{source!r} is not a complete auditor result: {exc!r} is wrong or missing.") from None
+        raise InputError(
+            f"{source!r} is not a complete auditor result: {exc!r} is wrong or missing."
+        ) from None
 
 
 def _tuple_or_none(values: Sequence[float] | None) -> tuple[float, ...] | None:

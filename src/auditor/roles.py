@@ -14,7 +14,9 @@ import pandas as pd
 from auditor.errors import InputError, preview
 from auditor.spec import ColumnRolesSpec
 
-_KEY_NAME = re.compile(r"(^|_)(id|uuid|guid|key|number|no|nr)$|^(id|uuid|guid|index|row)$|(?<=[a-z])Id$")
+_KEY_NAME = re.compile(
+    r"(^|_)(id|uuid|guid|key|number|no|nr)$|^(id|uuid|guid|index|row)$|(?<=[a-z])Id$"
+)
 _MIN_ROWS_FOR_ID_INFERENCE = 50
 
 
@@ -48,8 +50,11 @@ def resolve_roles(
     declared: ColumnRolesSpec, frames: dict[str, pd.DataFrame], target: str
 ) -> ColumnRoles:
     """Check declared roles against every frame and infer the undeclared ones."""
-    for role, column in (("--id-column", declared.id), ("--group-column", declared.group),
-                         ("--time-column", declared.time)):
+    for role, column in (
+        ("--id-column", declared.id),
+        ("--group-column", declared.group),
+        ("--time-column", declared.time),
+    ):
         if column is not None:
             _require_column(column, role, frames)
     for column in declared.sensitive:

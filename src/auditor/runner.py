@@ -19,12 +19,17 @@ def order_checks(specs: Iterable[CheckSpec]) -> list[CheckSpec]:
     return sorted(specs, key=lambda s: (CATEGORIES.index(s.category), s.id))
 
 
-def run_checks(ctx: AuditContext, specs: Iterable[CheckSpec], params: Mapping[str, Any]) -> list[CheckResult]:
+def run_checks(
+    ctx: AuditContext, specs: Iterable[CheckSpec], params: Mapping[str, Any]
+) -> list[CheckResult]:
     """Run every check in ``specs`` against ``ctx``; never raises for a failing check.
 
     ``params`` maps check ids to validated parameter objects (see ``build_params``).
     """
-    return [run_check(ctx, spec, params.get(spec.id) or build_params(spec, {})) for spec in order_checks(specs)]
+    return [
+        run_check(ctx, spec, params.get(spec.id) or build_params(spec, {}))
+        for spec in order_checks(specs)
+    ]
 
 
 def run_check(ctx: AuditContext, spec: CheckSpec, params: Any) -> CheckResult:
@@ -38,17 +43,24 @@ def run_check(ctx: AuditContext, spec: CheckSpec, params: Any) -> CheckResult:
     missing = [need for need in sorted(spec.needs) if need not in ctx.available]
     if missing:
         reason = "; ".join(NEEDS[need] for need in missing)
-        return CheckResult(**base, status="skipped", summary=f"Skipped: {reason}.", skip_reason=reason)
+        return CheckResult(
+            **base, status="skipped", summary=f"Skipped: {reason}.", skip_reason=reason
+        )
     if ctx.task not in spec.tasks:
         reason = f"it does not apply to {ctx.task} tasks"
-        return CheckResult(**base, status="skipped", summary=f"Skipped: {reason}.", skip_reason=reason)
+        return CheckResult(
+            **base, status="skipped", summary=f"Skipped: {reason}.", skip_reason=reason
+        )
     started = time.perf_counter()
     try:
         outcome = spec.func(ctx, params)
     except SkipCheck as skip:
         reason = str(skip)
         return CheckResult(
-            **base, status="skipped", summary=f"Skipped: {reason}.", skip_reason=reason,
+            **base,
+            status="skipped",
+            summary=f"Skipped: {reason}.",
+            skip_reason=reason,
             duration_s=time.perf_counter() - started,
         )
     except Exception as exc:  # noqa: BLE001 - a crashing check must never stop the audit

@@ -18,7 +18,7 @@ from typing import Any
 from auditor.errors import InputError
 
 TASKS = ("binary", "multiclass", "regression")
-FORMATS = ("html", "pdf", "json", "junit", "md")
+FORMATS = ("html", "pdf", "json")
 GATE_STATUSES = ("fail", "error", "warn")
 
 
@@ -101,11 +101,14 @@ class AuditSpec:
                 "Both a model and a predictions file were given. Pass --model or --predictions, not both."
             )
         if self.n_jobs == 0 or self.n_jobs < -1:
-            raise InputError(f"n_jobs {self.n_jobs!r} must be a positive number of processes, or -1 for all cores.")
+            raise InputError(
+                f"n_jobs {self.n_jobs!r} must be a positive number of processes, or -1 for all cores."
+            )
         return self
 
     def to_manifest(self) -> dict[str, Any]:
         """Return the spec as JSON data for the manifest, with file names only (no paths)."""
+
         def name(path: str | None) -> str | None:
             return None if path is None else Path(path).name
 
@@ -132,7 +135,10 @@ class AuditSpec:
                 "use_interval": self.gate.use_interval,
                 "metrics": {k: {"min": v.min, "max": v.max} for k, v in self.gate.metrics.items()},
                 "waivers": {
-                    k: {"reason": w.reason, "expires": None if w.expires is None else w.expires.isoformat()}
+                    k: {
+                        "reason": w.reason,
+                        "expires": None if w.expires is None else w.expires.isoformat(),
+                    }
                     for k, w in self.gate.waivers.items()
                 },
             },
@@ -153,7 +159,9 @@ def load_spec(config: str | Path | None) -> AuditSpec:
         return AuditSpec()
     path = Path(config)
     if not path.is_file():
-        raise InputError(f"--config {str(path)!r} does not exist. Pass the path of an audit.toml file.")
+        raise InputError(
+            f"--config {str(path)!r} does not exist. Pass the path of an audit.toml file."
+        )
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
@@ -162,15 +170,24 @@ def load_spec(config: str | Path | None) -> AuditSpec:
     if path.name == "pyproject.toml":
         data = data.get("tool", {}).get("auditor")
         if data is None:
-            raise InputError("pyproject.toml has no [tool.auditor] table. Add one or pass an audit.toml.")
+            raise InputError(
+                "pyproject.toml has no [tool.auditor] table. Add one or pass an audit.toml."
+            )
         where = "[tool.auditor]"
     return spec_from_mapping(data, where=where, base_dir=path.parent)
 
 
-def spec_from_mapping(data: Mapping[str, Any], *, where: str, base_dir: Path | None = None) -> AuditSpec:
+def spec_from_mapping(
+    data: Mapping[str, Any], *, where: str, base_dir: Path | None = None
+) -> AuditSpec:
     """Build an AuditSpec from config data; ``where`` names the source in errors."""
+
     def as_path(value: str) -> str:
-        return str(base_dir / value) if base_dir is not None and not Path(value).is_absolute() else value
+        return (
+            str(base_dir / value)
+            if base_dir is not None and not Path(value).is_absolute()
+            else value
+        )
 
     top = _checked_table(data, _TOP_LEVEL, where)
     for key in ("train", "test", "model", "predictions", "out_dir"):
@@ -184,9 +201,14 @@ def spec_from_mapping(data: Mapping[str, Any], *, where: str, base_dir: Path | N
     gate = gate_policy(top.pop("gate", {}), f"{where} [gate]")
     checks = top.pop("checks", {})
     if not isinstance(checks, Mapping) or not all(isinstance(v, Mapping) for v in checks.values()):
-        raise InputError(f'{where} [checks] must hold one table per check id, like [checks."leakage.target"].')
+        raise InputError(
+            f'{where} [checks] must hold one table per check id, like [checks."leakage.target"].'
+        )
     return AuditSpec(
-        **top, columns=ColumnRolesSpec(**columns), gate=gate, checks={k: dict(v) for k, v in checks.items()}
+        **top,
+        columns=ColumnRolesSpec(**columns),
+        gate=gate,
+        checks={k: dict(v) for k, v in checks.items()},
     ).validated(source=where)
 
 
@@ -196,7 +218,9 @@ def gate_policy(data: Any, where: str) -> GatePolicy:
     if "fail_on" in gate:
         bad = [s for s in gate["fail_on"] if s not in GATE_STATUSES]
         if bad:
-            raise InputError(f"{where} fail_on has {bad[0]!r}; use any of {', '.join(GATE_STATUSES)}.")
+            raise InputError(
+                f"{where} fail_on has {bad[0]!r}; use any of {', '.join(GATE_STATUSES)}."
+            )
         gate["fail_on"] = tuple(gate["fail_on"])
     metrics = {}
     for metric, bound in gate.pop("metrics", {}).items():
@@ -209,7 +233,7 @@ def gate_policy(data: Any, where: str) -> GatePolicy:
         waiver = _checked_table(waiver, _WAIVER, f"{where}.waivers.{check_id!r}")
         if not str(waiver.get("reason", "")).strip():
             raise InputError(
-                f"{where}.waivers.{check_id!r} needs a reason, like {{ reason = \"reviewed by ...\" }}."
+                f'{where}.waivers.{check_id!r} needs a reason, like {{ reason = "reviewed by ..." }}.'
             )
         waivers[check_id] = Waiver(**waiver)
     return GatePolicy(**gate, metrics=metrics, waivers=waivers)
@@ -275,7 +299,12 @@ _TOP_LEVEL: dict[str, Validator] = {
     "gate": _is_table,
     "checks": _is_table,
 }
-_COLUMNS: dict[str, Validator] = {"id": _is_str, "group": _is_str, "time": _is_str, "sensitive": _is_str_list}
+_COLUMNS: dict[str, Validator] = {
+    "id": _is_str,
+    "group": _is_str,
+    "time": _is_str,
+    "sensitive": _is_str_list,
+}
 _GATE: dict[str, Validator] = {
     "fail_on": _is_str_list,
     "use_interval": _is_bool,
@@ -294,7 +323,9 @@ def _checked_table(data: Any, allowed: Mapping[str, Validator], where: str) -> d
         if key not in allowed:
             raise InputError(unknown_key_message(key, allowed, where))
         if not allowed[key](value):
-            raise InputError(f"{where} key {key!r} must be {_TYPE_NAMES[allowed[key]]}, got {value!r}.")
+            raise InputError(
+                f"{where} key {key!r} must be {_TYPE_NAMES[allowed[key]]}, got {value!r}."
+            )
         checked[key] = value
     return checked
 

@@ -32,7 +32,9 @@ def read_table(path: str | Path, *, source: str = "table") -> pd.DataFrame:
     path = existing_file(path, source)
     name = path.name.lower()
     if path.stat().st_size == 0:
-        raise InputError(f"{source} {path.name!r} is empty. Pass a file with a header row and data rows.")
+        raise InputError(
+            f"{source} {path.name!r} is empty. Pass a file with a header row and data rows."
+        )
     try:
         if name.endswith(PARQUET_SUFFIXES):
             frame = pd.read_parquet(path)
@@ -59,11 +61,15 @@ def read_table(path: str | Path, *, source: str = "table") -> pd.DataFrame:
 def check_frame(frame: pd.DataFrame, *, source: str) -> pd.DataFrame:
     """Validate a loaded or in-memory frame: rows present, column names unique strings."""
     if frame.shape[1] == 0 or frame.shape[0] == 0:
-        raise InputError(f"{source} has no data rows. Pass a table with a header row and data rows.")
+        raise InputError(
+            f"{source} has no data rows. Pass a table with a header row and data rows."
+        )
     names = [str(c) for c in frame.columns]
     duplicated = sorted({n for n in names if names.count(n) > 1})
     if duplicated:
-        raise InputError(f"{source} has duplicate column names {preview(duplicated)}. Rename them so each is unique.")
+        raise InputError(
+            f"{source} has duplicate column names {preview(duplicated)}. Rename them so each is unique."
+        )
     if any(n.strip() == "" for n in names):
         raise InputError(f"{source} has a column with an empty name. Give every column a name.")
     if list(frame.columns) != names:

@@ -42,7 +42,9 @@ def bootstrap_statistics(
     return {key: np.concatenate(parts) for key, parts in collected.items()}
 
 
-def percentile_interval(replicates: np.ndarray, level: float = 0.95) -> tuple[float | None, float | None]:
+def percentile_interval(
+    replicates: np.ndarray, level: float = 0.95
+) -> tuple[float | None, float | None]:
     """Percentile interval of bootstrap replicates; None when too many replicates are undefined.
 
     Replicates are undefined (NaN) when a resample lacks a class, for example; more than

@@ -15,11 +15,15 @@ from auditor.result import Finding, Measurement, Table
 
 @dataclass(frozen=True, slots=True)
 class MissingValuesParams:
-    warn_share: float = param(0.5, "Warn when a column is missing on at least this share of rows.", share=True)
+    warn_share: float = param(
+        0.5, "Warn when a column is missing on at least this share of rows.", share=True
+    )
     max_share_gap: float = param(
         0.1, "Fail when train and test missing shares differ by at least this much.", share=True
     )
-    alpha: float = param(0.001, "Significance level of the train-vs-test missingness test.", share=True)
+    alpha: float = param(
+        0.001, "Significance level of the train-vs-test missingness test.", share=True
+    )
 
 
 @register_check(
@@ -53,7 +57,9 @@ def missing_values(ctx: AuditContext, params: MissingValuesParams) -> CheckOutco
     shares = {name: counts[name] / rows[name] for name in splits}
     findings: list[Finding] = []
     for column in columns:
-        findings.extend(_column_findings(column, {n: float(shares[n][column]) for n in splits}, params))
+        findings.extend(
+            _column_findings(column, {n: float(shares[n][column]) for n in splits}, params)
+        )
         if "train" in splits:
             finding = _gap_finding(column, counts, rows, params)
             if finding is not None:
@@ -62,11 +68,22 @@ def missing_values(ctx: AuditContext, params: MissingValuesParams) -> CheckOutco
     table_rows = []
     for column in columns:
         if any(counts[n][column] for n in splits):
-            table_rows.append((column, *(x for n in splits for x in (int(counts[n][column]), float(shares[n][column])))))
+            table_rows.append(
+                (
+                    column,
+                    *(
+                        x
+                        for n in splits
+                        for x in (int(counts[n][column]), float(shares[n][column]))
+                    ),
+                )
+            )
     header = ("column", *(x for n in splits for x in (f"{n}_missing", f"{n}_share")))
     max_share = max(float(shares[n].max()) if columns else 0.0 for n in splits)
     n_with_missing = int(sum(any(counts[n][c] for n in splits) for c in columns))
-    status = "fail" if any(f.severity == "high" for f in findings) else ("warn" if findings else "pass")
+    status = (
+        "fail" if any(f.severity == "high" for f in findings) else ("warn" if findings else "pass")
+    )
     if findings:
         summary = f"{len(findings)} missing-value problem(s) in {len({f.columns[0] for f in findings})} column(s)."
     elif n_with_missing:
@@ -89,20 +106,31 @@ def missing_values(ctx: AuditContext, params: MissingValuesParams) -> CheckOutco
     )
 
 
-def _column_findings(column: str, shares: dict[str, float], params: MissingValuesParams) -> list[Finding]:
+def _column_findings(
+    column: str, shares: dict[str, float], params: MissingValuesParams
+) -> list[Finding]:
     findings = []
     for split, share in shares.items():
         if share == 1.0:
-            findings.append(Finding(
-                "all_missing", "high", f"{column!r} is empty in every {split} row.", (column,),
-                {"split": split, "share": share},
-            ))
+            findings.append(
+                Finding(
+                    "all_missing",
+                    "high",
+                    f"{column!r} is empty in every {split} row.",
+                    (column,),
+                    {"split": split, "share": share},
+                )
+            )
         elif share >= params.warn_share:
-            findings.append(Finding(
-                "mostly_missing", "medium",
-                f"{column!r} is missing in {share:.1%} of {split} rows (warning at {params.warn_share:.0%}).",
-                (column,), {"split": split, "share": share, "warn_at": params.warn_share},
-            ))
+            findings.append(
+                Finding(
+                    "mostly_missing",
+                    "medium",
+                    f"{column!r} is missing in {share:.1%} of {split} rows (warning at {params.warn_share:.0%}).",
+                    (column,),
+                    {"split": split, "share": share, "warn_at": params.warn_share},
+                )
+            )
     return findings
 
 
@@ -121,10 +149,16 @@ def _gap_finding(
     if p_value >= params.alpha:
         return None
     return Finding(
-        "missing_share_differs", "high",
+        "missing_share_differs",
+        "high",
         f"{column!r} is missing in {p_test:.1%} of test rows but {p_train:.1%} of train rows "
         f"(gap {gap:.1%}, limit {params.max_share_gap:.0%}, p = {p_value:.2g}).",
         (column,),
-        {"train_share": p_train, "test_share": p_test, "gap": gap, "p_value": p_value,
-         "fail_at": params.max_share_gap},
+        {
+            "train_share": p_train,
+            "test_share": p_test,
+            "gap": gap,
+            "p_value": p_value,
+            "fail_at": params.max_share_gap,
+        },
     )

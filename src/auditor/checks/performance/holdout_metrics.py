@@ -25,7 +25,9 @@ class HoldoutMetricsParams:
     n_bootstrap: int = param(1000, "Bootstrap resamples for the confidence intervals.", minimum=100)
     confidence: float = param(0.95, "Confidence level of the intervals.", share=True)
     min_class_rows: int = param(
-        30, "Warn when a class has fewer test rows than this: its metrics are too noisy to trust.", minimum=1
+        30,
+        "Warn when a class has fewer test rows than this: its metrics are too noisy to trust.",
+        minimum=1,
     )
 
 
@@ -113,8 +115,10 @@ def _classification_report(data: EvalData) -> Table:
         for c, p, r, f, s in zip(data.classes, precision, recall, f1, support, strict=True)
     )
     return Table(
-        "classification_report", "Per-class precision, recall and F1",
-        ("class", "precision", "recall", "f1", "support"), rows,
+        "classification_report",
+        "Per-class precision, recall and F1",
+        ("class", "precision", "recall", "f1", "support"),
+        rows,
     )
 
 
@@ -124,14 +128,22 @@ def _confusion_matrix(data: EvalData) -> Table:
     matrix = confusion_matrix(data.y, data.y_pred, labels=np.arange(len(data.classes)))
     names = [str(c) for c in data.classes]
     rows = tuple((name, *map(int, row)) for name, row in zip(names, matrix, strict=True))
-    return Table("confusion_matrix", "Confusion matrix (rows: true class, columns: predicted)",
-                 ("true \\ predicted", *names), rows)
+    return Table(
+        "confusion_matrix",
+        "Confusion matrix (rows: true class, columns: predicted)",
+        ("true \\ predicted", *names),
+        rows,
+    )
 
 
 def _thin(*arrays: np.ndarray, limit: int = _MAX_CURVE_POINTS) -> list[tuple[float, ...]]:
     """Keep at most ``limit`` evenly spaced points of aligned arrays, always both ends."""
     n = len(arrays[0])
-    keep = np.unique(np.linspace(0, n - 1, min(n, limit)).round().astype(int)) if n else np.array([], int)
+    keep = (
+        np.unique(np.linspace(0, n - 1, min(n, limit)).round().astype(int))
+        if n
+        else np.array([], int)
+    )
     return [tuple(float(v) for v in np.asarray(a)[keep]) for a in arrays]
 
 
@@ -141,7 +153,13 @@ def _classification_curves(data: EvalData) -> tuple[Curve, ...]:
     from sklearn.metrics import precision_recall_curve, roc_curve
 
     if data.task == "binary":
-        targets = [(str(data.classes[data.positive]), data.y == data.positive, data.proba[:, data.positive])]
+        targets = [
+            (
+                str(data.classes[data.positive]),
+                data.y == data.positive,
+                data.proba[:, data.positive],
+            )
+        ]
     else:
         targets = [(str(c), data.y == i, data.proba[:, i]) for i, c in enumerate(data.classes)]
     roc_series, pr_series = [], []
@@ -160,31 +178,63 @@ def _classification_curves(data: EvalData) -> tuple[Curve, ...]:
         f"({prevalence})."
     )
     return (
-        Curve("roc", "ROC curve", "line", "False positive rate", "True positive rate",
-              tuple(roc_series), roc_caption),
-        Curve("precision_recall", "Precision-recall curve", "step", "Recall", "Precision",
-              tuple(pr_series), pr_caption),
+        Curve(
+            "roc",
+            "ROC curve",
+            "line",
+            "False positive rate",
+            "True positive rate",
+            tuple(roc_series),
+            roc_caption,
+        ),
+        Curve(
+            "precision_recall",
+            "Precision-recall curve",
+            "step",
+            "Recall",
+            "Precision",
+            tuple(pr_series),
+            pr_caption,
+        ),
     )
 
 
 def _scatter_rows(n: int, seed: int) -> np.ndarray:
     if n <= _MAX_SCATTER_POINTS:
         return np.arange(n)
-    return np.sort(rng_for(seed, CHECK_ID + ".scatter").choice(n, _MAX_SCATTER_POINTS, replace=False))
+    return np.sort(
+        rng_for(seed, CHECK_ID + ".scatter").choice(n, _MAX_SCATTER_POINTS, replace=False)
+    )
 
 
 def _regression_curves(data: EvalData, seed: int) -> tuple[Curve, ...]:
     rows = _scatter_rows(data.n, seed)
-    shown = f"{len(rows):,} of {data.n:,} test rows" if len(rows) < data.n else f"all {data.n:,} test rows"
+    shown = (
+        f"{len(rows):,} of {data.n:,} test rows"
+        if len(rows) < data.n
+        else f"all {data.n:,} test rows"
+    )
     predicted, actual = data.y_pred[rows], data.y[rows]
     return (
-        Curve("predicted_vs_actual", "Predicted against actual", "scatter", "Actual", "Predicted",
-              (Series("rows", tuple(map(float, actual)), tuple(map(float, predicted))),),
-              f"Each point is a test row ({shown}); perfect predictions lie on the diagonal."),
-        Curve("residuals", "Residuals against predicted", "scatter", "Predicted", "Residual (actual - predicted)",
-              (Series("rows", tuple(map(float, predicted)), tuple(map(float, actual - predicted))),),
-              f"Each point is a test row ({shown}); a pattern or funnel shape means errors depend "
-              "on the prediction."),
+        Curve(
+            "predicted_vs_actual",
+            "Predicted against actual",
+            "scatter",
+            "Actual",
+            "Predicted",
+            (Series("rows", tuple(map(float, actual)), tuple(map(float, predicted))),),
+            f"Each point is a test row ({shown}); perfect predictions lie on the diagonal.",
+        ),
+        Curve(
+            "residuals",
+            "Residuals against predicted",
+            "scatter",
+            "Predicted",
+            "Residual (actual - predicted)",
+            (Series("rows", tuple(map(float, predicted)), tuple(map(float, actual - predicted))),),
+            f"Each point is a test row ({shown}); a pattern or funnel shape means errors depend "
+            "on the prediction.",
+        ),
     )
 
 
@@ -193,6 +243,8 @@ def _residual_table(data: EvalData) -> Table:
     quantiles = (0.01, 0.05, 0.25, 0.5, 0.75, 0.95, 0.99)
     values = np.quantile(residuals, quantiles)
     return Table(
-        "residual_quantiles", "Residual quantiles (actual - predicted)",
-        ("quantile", "residual"), tuple((q, float(v)) for q, v in zip(quantiles, values, strict=True)),
+        "residual_quantiles",
+        "Residual quantiles (actual - predicted)",
+        ("quantile", "residual"),
+        tuple((q, float(v)) for q, v in zip(quantiles, values, strict=True)),
     )

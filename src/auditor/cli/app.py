@@ -1,0 +1,262 @@
+"""The ``auditor`` command line.
+
+Only typer is imported at module level: data, model and report libraries load inside the
+commands, so ``auditor --help`` is instant. Exit codes: 0 the gate passed, 1 the gate
+failed, 2 bad input or usage (one line, nothing written), 3 internal error.
+"""
+
+from __future__ import annotations
+
+import functools
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from auditor._version import __version__
+from auditor.errors import InputError
+
+EXIT_PASS, EXIT_GATE_FAILED, EXIT_BAD_INPUT, EXIT_INTERNAL = 0, 1, 2, 3
+
+app = typer.Typer(
+    name="auditor",
+    help="Audit a trained model before it ships: data, leakage, metrics with intervals, reports.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+
+
+def _exits_cleanly(command: Callable[..., int]) -> Callable[..., None]:
+    """Map input errors to exit 2 with one line, and crashes to exit 3."""
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> None:
+        try:
+            code = command(*args, **kwargs)
+        except InputError as exc:
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(EXIT_BAD_INPUT) from None
+        except typer.Exit:
+            raise
+        except Exception as exc:  # noqa: BLE001 - the last line of defence, exit 3
+            import traceback
+
+            traceback.print_exc(file=sys.stderr)
+            typer.echo(
+                f"internal error: {type(exc).__name__}: {exc}. This is a bug in auditor; "
+                "please report it with the traceback above.",
+                err=True,
+            )
+            raise typer.Exit(EXIT_INTERNAL) from None
+        raise typer.Exit(code)
+
+    return wrapper
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"auditor {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_version, is_eager=True, help="Print the version and exit."
+        ),
+    ] = False,
+) -> None:
+    """Audit a trained model before it ships."""
+
+
+def _formats(value: str | None) -> tuple[str, ...] | None:
+    if value is None:
+        return None
+    return tuple(part.strip().lower() for part in value.split(",") if part.strip())
+
+
+@app.command()
+@_exits_cleanly
+def audit(
+    test: Annotated[
+        Path | None, typer.Option(help="Test data (CSV or Parquet): the rows to evaluate.")
+    ] = None,
+    train: Annotated[Path | None, typer.Option(help="Training data (CSV or Parquet).")] = None,
+    target: Annotated[str | None, typer.Option(help="The label column.")] = None,
+    model: Annotated[
+        Path | None, typer.Option(help="Fitted model (.skops; pickle needs --trust-model).")
+    ] = None,
+    predictions: Annotated[
+        Path | None,
+        typer.Option(
+            help="Instead of a model: a file with 'prediction' and proba_<class> columns."
+        ),
+    ] = None,
+    task: Annotated[
+        str | None, typer.Option(help="binary, multiclass or regression (default: inferred).")
+    ] = None,
+    positive_class: Annotated[
+        str | None, typer.Option(help="The positive class of a binary task.")
+    ] = None,
+    id_column: Annotated[str | None, typer.Option(help="Row or entity identifier column.")] = None,
+    group_column: Annotated[
+        str | None, typer.Option(help="Group (entity) column for grouped splits.")
+    ] = None,
+    time_column: Annotated[
+        str | None, typer.Option(help="Time column for temporal checks.")
+    ] = None,
+    sensitive: Annotated[
+        list[str] | None, typer.Option(help="Sensitive column for group metrics (repeatable).")
+    ] = None,
+    config: Annotated[
+        Path | None, typer.Option(help="audit.toml, or a pyproject.toml with [tool.auditor].")
+    ] = None,
+    out_dir: Annotated[
+        Path | None, typer.Option(help="Where reports go (default: reports/).")
+    ] = None,
+    format: Annotated[  # noqa: A002 - the flag is --format in the documented CLI
+        str | None,
+        typer.Option("--format", help="Comma-separated: html,pdf,json (default: html,json)."),
+    ] = None,
+    seed: Annotated[
+        int | None, typer.Option(help="Seed for every random choice (default 0).")
+    ] = None,
+    trust_model: Annotated[
+        bool | None,
+        typer.Option(
+            "--trust-model",
+            help="Allow pickle/joblib models. They can run code: only trusted files.",
+        ),
+    ] = None,
+    n_jobs: Annotated[
+        int | None, typer.Option(help="Parallel processes for refits (-1: all cores).")
+    ] = None,
+    select: Annotated[
+        list[str] | None, typer.Option(help="Run only these check ids or categories (repeatable).")
+    ] = None,
+) -> int:
+    """Audit a model (or its predictions) on test data, write reports, and apply the gate."""
+    from auditor.api import run_audit
+    from auditor.spec import load_spec
+
+    spec = load_spec(config).with_overrides(
+        test=None if test is None else str(test),
+        train=None if train is None else str(train),
+        target=target,
+        model=None if model is None else str(model),
+        predictions=None if predictions is None else str(predictions),
+        task=task,
+        positive_class=positive_class,
+        id=id_column,
+        group=group_column,
+        time=time_column,
+        sensitive=tuple(sensitive) if sensitive else None,
+        out_dir=None if out_dir is None else str(out_dir),
+        formats=_formats(format),
+        seed=seed,
+        trust_model=trust_model,
+        n_jobs=n_jobs,
+    )
+    result = run_audit(spec, select=select, command=_command_line())
+    return _report(result, Path(spec.out_dir), spec.formats)
+
+
+def _report(result: Any, out_dir: Path, formats: tuple[str, ...]) -> int:
+    from auditor.render import write_reports
+
+    written = write_reports(result, out_dir, formats)
+    for check in result.checks:
+        typer.echo(f"  {check.status.upper():8} {check.id}: {check.summary}")
+    typer.echo(f"Verdict: {result.verdict.upper()}")
+    if result.gate is not None:
+        typer.echo("Gate: passed" if result.gate.passed else "Gate: FAILED")
+        for reason in result.gate.reasons:
+            typer.echo(f"  - {reason}")
+    for path in written:
+        typer.echo(f"Wrote {path}")
+    return result.exit_code
+
+
+def _command_line() -> str:
+    """argv with file arguments reduced to their names: the result holds no absolute paths."""
+    return " ".join(
+        ["auditor", *(Path(a).name if Path(a).is_absolute() else a for a in sys.argv[1:])]
+    )
+
+
+@app.command()
+@_exits_cleanly
+def render(
+    audit_json: Annotated[Path, typer.Argument(help="An audit.json written by `auditor audit`.")],
+    format: Annotated[  # noqa: A002 - the flag is --format in the documented CLI
+        str, typer.Option("--format", help="html, pdf or json.")
+    ] = "html",
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Output file.")] = None,
+) -> int:
+    """Re-create a report from an audit.json alone (no data, no model)."""
+    from auditor.io.atomic import write_atomic
+    from auditor.render import REPORT_NAMES, render_format
+    from auditor.result import read_result
+
+    formats = _formats(format) or ()
+    if len(formats) != 1 or formats[0] not in REPORT_NAMES:
+        raise InputError(f"--format {format!r} must be one of {', '.join(REPORT_NAMES)}.")
+    result = read_result(audit_json)
+    target = output or audit_json.with_name(REPORT_NAMES[formats[0]])
+    write_atomic(target, render_format(result, formats[0]))
+    typer.echo(f"Wrote {target}")
+    return EXIT_PASS
+
+
+@app.command("checks")
+@_exits_cleanly
+def list_checks() -> int:
+    """List every check: id, title, the inputs it needs and its parameters."""
+    from auditor.registry import load_registry
+    from auditor.runner import order_checks
+
+    for spec in order_checks(load_registry().values()):
+        needs = ", ".join(sorted(spec.needs))
+        typer.echo(f"{spec.id}\n    {spec.title} (needs: {needs})")
+        for name, default in spec.default_params().items():
+            typer.echo(f"    {name} = {default!r}: {spec.param_docs()[name]}")
+    return EXIT_PASS
+
+
+@app.command()
+@_exits_cleanly
+def demo(
+    out_dir: Annotated[Path, typer.Option(help="Where the reports go.")] = Path("reports"),
+) -> int:
+    """Run the whole audit on the bundled loan-default sample and write its reports."""
+    from auditor.api import run_audit
+    from auditor.spec import load_spec
+
+    config = sample_data_dir() / "audit.toml"
+    spec = load_spec(config).with_overrides(out_dir=str(out_dir))
+    typer.echo(f"Auditing the bundled sample ({config.parent.name}/audit.toml) ...")
+    result = run_audit(spec, command="auditor demo")
+    code = _report(result, out_dir, spec.formats)
+    typer.echo(f"Open {out_dir / 'report.html'} in a browser.")
+    return code
+
+
+def sample_data_dir() -> Path:
+    """The bundled sample data: inside the installed wheel, or in the source checkout."""
+    from importlib import resources
+
+    packaged = Path(str(resources.files("auditor"))) / "sample_data"
+    if packaged.is_dir():
+        return packaged
+    return Path(__file__).resolve().parents[3] / "sample_data"
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()

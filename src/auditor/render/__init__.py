@@ -1,0 +1,39 @@
+"""Renderers: every format is drawn from an AuditResult alone (no data, no model)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from auditor.errors import InputError
+from auditor.io.atomic import write_atomic
+from auditor.result import AuditResult
+
+REPORT_NAMES = {"html": "report.html", "pdf": "report.pdf", "json": "audit.json"}
+
+
+def render_format(result: AuditResult, fmt: str) -> str | bytes:
+    """Render ``result`` in one format: ``html``, ``pdf`` or ``json``."""
+    if fmt == "json":
+        return result.to_json()
+    if fmt == "html":
+        from auditor.render.html import render_html
+
+        return render_html(result)
+    if fmt == "pdf":
+        from auditor.render.pdf import render_pdf
+
+        return render_pdf(result)
+    raise InputError(f"format {fmt!r} is not one of {', '.join(REPORT_NAMES)}.")
+
+
+def write_reports(result: AuditResult, out_dir: Path, formats: Sequence[str]) -> list[Path]:
+    """Render every format first, then write each file atomically into ``out_dir``.
+
+    Rendering everything before writing means a failure leaves no partial set of reports.
+    """
+    rendered = {fmt: render_format(result, fmt) for fmt in dict.fromkeys(formats)}
+    return [
+        write_atomic(Path(out_dir) / REPORT_NAMES[fmt], payload)
+        for fmt, payload in rendered.items()
+    ]

@@ -1,0 +1,61 @@
+"""Figures drawn from result data (never from the raw data) as inline PNG data URIs."""
+
+from __future__ import annotations
+
+import base64
+import io
+
+from auditor.result import Curve
+
+# Okabe-Ito: distinguishable with the common colour-vision deficiencies.
+PALETTE = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000")
+_DIAGONAL_REFERENCE = {"roc", "predicted_vs_actual"}
+_ZERO_REFERENCE = {"residuals"}
+_MAX_LEGEND_SERIES = 8
+
+
+def curve_png(curve: Curve) -> str:
+    """Draw ``curve`` and return it as a ``data:image/png;base64,...`` URI."""
+    import matplotlib
+
+    matplotlib.use("Agg", force=True)
+    from matplotlib import pyplot as plt
+
+    with plt.rc_context({"font.size": 9, "axes.spines.top": False, "axes.spines.right": False}):
+        fig, ax = plt.subplots(figsize=(4.6, 3.4), dpi=110)
+        try:
+            _draw(ax, curve)
+            fig.tight_layout()
+            buffer = io.BytesIO()
+            fig.savefig(buffer, format="png", metadata={"Software": None})
+        finally:
+            plt.close(fig)
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def _draw(ax, curve: Curve) -> None:
+    for i, series in enumerate(curve.series):
+        color = PALETTE[i % len(PALETTE)]
+        x = [float("nan") if v is None else v for v in series.x]
+        y = [float("nan") if v is None else v for v in series.y]
+        if curve.kind == "scatter":
+            ax.scatter(x, y, s=6, alpha=0.45, color=color, linewidths=0, label=series.name)
+        elif curve.kind == "step":
+            ax.step(x, y, where="post", color=color, linewidth=1.6, label=series.name)
+        else:
+            ax.plot(x, y, color=color, linewidth=1.6, label=series.name)
+        if series.y_low is not None and series.y_high is not None:
+            ax.fill_between(x, series.y_low, series.y_high, color=color, alpha=0.18, linewidth=0)
+    if curve.key in _DIAGONAL_REFERENCE:
+        low = min(ax.get_xlim()[0], ax.get_ylim()[0])
+        high = max(ax.get_xlim()[1], ax.get_ylim()[1])
+        ax.plot([low, high], [low, high], linestyle="--", color="#777777", linewidth=1)
+    if curve.key in _ZERO_REFERENCE:
+        ax.axhline(0, linestyle="--", color="#777777", linewidth=1)
+    ax.set_xlabel(curve.x_label)
+    ax.set_ylabel(curve.y_label)
+    ax.grid(alpha=0.25)
+    if 1 < len(curve.series) <= _MAX_LEGEND_SERIES or (
+        curve.kind != "scatter" and len(curve.series) == 1
+    ):
+        ax.legend(frameon=False, fontsize=8, title=None)

@@ -1,0 +1,219 @@
+"""The HTML report: jinja2 with autoescape and StrictUndefined, figures as inline PNG.
+
+The template receives the result as plain JSON data plus a small view model; all text that
+comes from the data (column names, class labels, messages) is escaped by jinja.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from auditor.result import CATEGORIES, AuditResult, CheckResult
+
+# The category titles, in report order.
+SECTION_TITLES = {
+    "data": "Data quality",
+    "leakage": "Leakage",
+    "performance": "Performance",
+    "baseline": "Baselines",
+    "slices": "Failure slices",
+    "fairness": "Group metrics",
+    "explain": "Explanations",
+    "regression": "Comparison with a reference audit",
+}
+STATUS_LABELS = {
+    "pass": "✓ PASS",
+    "warn": "! WARN",
+    "fail": "✗ FAIL",
+    "error": "⚠ ERROR",
+    "skipped": "– SKIPPED",
+}
+_SEVERITY_RANK = {"high": 0, "medium": 1, "low": 2}
+_MAX_TABLE_ROWS = 50
+_MAX_TOP_FINDINGS = 6
+
+
+def format_number(value: Any) -> str:
+    """Readable numbers: thousands separators, three decimals for values below one."""
+    if value is None:
+        return "—"
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return str(value)
+    if isinstance(value, int) or float(value).is_integer() and abs(value) >= 1:
+        return f"{value:,.0f}"
+    magnitude = abs(value)
+    if magnitude < 1:
+        return f"{value:.3f}"
+    if magnitude < 100:
+        return f"{value:.3g}" if magnitude < 10 else f"{value:.1f}"
+    return f"{value:,.0f}"
+
+
+def _interval(low: Any, high: Any) -> str:
+    return "" if low is None or high is None else f"[{format_number(low)}, {format_number(high)}]"
+
+
+def _environment():
+    from jinja2 import Environment, PackageLoader, StrictUndefined
+
+    env = Environment(
+        loader=PackageLoader("auditor", "report_templates"),
+        autoescape=True,
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters["num"] = format_number
+    return env
+
+
+def render_html(result: AuditResult) -> str:
+    """Render the self-contained HTML report of ``result``."""
+    from auditor.metrics import METRICS_BY_KEY
+    from auditor.registry import load_registry
+
+    registry = load_registry()
+    data = result.to_dict()
+    labels = {key: spec.label for key, spec in METRICS_BY_KEY.items()}
+    sections = []
+    for category in CATEGORIES:
+        checks = [
+            (obj, plain)
+            for obj, plain in zip(result.checks, data["checks"], strict=True)
+            if obj.category == category
+        ]
+        if not checks:
+            continue
+        statuses = [obj.status for obj, _ in checks]
+        counts = ", ".join(f"{statuses.count(s)} {s}" for s in STATUS_LABELS if s in statuses)
+        sections.append(
+            {
+                "category": category,
+                "title": SECTION_TITLES[category],
+                "counts": counts,
+                "checks": [
+                    _check_view(obj, plain, registry.get(obj.id), labels) for obj, plain in checks
+                ],
+            }
+        )
+    return (
+        _environment()
+        .get_template("report.html.j2")
+        .render(
+            r=data,
+            verdict_text=_verdict_text(data),
+            headline=_headline(result, labels),
+            top_findings=_top_findings(data),
+            sections=sections,
+            status_labels=STATUS_LABELS,
+        )
+    )
+
+
+def _verdict_text(data: dict) -> str:
+    gate = data["gate"]
+    if gate is not None and not gate["passed"]:
+        return "Do not ship yet: the audit gate failed."
+    return {
+        "pass": "No check raised a problem at its threshold.",
+        "warn": "Passed with warnings: review them before shipping.",
+        "fail": "Checks failed: review them before shipping.",
+    }[data["verdict"]]
+
+
+def _headline(result: AuditResult, labels: dict[str, str]) -> list[dict[str, str]]:
+    holdout = result.check("performance.holdout_metrics")
+    if holdout is None or not holdout.measurements:
+        return []
+    from auditor.metrics import PRIMARY_METRIC
+
+    wanted = [
+        PRIMARY_METRIC[result.task],
+        "balanced_accuracy",
+        "average_precision",
+        "root_mean_squared_error",
+    ]
+    shown = []
+    for key in dict.fromkeys(wanted):
+        m = holdout.measurement(key)
+        if m is not None and m.value is not None:
+            shown.append(
+                {
+                    "label": labels[key],
+                    "value": format_number(m.value),
+                    "ci": _interval(m.ci_low, m.ci_high),
+                }
+            )
+    n_rows = holdout.measurement("n_rows")
+    if n_rows is not None:
+        shown.append({"label": "Test rows", "value": format_number(n_rows.value), "ci": ""})
+    return shown[:4]
+
+
+def _top_findings(data: dict) -> list[dict[str, str]]:
+    rows = [
+        {
+            "severity": f["severity"],
+            "message": f["message"],
+            "check_id": c["id"],
+            "check_title": c["title"],
+        }
+        for c in data["checks"]
+        for f in c["findings"]
+    ]
+    rows += [
+        {
+            "severity": "high",
+            "message": c["summary"],
+            "check_id": c["id"],
+            "check_title": c["title"],
+        }
+        for c in data["checks"]
+        if c["status"] == "error"
+    ]
+    rows.sort(key=lambda row: _SEVERITY_RANK[row["severity"]])
+    return [row for row in rows if row["severity"] != "low"][:_MAX_TOP_FINDINGS]
+
+
+def _check_view(obj: CheckResult, check: dict, spec: Any, labels: dict[str, str]) -> dict[str, Any]:
+    from auditor.render.figures import curve_png
+
+    return {
+        **check,
+        "why": spec.rationale
+        if spec is not None and check["status"] in {"pass", "warn", "fail"}
+        else "",
+        "remedy": spec.remedy if spec is not None else "",
+        "measurements": [
+            {
+                "label": labels.get(m["key"], m["key"].replace("_", " ")),
+                "value": format_number(m["value"]),
+                "ci": _interval(m["ci_low"], m["ci_high"]),
+                "direction": {True: "higher is better", False: "lower is better", None: ""}[
+                    m["greater_is_better"]
+                ],
+            }
+            for m in check["measurements"]
+        ],
+        "figures": [
+            {"src": curve_png(curve), "title": curve.title, "caption": curve.caption}
+            for curve in obj.curves
+        ],
+        "tables": [_table_view(t) for t in check["tables"]],
+    }
+
+
+def _table_view(table: dict) -> dict[str, Any]:
+    rows = table["rows"]
+    numeric = [
+        bool(rows) and all(isinstance(row[i], (int, float)) or row[i] is None for row in rows)
+        for i in range(len(table["columns"]))
+    ]
+    return {
+        "title": table["title"],
+        "columns": table["columns"],
+        "numeric": numeric,
+        "rows": [[format_number(cell) for cell in row] for row in rows[:_MAX_TABLE_ROWS]],
+        "hidden_rows": max(0, len(rows) - _MAX_TABLE_ROWS),
+        "css": "cm" if table["key"] == "confusion_matrix" else "",
+    }
