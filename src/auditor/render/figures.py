@@ -11,6 +11,7 @@ from auditor.result import Curve
 PALETTE = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000")
 _DIAGONAL_REFERENCE = {"roc", "predicted_vs_actual"}
 _ZERO_REFERENCE = {"residuals"}
+_UNIT_SQUARE = {"roc", "precision_recall", "reliability"}
 _MAX_LEGEND_SERIES = 8
 
 
@@ -46,10 +47,13 @@ def _draw(ax, curve: Curve) -> None:
             ax.plot(x, y, color=color, linewidth=1.6, label=series.name)
         if series.y_low is not None and series.y_high is not None:
             ax.fill_between(x, series.y_low, series.y_high, color=color, alpha=0.18, linewidth=0)
+    if curve.key in _UNIT_SQUARE:
+        ax.set_xlim(-0.02, 1.02)
+        ax.set_ylim(-0.02, 1.02)
     if curve.key in _DIAGONAL_REFERENCE:
-        low = min(ax.get_xlim()[0], ax.get_ylim()[0])
-        high = max(ax.get_xlim()[1], ax.get_ylim()[1])
-        ax.plot([low, high], [low, high], linestyle="--", color="#777777", linewidth=1)
+        low = max(ax.get_xlim()[0], ax.get_ylim()[0])
+        high = min(ax.get_xlim()[1], ax.get_ylim()[1])
+        ax.plot([low, high], [low, high], linestyle="--", color="#777777", linewidth=1, zorder=0)
     if curve.key in _ZERO_REFERENCE:
         ax.axhline(0, linestyle="--", color="#777777", linewidth=1)
     ax.set_xlabel(curve.x_label)

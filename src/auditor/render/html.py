@@ -49,8 +49,28 @@ def format_number(value: Any) -> str:
     return f"{value:,.0f}"
 
 
-def _interval(low: Any, high: Any) -> str:
-    return "" if low is None or high is None else f"[{format_number(low)}, {format_number(high)}]"
+def format_share(value: Any) -> str:
+    """A fraction in [0, 1] as a percentage."""
+    if value is None or isinstance(value, bool) or not isinstance(value, (int, float)):
+        return format_number(value)
+    return f"{value:.1%}" if 0 < abs(value) < 0.001 or abs(value) >= 0.1 else f"{value:.2%}"
+
+
+def _formatter(key: str):
+    """Shares (keys ending in ``share``, by the naming convention) read as percentages."""
+    return format_share if key.endswith("share") else format_number
+
+
+def _interval(low: Any, high: Any, fmt=format_number) -> str:
+    return "" if low is None or high is None else f"[{fmt(low)}, {fmt(high)}]"
+
+
+def _humanize(key: str) -> str:
+    """``max_missing_share`` -> ``Max missing share``; ``n_rows`` -> ``Rows``."""
+    words = key.split("_")
+    if words[0] == "n" and len(words) > 1:
+        words = words[1:]
+    return " ".join(words).capitalize()
 
 
 def _environment():
@@ -144,7 +164,7 @@ def _headline(result: AuditResult, labels: dict[str, str]) -> list[dict[str, str
                     "ci": _interval(m.ci_low, m.ci_high),
                 }
             )
-    n_rows = holdout.measurement("n_rows")
+    n_rows = holdout.measurement("n_test_rows")
     if n_rows is not None:
         shown.append({"label": "Test rows", "value": format_number(n_rows.value), "ci": ""})
     return shown[:4]
@@ -186,9 +206,9 @@ def _check_view(obj: CheckResult, check: dict, spec: Any, labels: dict[str, str]
         "remedy": spec.remedy if spec is not None else "",
         "measurements": [
             {
-                "label": labels.get(m["key"], m["key"].replace("_", " ")),
-                "value": format_number(m["value"]),
-                "ci": _interval(m["ci_low"], m["ci_high"]),
+                "label": labels.get(m["key"]) or _humanize(m["key"]),
+                "value": _formatter(m["key"])(m["value"]),
+                "ci": _interval(m["ci_low"], m["ci_high"], _formatter(m["key"])),
                 "direction": {True: "higher is better", False: "lower is better", None: ""}[
                     m["greater_is_better"]
                 ],
@@ -211,9 +231,12 @@ def _table_view(table: dict) -> dict[str, Any]:
     ]
     return {
         "title": table["title"],
-        "columns": table["columns"],
+        "columns": [_humanize(c) if "_" in c else c for c in table["columns"]],
         "numeric": numeric,
-        "rows": [[format_number(cell) for cell in row] for row in rows[:_MAX_TABLE_ROWS]],
+        "rows": [
+            [_formatter(column)(cell) for column, cell in zip(table["columns"], row, strict=True)]
+            for row in rows[:_MAX_TABLE_ROWS]
+        ],
         "hidden_rows": max(0, len(rows) - _MAX_TABLE_ROWS),
         "css": "cm" if table["key"] == "confusion_matrix" else "",
     }

@@ -62,7 +62,7 @@ def holdout_metrics(ctx: AuditContext, params: HoldoutMetricsParams) -> CheckOut
     for m in specs:
         low, high = percentile_interval(replicates[m.key], params.confidence)
         measurements.append(Measurement(m.key, point[m.key], low, high, m.greater_is_better))
-    measurements.append(Measurement("n_rows", float(data.n)))
+    measurements.append(Measurement("n_test_rows", float(data.n)))
 
     findings = _small_class_findings(data, params) if data.task != "regression" else []
     headline = primary_metric(data)
@@ -76,7 +76,7 @@ def holdout_metrics(ctx: AuditContext, params: HoldoutMetricsParams) -> CheckOut
         tables, curves = (_residual_table(data),), _regression_curves(data, ctx.seed)
     else:
         tables = (_classification_report(data), _confusion_matrix(data))
-        curves = _classification_curves(data)
+        curves = _classification_curves(data, ctx.target)
     return CheckOutcome(
         status="warn" if findings else "pass",
         summary=summary,
@@ -147,21 +147,16 @@ def _thin(*arrays: np.ndarray, limit: int = _MAX_CURVE_POINTS) -> list[tuple[flo
     return [tuple(float(v) for v in np.asarray(a)[keep]) for a in arrays]
 
 
-def _classification_curves(data: EvalData) -> tuple[Curve, ...]:
+def _classification_curves(data: EvalData, target: str) -> tuple[Curve, ...]:
     if data.proba is None:
         return ()
     from sklearn.metrics import precision_recall_curve, roc_curve
 
     if data.task == "binary":
-        targets = [
-            (
-                str(data.classes[data.positive]),
-                data.y == data.positive,
-                data.proba[:, data.positive],
-            )
-        ]
+        positive = data.classes[data.positive]
+        targets = [(f"{target} = {positive}", data.y == data.positive, data.proba[:, data.positive])]
     else:
-        targets = [(str(c), data.y == i, data.proba[:, i]) for i, c in enumerate(data.classes)]
+        targets = [(f"{c} vs rest", data.y == i, data.proba[:, i]) for i, c in enumerate(data.classes)]
     roc_series, pr_series = [], []
     for name, truth, score in targets:
         fpr, tpr, _ = roc_curve(truth, score)
