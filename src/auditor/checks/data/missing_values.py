@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from auditor.checks._common import splits as present_splits
 from auditor.context import AuditContext
 from auditor.registry import CheckOutcome, param, register_check
 from auditor.result import Finding, Measurement, Table
@@ -50,7 +51,7 @@ def missing_values(ctx: AuditContext, params: MissingValuesParams) -> CheckOutco
     is at least ``max_share_gap`` *and* a two-proportion z-test rejects equal shares at
     ``alpha``: the effect floor keeps huge tables from flagging trivial gaps.
     """
-    splits = {"train": ctx.train, "test": ctx.test} if ctx.train is not None else {"test": ctx.test}
+    splits = present_splits(ctx)
     columns = [c for c in ctx.test.columns if c != ctx.target]
     counts = {name: frame[columns].isna().sum() for name, frame in splits.items()}
     rows = {name: len(frame) for name, frame in splits.items()}

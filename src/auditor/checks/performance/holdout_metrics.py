@@ -154,9 +154,13 @@ def _classification_curves(data: EvalData, target: str) -> tuple[Curve, ...]:
 
     if data.task == "binary":
         positive = data.classes[data.positive]
-        targets = [(f"{target} = {positive}", data.y == data.positive, data.proba[:, data.positive])]
+        targets = [
+            (f"{target} = {positive}", data.y == data.positive, data.proba[:, data.positive])
+        ]
     else:
-        targets = [(f"{c} vs rest", data.y == i, data.proba[:, i]) for i, c in enumerate(data.classes)]
+        targets = [
+            (f"{c} vs rest", data.y == i, data.proba[:, i]) for i, c in enumerate(data.classes)
+        ]
     roc_series, pr_series = [], []
     for name, truth, score in targets:
         fpr, tpr, _ = roc_curve(truth, score)
