@@ -18,7 +18,7 @@ from typing import Any
 from auditor.errors import InputError
 
 TASKS = ("binary", "multiclass", "regression")
-FORMATS = ("html", "pdf", "json")
+FORMATS = ("html", "pdf", "json", "junit", "md")
 GATE_STATUSES = ("fail", "error", "warn")
 
 

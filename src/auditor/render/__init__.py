@@ -9,11 +9,17 @@ from auditor.errors import InputError
 from auditor.io.atomic import write_atomic
 from auditor.result import AuditResult
 
-REPORT_NAMES = {"html": "report.html", "pdf": "report.pdf", "json": "audit.json"}
+REPORT_NAMES = {
+    "html": "report.html",
+    "pdf": "report.pdf",
+    "json": "audit.json",
+    "junit": "junit.xml",
+    "md": "summary.md",
+}
 
 
 def render_format(result: AuditResult, fmt: str) -> str | bytes:
-    """Render ``result`` in one format: ``html``, ``pdf`` or ``json``."""
+    """Render ``result`` in one format: ``html``, ``pdf``, ``json``, ``junit`` or ``md``."""
     if fmt == "json":
         return result.to_json()
     if fmt == "html":
@@ -24,6 +30,14 @@ def render_format(result: AuditResult, fmt: str) -> str | bytes:
         from auditor.render.pdf import render_pdf
 
         return render_pdf(result)
+    if fmt == "junit":
+        from auditor.render.junit import render_junit
+
+        return render_junit(result)
+    if fmt == "md":
+        from auditor.render.markdown import render_markdown
+
+        return render_markdown(result)
     raise InputError(f"format {fmt!r} is not one of {', '.join(REPORT_NAMES)}.")
 
 
