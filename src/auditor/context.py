@@ -6,9 +6,10 @@ before any check runs. Checks receive the context read-only.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -16,6 +17,8 @@ import pandas as pd
 from auditor.errors import InputError, preview
 from auditor.metrics import EvalData
 from auditor.roles import ColumnRoles
+
+T = TypeVar("T")
 
 # An integer-valued target with at most this many distinct values is read as classes.
 _MAX_CLASSES_FOR_INTEGER_TARGET = 10
@@ -59,7 +62,17 @@ class AuditContext:
     n_jobs: int = 1
     model_features: tuple[str, ...] = ()
     notes: tuple[str, ...] = ()
-    check_params: dict[str, Any] = field(default_factory=dict)
+    _memo: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    def memoized(self, key: str, compute: Callable[[], T]) -> T:
+        """Compute a shared intermediate once per audit (CV folds, refits, baseline fits).
+
+        Checks that need the same expensive result (cross-validated predictions for the
+        model and for the baselines, say) call this with the same key.
+        """
+        if key not in self._memo:
+            self._memo[key] = compute()
+        return self._memo[key]
 
     @property
     def available(self) -> frozenset[str]:
