@@ -208,7 +208,7 @@ def created_at() -> str:
 
 def _package_versions() -> dict[str, str]:
     versions = {}
-    for name in _PACKAGES:
+    for name in sorted(_PACKAGES):
         try:
             versions[name] = metadata.version(name)
         except metadata.PackageNotFoundError:

@@ -21,6 +21,7 @@ SCHEMA_VERSION = 1
 
 Status = Literal["pass", "warn", "fail", "skipped", "error"]
 Severity = Literal["low", "medium", "high"]
+TASKS: tuple[str, ...] = ("binary", "multiclass", "regression")
 STATUSES: tuple[str, ...] = ("pass", "warn", "fail", "skipped", "error")
 SEVERITIES: tuple[str, ...] = ("low", "medium", "high")
 CATEGORIES: tuple[str, ...] = (
@@ -228,6 +229,12 @@ def result_from_dict(data: Mapping[str, Any], *, source: str = "the result") -> 
             f"{source!r} has schema_version {version!r}; this auditor reads version "
             f"{SCHEMA_VERSION}. Re-run the audit or use the auditor version that wrote it."
         )
+    for field_name, value, allowed in _enumerated_fields(data):
+        if value not in allowed:
+            raise InputError(
+                f"{source!r} has {field_name} {value!r}, which is not one of {', '.join(allowed)}. "
+                "Pass an audit.json written by auditor."
+            )
     try:
         gate = data.get("gate")
         return AuditResult(
@@ -246,6 +253,20 @@ def result_from_dict(data: Mapping[str, Any], *, source: str = "the result") -> 
         raise InputError(
             f"{source!r} is not a complete auditor result: {exc!r} is wrong or missing."
         ) from None
+
+
+def _enumerated_fields(data: Mapping[str, Any]):
+    """Every field of a result JSON whose value must come from a fixed set."""
+    yield "task", data.get("task"), TASKS
+    yield "verdict", data.get("verdict"), ("pass", "warn", "fail")
+    for check in data.get("checks") or ():
+        if not isinstance(check, Mapping):
+            continue
+        yield "check status", check.get("status"), STATUSES
+        yield "check category", check.get("category"), CATEGORIES
+        for finding in check.get("findings") or ():
+            if isinstance(finding, Mapping):
+                yield "finding severity", finding.get("severity"), SEVERITIES
 
 
 def _tuple_or_none(values: Sequence[float] | None) -> tuple[float, ...] | None:

@@ -20,8 +20,11 @@ def sha256_of(path: Path) -> str:
 def existing_file(path: str | Path, source: str) -> Path:
     """Return ``path`` as a Path, or raise a one-line InputError naming where it came from."""
     path = Path(path)
+    shown = (
+        path.name if path.is_absolute() else str(path)
+    )  # results and logs hold no absolute paths
     if not path.exists():
-        raise InputError(f"{source} {str(path)!r} does not exist. Check the path and try again.")
+        raise InputError(f"{source} {shown!r} does not exist. Check the path and try again.")
     if not path.is_file():
-        raise InputError(f"{source} {str(path)!r} is not a file. Pass a file, not a directory.")
+        raise InputError(f"{source} {shown!r} is not a file. Pass a file, not a directory.")
     return path

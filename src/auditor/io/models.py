@@ -1,8 +1,11 @@
 """Loading fitted models safely.
 
-skops files are loaded without executing code: types outside scikit-learn, NumPy and SciPy
-must be trusted explicitly with ``--trust-model``. Pickle and joblib files can run arbitrary
-code when loaded, so they are refused unless the user passes ``--trust-model``.
+skops files are loaded without executing code, but a loaded model can still call any
+function it references when it predicts (a ``FunctionTransformer(func=...)``, say). So
+beyond skops' own trusted set, only *classes* are accepted without ``--trust-model``:
+scikit-learn classes (estimators and their internals), NumPy dtypes and scalar types, and
+SciPy sparse containers. Functions are never auto-trusted. Pickle and joblib files can run
+arbitrary code when loaded, so they are refused unless the user passes ``--trust-model``.
 """
 
 from __future__ import annotations
@@ -13,9 +16,6 @@ from typing import Any
 from auditor.errors import InputError, preview
 from auditor.io.files import existing_file
 
-# Types from these packages are loaded from skops files without --trust-model: they are the
-# estimators, arrays and functions a scikit-learn pipeline is made of.
-AUTO_TRUSTED_PREFIXES = ("sklearn.", "numpy.", "scipy.")
 PICKLE_SUFFIXES = (".pkl", ".pickle", ".joblib", ".jbl")
 _ZIP_MAGIC = b"PK\x03\x04"
 _PICKLE_MAGIC = b"\x80"
@@ -66,12 +66,11 @@ def _load_skops(path: Path, *, trust_model: bool, source: str) -> Any:
             f"{source} {path.name!r} is not a readable skops file ({type(exc).__name__}). "
             "Save the fitted model with skops.io.dump(model, 'model.skops')."
         ) from None
-    refused = [t for t in untrusted if not t.startswith(AUTO_TRUSTED_PREFIXES)]
+    refused = [name for name in untrusted if not is_auto_trusted(name)]
     if refused and not trust_model:
         raise InputError(
-            f"{source} {path.name!r} contains types outside scikit-learn, NumPy and SciPy "
-            f"({preview(refused)}), which could run code when used. "
-            "Re-run with --trust-model if you trust its source."
+            f"{source} {path.name!r} references {preview(refused)}, which could run code when "
+            "the model is used. Re-run with --trust-model if you trust its source."
         )
     try:
         return skops.io.load(path, trusted=untrusted)
@@ -80,6 +79,31 @@ def _load_skops(path: Path, *, trust_model: bool, source: str) -> Any:
             f"{source} {path.name!r} could not be loaded by skops ({type(exc).__name__}: {exc}). "
             "Save it again with the installed scikit-learn and skops versions."
         ) from None
+
+
+def is_auto_trusted(name: str) -> bool:
+    """Whether a type skops lists as untrusted is a safe class to load without the flag.
+
+    Safe: classes defined in scikit-learn (their constructors only store parameters), NumPy
+    dtypes and scalar types, and SciPy sparse containers. Never a function, and never a
+    class such as ``numpy.memmap`` whose construction touches files.
+    """
+    import pydoc
+
+    import numpy as np
+
+    if not name.startswith(("sklearn.", "numpy.", "scipy.sparse.")):
+        return False
+    obj = pydoc.locate(name)
+    if not isinstance(obj, type):
+        return False
+    if name.startswith("sklearn."):
+        return obj.__module__.startswith("sklearn.")
+    if name.startswith("numpy."):
+        return issubclass(obj, (np.dtype, np.generic))
+    import scipy.sparse
+
+    return issubclass(obj, (scipy.sparse.spmatrix, scipy.sparse.sparray))
 
 
 def _load_pickle(path: Path, *, trust_model: bool, source: str) -> Any:

@@ -6,6 +6,7 @@ comes from the data (column names, class labels, messages) is escaped by jinja.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from auditor.result import CATEGORIES, AuditResult, CheckResult
@@ -93,7 +94,9 @@ def render_html(result: AuditResult) -> str:
     from auditor.registry import load_registry
 
     registry = load_registry()
-    data = result.to_dict()
+    # The JSON form (sorted keys), so a report rendered now and one re-rendered from
+    # audit.json list mappings in the same order: byte-identical output.
+    data = json.loads(result.to_json())
     labels = {key: spec.label for key, spec in METRICS_BY_KEY.items()}
     sections = []
     for category in CATEGORIES:

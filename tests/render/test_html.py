@@ -1,0 +1,112 @@
+"""The HTML report: text from the data is escaped, nothing is fetched, figures are inline."""
+
+from __future__ import annotations
+
+import base64
+import re
+
+import jinja2
+import numpy as np
+import pandas as pd
+import pytest
+
+import auditor
+from auditor.render.html import _environment, render_html
+
+EVIL_COLUMN = "<script>alert(1)</script>"
+EVIL_LABEL = "<b>x</b>"
+
+
+@pytest.fixture(scope="module")
+def hostile_html() -> str:
+    """A report on data whose column name, class label and category value are markup."""
+    rng = np.random.default_rng(0)
+    n = 300
+    frame = pd.DataFrame(
+        {
+            EVIL_COLUMN: rng.normal(size=n),
+            "shade": rng.choice([EVIL_LABEL, "plain"], size=n),
+        }
+    )
+    frame.loc[:20, EVIL_COLUMN] = np.nan  # missing values put the column name in the report
+    frame["label"] = np.where(rng.random(n) < 0.4, EVIL_LABEL, "ok")
+    score = rng.random(n)
+    predictions = pd.DataFrame(
+        {"prediction": np.where(score > 0.5, EVIL_LABEL, "ok"), f"proba_{EVIL_LABEL}": score}
+    )
+    result = auditor.audit(test=frame, target="label", predictions=predictions)
+    assert result.manifest["classes"] == [EVIL_LABEL, "ok"]
+    return render_html(result)
+
+
+@pytest.fixture(scope="module")
+def loans_html(loans) -> str:
+    result = auditor.audit(
+        train=loans["train"],
+        test=loans["test"],
+        model=loans["model"],
+        target="default",
+        id_column="application_id",
+        time_column="application_date",
+        sensitive=["sex"],
+    )
+    return render_html(result)
+
+
+def test_column_name_is_escaped_and_no_script_tag_exists(hostile_html):
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in hostile_html
+    assert "<script" not in hostile_html.lower()
+    assert EVIL_COLUMN not in hostile_html
+
+
+def test_class_label_is_escaped(hostile_html):
+    assert "&lt;b&gt;x&lt;/b&gt;" in hostile_html
+    assert EVIL_LABEL not in hostile_html
+    assert "<b>" not in hostile_html
+
+
+@pytest.mark.parametrize("which", ["hostile", "loans"])
+def test_report_references_nothing_outside_itself(which, hostile_html, loans_html):
+    html = {"hostile": hostile_html, "loans": loans_html}[which]
+    assert re.search(r"https?://", html) is None
+    assert "url(" not in html
+    assert "<link" not in html.lower()
+    assert "@import" not in html
+    sources = re.findall(r'\bsrc="([^"]*)"', html)
+    assert sources, "the report should have figures"
+    assert all(src.startswith("data:image/png;base64,") for src in sources)
+    links = re.findall(r'\bhref="([^"]*)"', html)
+    assert all(href.startswith("#") for href in links)
+
+
+def test_figures_are_inline_png(loans_html):
+    sources = re.findall(r'<img src="data:image/png;base64,([^"]+)"', loans_html)
+    assert len(sources) >= 2  # ROC and precision-recall curves at least
+    for encoded in sources:
+        assert base64.b64decode(encoded, validate=True).startswith(b"\x89PNG\r\n\x1a\n")
+
+
+def test_loans_report_is_under_1_mb(loans_html):
+    assert len(loans_html.encode("utf-8")) < 1_000_000
+
+
+def test_environment_autoescapes():
+    env = _environment()
+    assert env.autoescape is True
+    assert env.from_string("{{ v }}").render(v=EVIL_COLUMN) == (
+        "&lt;script&gt;alert(1)&lt;/script&gt;"
+    )
+
+
+def test_environment_is_strict_about_undefined_names():
+    env = _environment()
+    assert env.undefined is jinja2.StrictUndefined
+    with pytest.raises(jinja2.UndefinedError, match="typo"):
+        env.from_string("{{ typo }}").render()
+    with pytest.raises(jinja2.UndefinedError):
+        env.from_string("{{ r.no_such_key }}").render(r={})
+
+
+def test_report_template_refuses_missing_context():
+    with pytest.raises(jinja2.UndefinedError):
+        _environment().get_template("report.html.j2").render()

@@ -1,0 +1,195 @@
+"""The PDF report: rendered from audit.json alone, paginated, and unable to fetch anything.
+
+weasyprint follows ``<img src>``, ``<link href>`` and CSS ``url()`` references through its
+URL fetcher. The report gives it a fetcher that only accepts ``data:`` URIs; these tests
+check that policy with a real local HTTP server and a real local file, and check that the
+probes notice a fetch when the policy is absent.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import http.server
+import shutil
+import subprocess
+import threading
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+import auditor
+from auditor.cli.app import app
+from auditor.render.pdf import render_pdf
+
+pytestmark = pytest.mark.slow
+
+runner = CliRunner()
+
+
+def pdf_text(path: Path) -> str:
+    if shutil.which("pdftotext") is None:
+        pytest.skip("pdftotext (poppler-utils) is not installed; cannot read the PDF's text")
+    completed = subprocess.run(
+        ["pdftotext", "-layout", str(path), "-"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    return completed.stdout
+
+
+@pytest.fixture(scope="module")
+def loans_pdf(loans, tmp_path_factory) -> Path:
+    """``auditor audit`` writes audit.json; ``auditor render`` turns it into a PDF."""
+    work = tmp_path_factory.mktemp("pdf")
+    audited = runner.invoke(
+        app,
+        [
+            "audit",
+            "--config",
+            str(loans["config"]),
+            "--out-dir",
+            str(work / "out"),
+            "--format",
+            "json",
+        ],
+    )
+    assert audited.exit_code == 0, audited.output
+    target = work / "x.pdf"
+    rendered = runner.invoke(
+        app, ["render", str(work / "out" / "audit.json"), "--format", "pdf", "-o", str(target)]
+    )
+    assert rendered.exit_code == 0, rendered.output
+    assert f"Wrote {target}" in rendered.stdout
+    return target
+
+
+def test_rendered_file_is_a_pdf(loans_pdf):
+    data = loans_pdf.read_bytes()
+    assert data.startswith(b"%PDF-")
+    assert data.rstrip().endswith(b"%%EOF")
+
+
+def test_pdf_text_has_target_metric_and_page_numbers(loans_pdf):
+    text = pdf_text(loans_pdf)
+    assert "default" in text
+    assert "ROC AUC" in text
+    assert "Page 1 of" in text
+
+
+def test_pdf_keeps_the_inline_figures(loans_pdf):
+    """data: URIs are the one protocol the fetcher allows: the figures must survive."""
+    if shutil.which("pdfimages") is None:
+        pytest.skip("pdfimages (poppler-utils) is not installed; cannot list the PDF's images")
+    listing = subprocess.run(
+        ["pdfimages", "-list", str(loans_pdf)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    ).stdout
+    images = [line for line in listing.splitlines()[2:] if line.split()[2] == "image"]
+    assert len(images) >= 2
+
+
+# --- no fetching ---------------------------------------------------------------------------
+
+
+class _Recorder(http.server.BaseHTTPRequestHandler):
+    requests: list[str]
+
+    def do_GET(self):  # noqa: N802 - the name http.server dispatches to
+        self.requests.append(self.path)
+        body = b'body::after { content: "FETCHED-OVER-HTTP"; }'
+        self.send_response(200)
+        self.send_header("Content-Type", "text/css")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format, *args):  # noqa: A002 - the base class's signature
+        pass
+
+
+@pytest.fixture
+def http_server():
+    """A local server that records every request it gets; yields (base_url, requests)."""
+    requests: list[str] = []
+    handler = type("Handler", (_Recorder,), {"requests": requests})
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}", requests
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def small_result(binary_split, binary_model):
+    train, test = binary_split
+    return auditor.audit(train=train, test=test, target="y", model=binary_model)
+
+
+def hostile_html(base_url: str, local_css: Path) -> str:
+    return f"""<!DOCTYPE html><html><head>
+<link rel="stylesheet" href="{base_url}/remote.css">
+<link rel="stylesheet" href="{local_css.as_uri()}">
+<style>@import url("{base_url}/imported.css");</style>
+</head><body><p>BODY-TEXT</p>
+<img src="{base_url}/x.png" alt="remote">
+<img src="{local_css.as_uri()}" alt="local">
+</body></html>"""
+
+
+@pytest.fixture
+def local_css(tmp_path) -> Path:
+    path = tmp_path / "local.css"
+    path.write_text('body::before { content: "READ-FROM-DISK"; }', encoding="utf-8")
+    return path
+
+
+def test_report_pdf_fetches_no_url_and_reads_no_file(
+    small_result, http_server, local_css, tmp_path, monkeypatch
+):
+    base_url, requests = http_server
+    monkeypatch.setattr(
+        "auditor.render.pdf.render_html", lambda result: hostile_html(base_url, local_css)
+    )
+    target = tmp_path / "hostile.pdf"
+    target.write_bytes(render_pdf(small_result))
+    text = pdf_text(target)
+    assert "BODY-TEXT" in text
+    assert requests == []
+    assert "FETCHED-OVER-HTTP" not in text
+    assert "READ-FROM-DISK" not in text
+
+
+def test_probes_see_fetches_when_weasyprint_is_allowed_everything(http_server, local_css, tmp_path):
+    """Control: without the report's fetcher the same HTML does reach the server and disk."""
+    import weasyprint
+
+    base_url, requests = http_server
+    target = tmp_path / "permissive.pdf"
+    weasyprint.HTML(string=hostile_html(base_url, local_css)).write_pdf(target)
+    text = pdf_text(target)
+    assert "/remote.css" in requests
+    assert "FETCHED-OVER-HTTP" in text
+    assert "READ-FROM-DISK" in text
+
+
+def test_markup_in_result_text_is_not_fetched(small_result, http_server, tmp_path):
+    base_url, requests = http_server
+    img = f'<img src="{base_url}/x.png">'
+    checks = tuple(
+        dataclasses.replace(c, summary=f"{img} {c.summary}") for c in small_result.checks
+    )
+    hostile = dataclasses.replace(small_result, checks=checks)
+    target = tmp_path / "escaped.pdf"
+    target.write_bytes(render_pdf(hostile))
+    assert requests == []
+    assert img in pdf_text(target).replace("\n", " ")

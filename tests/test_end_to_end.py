@@ -1,0 +1,145 @@
+"""The bundled samples through the real CLI: audit, re-render from audit.json, demo, checks."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from auditor.cli.app import app
+
+runner = CliRunner()
+
+
+def invoke(*args: str | Path):
+    return runner.invoke(app, [str(a) for a in args])
+
+
+def files_in(directory: Path) -> list[str]:
+    """Every file below ``directory``, hidden ones included (a leftover temp file shows)."""
+    return sorted(str(p.relative_to(directory)) for p in directory.rglob("*") if p.is_file())
+
+
+@dataclass(frozen=True)
+class Sample:
+    name: str
+    target: str
+    task: str
+
+
+SAMPLES = [
+    Sample("loans", "default", "binary"),
+    Sample("housing", "price", "regression"),
+    Sample("tickets", "priority", "multiclass"),
+]
+
+
+@pytest.fixture(scope="module", params=SAMPLES, ids=lambda s: f"{s.task}-{s.name}")
+def audited(request, tmp_path_factory) -> tuple[Sample, Path, object]:
+    """Run ``auditor audit`` on one sample; return the sample, its out dir and the result."""
+    sample = request.param
+    paths = request.getfixturevalue(sample.name)
+    out_dir = tmp_path_factory.mktemp(sample.name) / "out"
+    result = invoke(
+        "audit",
+        "--train",
+        paths["train"],
+        "--test",
+        paths["test"],
+        "--target",
+        sample.target,
+        "--model",
+        paths["model"],
+        "--out-dir",
+        out_dir,
+        "--format",
+        "html,json",
+    )
+    return sample, out_dir, result
+
+
+def test_audit_exits_0_and_writes_exactly_html_and_json(audited):
+    sample, out_dir, result = audited
+    assert result.exit_code == 0, result.output
+    assert result.stderr == ""
+    assert files_in(out_dir) == ["audit.json", "report.html"]
+    assert f"Wrote {out_dir / 'report.html'}" in result.stdout
+    assert f"Wrote {out_dir / 'audit.json'}" in result.stdout
+
+
+def test_audit_json_describes_the_sample(audited):
+    sample, out_dir, _ = audited
+    audit = json.loads((out_dir / "audit.json").read_text(encoding="utf-8"))
+    assert audit["target"] == sample.target
+    assert audit["task"] == sample.task
+    assert audit["gate"]["passed"] is True
+    ids = [c["id"] for c in audit["checks"]]
+    assert "performance.holdout_metrics" in ids
+    assert "data.missing_values" in ids
+    # No absolute paths in the result (design.md section 3).
+    assert str(out_dir.parent) not in json.dumps(audit)
+    assert "/sample_data/" not in json.dumps(audit)
+
+
+def test_html_mentions_the_target(audited):
+    sample, out_dir, _ = audited
+    html = (out_dir / "report.html").read_text(encoding="utf-8")
+    assert f"<code>{sample.target}</code>" in html
+
+
+def test_rerender_from_audit_json_is_byte_identical(audited, tmp_path):
+    _, out_dir, _ = audited
+    rerendered = tmp_path / "re.html"
+    result = invoke("render", out_dir / "audit.json", "--format", "html", "-o", rerendered)
+    assert result.exit_code == 0, result.output
+    assert files_in(tmp_path) == ["re.html"]
+    original = (out_dir / "report.html").read_bytes()
+    again = rerendered.read_bytes()
+    if again != original:
+        differing = [
+            (a, b)
+            for a, b in zip(
+                original.decode().splitlines(), again.decode().splitlines(), strict=False
+            )
+            if a != b
+        ]
+        pytest.fail(
+            f"re-rendered HTML differs from report.html; first differences: {differing[:3]}"
+        )
+
+
+def test_rerender_json_round_trips_byte_identical(audited, tmp_path):
+    _, out_dir, _ = audited
+    target = tmp_path / "again.json"
+    result = invoke("render", out_dir / "audit.json", "--format", "json", "-o", target)
+    assert result.exit_code == 0, result.output
+    assert target.read_bytes() == (out_dir / "audit.json").read_bytes()
+
+
+@pytest.mark.slow
+def test_demo_writes_html_pdf_and_json(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    out_dir = tmp_path / "demo"
+    result = invoke("demo", "--out-dir", out_dir)
+    assert result.exit_code == 0, result.output
+    written = files_in(out_dir)
+    assert {"report.html", "report.pdf", "audit.json"} <= set(written)
+    assert not [name for name in written if name.startswith(".") or name.endswith(".tmp")]
+    assert (out_dir / "report.pdf").read_bytes().startswith(b"%PDF-")
+    audit = json.loads((out_dir / "audit.json").read_text(encoding="utf-8"))
+    assert audit["target"] == "default"
+    assert audit["manifest"]["command"] == "auditor demo"
+    assert f"Open {out_dir / 'report.html'}" in result.stdout
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["demo"]
+
+
+def test_checks_lists_the_registered_checks():
+    result = invoke("checks")
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert "data.missing_values" in lines
+    assert "performance.holdout_metrics" in lines
+    assert "    n_bootstrap = 1000: Bootstrap resamples for the confidence intervals." in lines
