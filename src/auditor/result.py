@@ -84,6 +84,8 @@ class Curve:
     """The data behind one figure (ROC, PR, residuals, reliability ...).
 
     ``kind`` tells the renderer how to draw it: ``line``, ``step`` or ``scatter``.
+    ``x_tick_labels``/``y_tick_labels`` name integer positions 0, 1, ... on an axis whose
+    values are categories (features of a beeswarm, baselines of a comparison).
     """
 
     key: str
@@ -93,6 +95,8 @@ class Curve:
     y_label: str
     series: tuple[Series, ...]
     caption: str = ""
+    x_tick_labels: tuple[str, ...] = ()
+    y_tick_labels: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -297,6 +301,8 @@ def _check_from_dict(c: Mapping[str, Any]) -> CheckResult:
                 x_label=cv["x_label"],
                 y_label=cv["y_label"],
                 caption=cv["caption"],
+                x_tick_labels=tuple(cv.get("x_tick_labels", ())),
+                y_tick_labels=tuple(cv.get("y_tick_labels", ())),
                 series=tuple(
                     Series(
                         s["name"],

@@ -56,6 +56,10 @@ def _draw(ax, curve: Curve) -> None:
         ax.plot([low, high], [low, high], linestyle="--", color="#777777", linewidth=1, zorder=0)
     if curve.key in _ZERO_REFERENCE:
         ax.axhline(0, linestyle="--", color="#777777", linewidth=1)
+    if curve.x_tick_labels:
+        ax.set_xticks(range(len(curve.x_tick_labels)), curve.x_tick_labels, rotation=30, ha="right")
+    if curve.y_tick_labels:
+        ax.set_yticks(range(len(curve.y_tick_labels)), curve.y_tick_labels)
     ax.set_xlabel(curve.x_label)
     ax.set_ylabel(curve.y_label)
     ax.grid(alpha=0.25)
