@@ -87,8 +87,9 @@ def accuracy(d: EvalData, W: np.ndarray) -> np.ndarray:
 
 def balanced_accuracy(d: EvalData, W: np.ndarray) -> np.ndarray:
     tp, true, _ = _class_counts(d, W)
-    present = np.bincount(d.y, minlength=len(d.classes)) > 0
-    return (_ratio(tp, true)[:, present]).mean(axis=1)
+    # Average recall over the classes present in each resample, as scikit-learn does.
+    present = true > 0
+    return (_ratio(tp, true) * present).sum(axis=1) / present.sum(axis=1)
 
 
 def precision(d: EvalData, W: np.ndarray) -> np.ndarray:
@@ -108,8 +109,9 @@ def f1(d: EvalData, W: np.ndarray) -> np.ndarray:
 
 def f1_macro(d: EvalData, W: np.ndarray) -> np.ndarray:
     tp, true, pred = _class_counts(d, W)
-    labels = np.union1d(d.y, d.y_pred)
-    return _ratio(2 * tp, true + pred)[:, labels].mean(axis=1)
+    # scikit-learn averages over the labels seen in the truth or the predictions.
+    seen = (true + pred) > 0
+    return (_ratio(2 * tp, true + pred) * seen).sum(axis=1) / seen.sum(axis=1)
 
 
 def matthews_corrcoef(d: EvalData, W: np.ndarray) -> np.ndarray:
@@ -180,7 +182,8 @@ def average_precision(d: EvalData, W: np.ndarray) -> np.ndarray:
 def r2(d: EvalData, W: np.ndarray) -> np.ndarray:
     total = W.sum(axis=1)
     mean = (W @ d.y) / total
-    ss_tot = W @ (d.y**2) - total * mean**2
+    # Centre before squaring: sum(y^2) - n*mean^2 cancels catastrophically for large offsets.
+    ss_tot = (W * (d.y[None, :] - mean[:, None]) ** 2).sum(axis=1)
     ss_res = W @ ((d.y - d.y_pred) ** 2)
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(ss_tot > 0, 1 - ss_res / ss_tot, np.nan)

@@ -20,6 +20,9 @@ from auditor.spec import unknown_key_message
 # One line per check module: adding a check adds its module here.
 CHECK_MODULES: tuple[str, ...] = (
     "auditor.checks.data.missing_values",
+    "auditor.checks.data.schema",
+    "auditor.checks.leakage.identifier",
+    "auditor.checks.leakage.target",
     "auditor.checks.performance.holdout_metrics",
 )
 
@@ -156,7 +159,6 @@ def _checked_value(f: dataclasses.Field, value: Any, where: str) -> Any:
         ok = isinstance(value, int) and not isinstance(value, bool)
     elif isinstance(default, float):
         ok = isinstance(value, (int, float)) and not isinstance(value, bool)
-        value = float(value) if ok else value
     elif isinstance(default, str):
         ok = isinstance(value, str)
     elif isinstance(default, tuple):
@@ -172,4 +174,4 @@ def _checked_value(f: dataclasses.Field, value: Any, where: str) -> Any:
     minimum = f.metadata.get("minimum")
     if minimum is not None and value < minimum:
         raise InputError(f"{where} key {f.name!r} must be at least {minimum}, got {value!r}.")
-    return value
+    return float(value) if isinstance(default, float) else value

@@ -142,7 +142,8 @@ def _gap_finding(
     n_train, n_test = rows["train"], rows["test"]
     p_train, p_test = k_train / n_train, k_test / n_test
     gap = abs(p_test - p_train)
-    if gap < params.max_share_gap:
+    # Tolerance: 0.3 - 0.2 is 0.0999... in floating point, and "at least 0.1" must include it.
+    if gap < params.max_share_gap - 1e-9:
         return None
     pooled = (k_train + k_test) / (n_train + n_test)
     se = np.sqrt(pooled * (1 - pooled) * (1 / n_train + 1 / n_test))
