@@ -47,6 +47,9 @@ class AuditContext:
         Index into ``classes`` of the positive class (binary).
     predictions : Predictions or None
         Test-set predictions, from the model (computed once) or from a predictions file.
+    baseline_model : estimator or None
+        The user's fitted baseline model (``--baseline-model``), with the columns it takes
+        (``baseline_features``) and its test-set predictions (``baseline_predictions``).
     """
 
     test: pd.DataFrame
@@ -62,6 +65,10 @@ class AuditContext:
     n_jobs: int = 1
     model_features: tuple[str, ...] = ()
     notes: tuple[str, ...] = ()
+    baseline_model: Any = None
+    baseline_features: tuple[str, ...] = ()
+    baseline_predictions: Predictions | None = None
+    schema: Any = None  # the declared pandera DataFrameSchema (--schema), or None
     _memo: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     def memoized(self, key: str, compute: Callable[[], T]) -> T:

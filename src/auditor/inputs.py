@@ -22,6 +22,7 @@ from auditor.io.models import load_model
 from auditor.io.tables import from_user_frame, read_table
 from auditor.result import InputFile
 from auditor.roles import resolve_roles
+from auditor.schemas import read_schema
 from auditor.spec import AuditSpec
 
 PROBA_PREFIX = "proba_"
@@ -41,6 +42,7 @@ def load_inputs(
     test: Any = None,
     model: Any = None,
     predictions: Any = None,
+    baseline_model: Any = None,
 ) -> LoadedInputs:
     """Load and validate everything the audit needs.
 
@@ -58,6 +60,7 @@ def load_inputs(
         raise InputError(
             "No target column was given. Pass --target COLUMN (the label the model predicts)."
         )
+    schema = None if spec.schema is None else read_schema(spec.schema, source="--schema")
     test_df = _table(test_source, "test", "--test", files)
     train_source = train if train is not None else spec.train
     train_df = None if train_source is None else _table(train_source, "train", "--train", files)
@@ -84,12 +87,18 @@ def load_inputs(
     pred_df = None
     if predictions_source is not None:
         pred_df = _table(predictions_source, "predictions", "--predictions", files)
+    baseline_obj = _baseline_model(baseline_model, spec, files)
     model_loaded_at = time.perf_counter()
 
     notes: list[str] = []
+    if pred_df is not None:
+        # Align with the test file as given, then drop the same unlabelled rows from both.
+        pred_df = _aligned_prediction_rows(pred_df, test_df, spec)
+        pred_df = pred_df.loc[test_df[spec.target].notna().to_numpy()].reset_index(drop=True)
     test_df = _drop_missing_target(test_df, spec.target, "test", notes)
     if train_df is not None:
         train_df = _drop_missing_target(train_df, spec.target, "train", notes)
+    frames = {"test": test_df} if train_df is None else {"train": train_df, "test": test_df}
 
     has_proba_columns = pred_df is not None and any(
         str(c).startswith(PROBA_PREFIX) for c in pred_df.columns
@@ -116,7 +125,7 @@ def load_inputs(
             if frame[spec.target].nunique() < 2:
                 raise InputError(
                     f"The {name} target {spec.target!r} has a single class "
-                    f"({frame[spec.target].iloc[0]!r}); classification metrics need at least two. "
+                    f"({_plain_scalar(frame[spec.target].iloc[0])!r}); classification metrics need at least two. "
                     "Check the target column and the row filter that produced the file."
                 )
         if task == "binary":
@@ -137,7 +146,22 @@ def load_inputs(
             model_obj, test_df[list(model_features)], task=task, classes=classes, source="test"
         )
     elif pred_df is not None:
-        preds = _aligned_predictions(pred_df, test_df, spec, task, classes, roles.id)
+        preds = _predictions_from_rows(pred_df, spec, task, classes)
+    baseline_features: tuple[str, ...] = ()
+    baseline_preds = None
+    if baseline_obj is not None:
+        baseline_features = _model_features(baseline_obj, test_df, spec.target, roles.id)
+        baseline_preds = predict(
+            baseline_obj,
+            test_df[list(baseline_features)],
+            task=task,
+            classes=classes,
+            source="test (baseline model)",
+        )
+        if task != "regression":
+            encode_labels(
+                pd.Series(baseline_preds.y_pred), classes, source="the --baseline-model predictions"
+            )
     predicted_at = time.perf_counter()
 
     context = AuditContext(
@@ -154,6 +178,10 @@ def load_inputs(
         n_jobs=spec.n_jobs,
         model_features=model_features,
         notes=tuple(notes),
+        schema=schema,
+        baseline_model=baseline_obj,
+        baseline_features=baseline_features,
+        baseline_predictions=baseline_preds,
     )
     durations = {
         "load_data_s": loaded_at - started,
@@ -161,6 +189,26 @@ def load_inputs(
         "predict_s": predicted_at - model_loaded_at,
     }
     return LoadedInputs(context, tuple(files), durations)
+
+
+def _baseline_model(given: Any, spec: AuditSpec, files: list[InputFile]) -> Any:
+    """The user's baseline model (--baseline-model), loaded under the same trust policy."""
+    if given is None and spec.baseline_model is not None:
+        path = Path(spec.baseline_model)
+        loaded = load_model(path, trust_model=spec.trust_model, source="--baseline-model")
+        files.append(_file_input("baseline_model", path, None, None))
+        return loaded
+    if given is not None and not callable(getattr(given, "predict", None)):
+        raise InputError(
+            "baseline_model must be a fitted estimator with a predict method; "
+            f"got {type(given).__name__}."
+        )
+    return given
+
+
+def _plain_scalar(value: Any) -> Any:
+    """A numpy scalar as the Python value it holds, so messages read ``1``, not ``np.int64(1)``."""
+    return value.item() if hasattr(value, "item") else value
 
 
 def _table(source: Any, role: str, flag: str, files: list[InputFile]) -> pd.DataFrame:
@@ -198,7 +246,7 @@ def _drop_missing_target(
 
 def _classes(model: Any, labelled: pd.Series, task: str, target: str) -> tuple:
     if model is not None and hasattr(model, "classes_"):
-        return tuple(c.item() if hasattr(c, "item") else c for c in model.classes_)
+        return tuple(_plain_scalar(c) for c in model.classes_)
     classes = sorted_labels(labelled)
     if task == "binary" and len(classes) > 2:
         raise InputError(
@@ -276,28 +324,35 @@ def predict(model: Any, X: pd.DataFrame, *, task: str, classes: tuple, source: s
     return Predictions(y_pred=y_pred, proba=proba)
 
 
-def _aligned_predictions(
-    pred: pd.DataFrame,
-    test: pd.DataFrame,
-    spec: AuditSpec,
-    task: str,
-    classes: tuple,
-    ids: tuple[str, ...],
-) -> Predictions:
-    name = Path(spec.predictions).name if spec.predictions else "predictions"
+def _predictions_name(spec: AuditSpec) -> str:
+    return Path(spec.predictions).name if spec.predictions else "predictions"
+
+
+def _aligned_prediction_rows(
+    pred: pd.DataFrame, test: pd.DataFrame, spec: AuditSpec
+) -> pd.DataFrame:
+    """The predictions file's rows in test-row order: joined on --id-column or row for row."""
+    name = _predictions_name(spec)
     if "prediction" not in pred.columns:
         raise InputError(
             f"{name!r} has no 'prediction' column; columns are {preview(pred.columns)}. "
             "Add the predicted label (or value) as a column named 'prediction'."
         )
-    join_on = next((c for c in ids if c in pred.columns and c in test.columns), None)
-    if join_on is not None:
-        pred = _join_on_id(pred, test, join_on, name)
-    elif len(pred) != len(test):
+    id_column = spec.columns.id
+    if id_column is not None and id_column in pred.columns and id_column in test.columns:
+        return _join_on_id(pred, test, id_column, name)
+    if len(pred) != len(test):
         raise InputError(
             f"{name!r} has {len(pred)} rows but the test data has {len(test)}. Predictions must align "
-            "row for row with the test file, or share its id column to be joined on."
+            "row for row with the test file, or share its --id-column to be joined on."
         )
+    return pred
+
+
+def _predictions_from_rows(
+    pred: pd.DataFrame, spec: AuditSpec, task: str, classes: tuple
+) -> Predictions:
+    name = _predictions_name(spec)
     if task == "regression":
         values = pd.to_numeric(pred["prediction"], errors="coerce")
         if values.isna().any():

@@ -1,28 +1,117 @@
 """Column roles: which columns are ids, times, groups, sensitive attributes and features.
 
-Declared roles win. Undeclared ids and times are inferred conservatively, and every
-inference is recorded with its reason so the report can say what was assumed.
+Declared roles win. Undeclared roles are inferred conservatively from the reference frame
+(train when given, else test), and every inference is recorded in ``ColumnRoles.inferred``
+with its reason, so the report can say what was assumed ("Column 'x' was treated as an
+<reason>"; reasons are phrased to complete that sentence).
+
+What is inferred, and why:
+
+- **Row identifiers** (``id``): unique on every row *and* one of: named like a key
+  (``customer_id``, ``CustomerID``, ``uuid`` ...), a leftover pandas index (``Unnamed: 0``),
+  increasing or consecutive integers, UUID-shaped strings, or code-shaped strings (no spaces,
+  with a digit, like ``TX-000123``). Unique floats (measurements) and free text never are.
+- **Entity identifiers** (``entities``): named like a key (or UUID-shaped) but repeating, with
+  many distinct values (``customer_id`` in a table of transactions). They are not made the
+  group role (a grouped-leakage check should run on a declared entity only), but they are
+  left out of ``features``: a drift or unseen-category test on an id is noise.
+- **Date columns** (``dates``): datetime dtypes; text where at least 95% of a sample of
+  non-null values parse with one date format; integers named like a date that hold Unix
+  timestamps. They are left out of ``features`` (a date always "drifts" between a past train
+  set and a later test set). Without ``--time-column`` no date becomes the time role:
+  temporal checks run on a declared time column only.
+
+Everything else is a feature: numeric when its dtype is numeric (booleans excluded),
+categorical otherwise (strings, booleans, categories). Declared id, group and time columns
+are not features; declared sensitive columns stay features (they may be model inputs).
 """
 
 from __future__ import annotations
 
 import re
+import warnings
 from dataclasses import dataclass, field
 
+import numpy as np
 import pandas as pd
 
 from auditor.errors import InputError, preview
 from auditor.spec import ColumnRolesSpec
 
-_KEY_NAME = re.compile(
-    r"(^|_)(id|uuid|guid|key|number|no|nr)$|^(id|uuid|guid|index|row)$|(?<=[a-z])Id$"
+_KEY_NAME = re.compile(r"(^|_)(id|uuid|guid|key|number|no|nr)$|^(id|uuid|guid|index|row|rownum)$")
+_CAMEL_KEY = re.compile(r"(?<=[a-z])(Id|ID|Uuid|UUID|Key|No|Nr)$")
+_PANDAS_INDEX = re.compile(r"^Unnamed: \d+$")
+_DATE_NAME = re.compile(
+    r"(^|_)(date|time|timestamp|datetime|ts|dt|created|updated)$|_(at|on)$|^(date|time|timestamp)_"
 )
+_CAMEL_DATE = re.compile(r"(?<=[a-z])(Date|Time|Timestamp|At)$")
+_UUID = re.compile(
+    r"^[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}$"
+)
+_CODE = re.compile(r"^(?=.*\d)[\w\-:.#/@+]{1,64}$")
+# A cheap screen before trying date formats: digits separated like a date, or a month name.
+_DATE_SHAPE = re.compile(
+    r"\d{1,4}[-/.]\d{1,2}[-/.]\d{1,4}|\d{4}-\d{2}(?!\d)"
+    r"|(?i:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.?\s+\d"
+    r"|\d\s+(?i:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)"
+)
+# Formats tried, in order; pandas' ISO 8601 parser covers dates, times, 'T' and offsets.
+_DATE_FORMATS = (
+    "ISO8601",
+    "%d/%m/%Y",
+    "%m/%d/%Y",
+    "%d/%m/%Y %H:%M",
+    "%m/%d/%Y %H:%M",
+    "%d/%m/%Y %H:%M:%S",
+    "%m/%d/%Y %H:%M:%S",
+    "%d.%m.%Y",
+    "%d.%m.%Y %H:%M",
+    "%d-%m-%Y",
+    "%m-%d-%Y",
+    "%Y/%m/%d",
+    "%Y/%m/%d %H:%M:%S",
+    "%d/%m/%y",
+    "%m/%d/%y",
+    "%b %d, %Y",
+    "%d %b %Y",
+    "%B %d, %Y",
+    "%d %B %Y",
+)
+# Unix timestamps between 2001-09-09 and 2036-07-18, in seconds or milliseconds.
+_EPOCH_RANGES = (("seconds", 1e9, 2.1e9), ("milliseconds", 1e12, 2.1e12))
+
 _MIN_ROWS_FOR_ID_INFERENCE = 50
+_MIN_DISTINCT_FOR_ENTITY = 50
+_MIN_DISTINCT_SHARE_FOR_ENTITY = 0.05
+_MANY_DISTINCT_FOR_ENTITY = 1000
+_DATE_SHARE = 0.95
+_MIN_DATE_VALUES = 5
+SAMPLE_SIZE = 2000
 
 
 @dataclass(frozen=True, slots=True)
 class ColumnRoles:
-    """Resolved roles. ``features`` are the columns checks treat as model inputs."""
+    """Resolved roles. ``features`` are the columns checks treat as model inputs.
+
+    Attributes
+    ----------
+    features : tuple of str
+        Every column but the target, ids, entities, the group, the time and date columns.
+    numeric, categorical : tuple of str
+        ``features`` split by dtype: numeric (booleans excluded) or not.
+    id : tuple of str
+        Row identifiers, declared or inferred (unique on every row).
+    entities : tuple of str
+        Inferred entity identifiers (key-named, repeating); not features, not the group.
+    dates : tuple of str
+        Date or datetime columns other than the declared time column; not features.
+    group, time : str or None
+        Declared group (entity) and time columns.
+    sensitive : tuple of str
+        Declared sensitive columns (they stay features).
+    inferred : dict
+        Column -> why its role was inferred.
+    """
 
     features: tuple[str, ...]
     numeric: tuple[str, ...]
@@ -32,6 +121,8 @@ class ColumnRoles:
     time: str | None = None
     sensitive: tuple[str, ...] = ()
     inferred: dict[str, str] = field(default_factory=dict)
+    dates: tuple[str, ...] = ()
+    entities: tuple[str, ...] = ()
 
     def to_manifest(self) -> dict:
         return {
@@ -39,6 +130,8 @@ class ColumnRoles:
             "numeric": list(self.numeric),
             "categorical": list(self.categorical),
             "id": list(self.id),
+            "entities": list(self.entities),
+            "dates": list(self.dates),
             "group": self.group,
             "time": self.time,
             "sensitive": list(self.sensitive),
@@ -49,7 +142,22 @@ class ColumnRoles:
 def resolve_roles(
     declared: ColumnRolesSpec, frames: dict[str, pd.DataFrame], target: str
 ) -> ColumnRoles:
-    """Check declared roles against every frame and infer the undeclared ones."""
+    """Check declared roles against every frame and infer the undeclared ones.
+
+    Parameters
+    ----------
+    declared : ColumnRolesSpec
+        The roles the user declared; they always win over inference.
+    frames : dict of str to DataFrame
+        The splits by name, the reference (train when present) first.
+    target : str
+        The label column: never a feature, never inferred as anything.
+
+    Raises
+    ------
+    InputError
+        A declared column is missing from one of the frames.
+    """
     for role, column in (
         ("--id-column", declared.id),
         ("--group-column", declared.group),
@@ -60,16 +168,40 @@ def resolve_roles(
     for column in declared.sensitive:
         _require_column(column, "--sensitive", frames)
     reference = next(iter(frames.values()))
+    fixed = {target, declared.id, declared.group, declared.time, *declared.sensitive} - {None}
+
     inferred: dict[str, str] = {}
     ids = [declared.id] if declared.id else []
-    if declared.id is None:
-        for column in reference.columns:
-            reason = _id_reason(reference[column], column)
-            if column != target and reason and column not in (declared.group, declared.time):
-                ids.append(column)
-                inferred[column] = f"identifier: {reason}"
-    time = declared.time
-    excluded = {target, *ids, *([time] if time else [])}
+    entities: list[str] = []
+    dates: list[str] = []
+    for column in reference.columns:
+        if column in fixed:
+            continue
+        series = reference[column]
+        kind = value_kind(series)
+        reason = _date_reason(series, column, kind)
+        if reason is not None:
+            dates.append(column)
+            inferred[column] = reason
+            continue
+        reason = _id_reason(series, column, kind)
+        if reason is not None:
+            ids.append(column)
+            inferred[column] = f"identifier ({reason}); not used as a feature"
+            continue
+        reason = _entity_reason(series, column, kind)
+        if reason is not None:
+            entities.append(column)
+            inferred[column] = (
+                f"entity identifier ({reason}); not used as a feature; declare it with "
+                "--group-column to check group leakage"
+            )
+    if declared.time is None and dates:
+        hint = "; declare it with --time-column to check temporal leakage"
+        for column in dates:
+            inferred[column] += hint
+
+    excluded = {target, *ids, *entities, *dates, declared.group, declared.time} - {None}
     features = tuple(c for c in reference.columns if c not in excluded)
     numeric = tuple(c for c in features if _is_numeric(reference[c]))
     categorical = tuple(c for c in features if c not in numeric)
@@ -79,10 +211,121 @@ def resolve_roles(
         categorical=categorical,
         id=tuple(ids),
         group=declared.group,
-        time=time,
+        time=declared.time,
         sensitive=declared.sensitive,
         inferred=inferred,
+        dates=tuple(dates),
+        entities=tuple(entities),
     )
+
+
+# --- value kinds ---------------------------------------------------------------------------
+
+
+def value_kind(series: pd.Series) -> str:
+    """The kind of values a column holds, whatever their storage.
+
+    Returns one of ``"integer"``, ``"number"`` (other real numbers), ``"boolean"``,
+    ``"datetime"``, ``"text"``, ``"empty"`` (no non-null value) or ``"other"`` (mixed kinds,
+    durations, bytes ...). Object columns are classified by their values, so a column of
+    Python bools with a missing value is ``"boolean"``, as is a ``bool`` column.
+    """
+    dtype = series.dtype
+    if isinstance(dtype, pd.CategoricalDtype):
+        return value_kind(pd.Series(dtype.categories))
+    kind = getattr(dtype, "kind", "O")
+    if kind == "b":
+        return "boolean"
+    if kind in "iu":
+        return "integer"
+    if kind in "fc":
+        return "number"
+    if kind == "M":
+        return "datetime"
+    if kind in "US":
+        return "text"
+    if kind == "m":
+        return "other"
+    if pd.api.types.is_string_dtype(dtype) and not pd.api.types.is_object_dtype(dtype):
+        return "text"
+    inferred = pd.api.types.infer_dtype(series, skipna=True)
+    return {
+        "string": "text",
+        "integer": "integer",
+        "floating": "number",
+        "mixed-integer-float": "number",
+        "decimal": "number",
+        "boolean": "boolean",
+        "datetime": "datetime",
+        "datetime64": "datetime",
+        "date": "datetime",
+        "empty": "empty",
+    }.get(inferred, "other")
+
+
+def sample_values(series: pd.Series, size: int = SAMPLE_SIZE) -> pd.Series:
+    """Up to ``size`` non-null values, evenly spaced over the rows (deterministic)."""
+    n = len(series)
+    if n > 4 * size:
+        # Thin out first: dropping missing values of a million-row object column is slow.
+        values = series.iloc[np.linspace(0, n - 1, 4 * size).astype(np.intp)].dropna()
+        if len(values) < size:
+            values = series.dropna()
+    else:
+        values = series.dropna()
+    if len(values) > size:
+        values = values.iloc[np.linspace(0, len(values) - 1, size).astype(np.intp)]
+    return values
+
+
+def as_text(values: pd.Series) -> pd.Series:
+    """``values`` as Python strings in an object Series (for regexes on a small sample).
+
+    Python's ``re`` runs on object data whatever the original storage; pyarrow-backed
+    strings would otherwise go to pyarrow's regex engine, which lacks look-arounds.
+    """
+    return pd.Series(values.astype(str).to_numpy(dtype=object), index=values.index, dtype=object)
+
+
+def date_format(series: pd.Series, *, share: float = _DATE_SHARE) -> tuple[str, float] | None:
+    """The date format most of the column's text parses with, and the parsed share.
+
+    A sample of non-null values must all be strings; at least ``share`` of them must look
+    like dates and parse with one format (pandas' ``"ISO8601"`` or an explicit
+    ``strftime`` format). Returns None when the column is not dates written as text.
+    """
+    if value_kind(series) != "text":
+        return None
+    return _text_date_format(series, share)
+
+
+def _text_date_format(series: pd.Series, share: float = _DATE_SHARE) -> tuple[str, float] | None:
+    sample = sample_values(series)
+    if len(sample) < _MIN_DATE_VALUES:
+        return None
+    text = as_text(sample)
+    if text.str.contains(_DATE_SHAPE).mean() < share:
+        return None
+    best: tuple[str, float] | None = None
+    for fmt in _DATE_FORMATS:
+        parsed_share = float(parse_dates(text, fmt).notna().mean())
+        if best is None or parsed_share > best[1]:
+            best = (fmt, parsed_share)
+        if parsed_share == 1.0:
+            break
+    return best if best is not None and best[1] >= share else None
+
+
+def parse_dates(series: pd.Series, fmt: str) -> pd.Series:
+    """Parse text with ``fmt`` into UTC datetimes; values that do not parse become NaT."""
+    with warnings.catch_warnings():
+        # pandas 2.2 warns about mixed offsets and day-first ambiguity; both are handled
+        # here by parsing to UTC with an explicit format.
+        warnings.simplefilter("ignore")
+        return pd.to_datetime(series, format=fmt, errors="coerce", utc=True)
+
+
+# --- inference rules -----------------------------------------------------------------------
 
 
 def _require_column(column: str, role: str, frames: dict[str, pd.DataFrame]) -> None:
@@ -98,17 +341,101 @@ def _is_numeric(series: pd.Series) -> bool:
     return pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series)
 
 
-def _id_reason(series: pd.Series, name: str) -> str | None:
+def _words(name: object) -> str:
+    return re.sub(r"[^0-9a-zA-Z]+", "_", str(name)).strip("_")
+
+
+def _key_named(name: object) -> bool:
+    words = _words(name)
+    return bool(_KEY_NAME.search(words.lower()) or _CAMEL_KEY.search(words))
+
+
+def _date_named(name: object) -> bool:
+    words = _words(name)
+    return bool(_DATE_NAME.search(words.lower()) or _CAMEL_DATE.search(words))
+
+
+def _date_reason(series: pd.Series, name: object, kind: str) -> str | None:
+    """Why ``series`` (of value kind ``kind``) looks like a date column, or None."""
+    if kind == "datetime":
+        return "undeclared date column (it holds dates or datetimes); not used as a feature"
+    if kind == "text":
+        found = _text_date_format(series)
+        if found is None:
+            return None
+        fmt, parsed_share = found
+        shown = "ISO 8601" if fmt == "ISO8601" else fmt
+        return (
+            f"undeclared date column ({parsed_share:.0%} of sampled values parse as "
+            f"{shown} dates); not used as a feature"
+        )
+    if kind == "integer" and _date_named(name):
+        values = series.dropna()
+        if values.empty:
+            return None
+        low, high = float(values.min()), float(values.max())
+        for unit, lo, hi in _EPOCH_RANGES:
+            if lo <= low and high <= hi:
+                return (
+                    f"undeclared date column (named like a date and holding Unix timestamps "
+                    f"in {unit}); not used as a feature"
+                )
+    return None
+
+
+def _id_reason(series: pd.Series, name: object, kind: str) -> str | None:
     """Why ``series`` looks like a row identifier, or None.
 
-    Only columns unique on every row qualify: a unique, key-named column, or a unique
-    integer column that increases with the row order. Unique floats (measurements) never do.
+    Only columns unique on every row (no missing value) qualify. Cheap tests (name, dtype,
+    a sample) run before the full uniqueness test, so wide tables stay fast.
     """
     n = len(series)
-    if n < _MIN_ROWS_FOR_ID_INFERENCE or series.isna().any() or not series.is_unique:
+    if n < _MIN_ROWS_FOR_ID_INFERENCE:
         return None
-    if _KEY_NAME.search(str(name).lower()) or _KEY_NAME.search(str(name)):
-        return "unique on every row and named like a key"
-    if pd.api.types.is_integer_dtype(series) and series.is_monotonic_increasing:
-        return "unique, increasing integers"
-    return None
+    if kind not in ("integer", "text"):
+        return None
+    sample = sample_values(series)
+    if len(sample) < min(n, SAMPLE_SIZE) or not sample.is_unique or series.isna().any():
+        return None  # a repeat already in the sample, or a missing value
+    reason = None
+    if _key_named(name):
+        reason = "unique on every row and named like a key"
+    elif _PANDAS_INDEX.match(str(name)):
+        reason = "unique on every row and named like a saved pandas index"
+    elif kind == "integer":
+        if series.is_monotonic_increasing:
+            reason = "unique, increasing integers"
+        elif float(series.max()) - float(series.min()) == n - 1:
+            reason = "unique, consecutive integers"
+    else:
+        text = as_text(sample)
+        if text.str.match(_UUID).all():
+            reason = "unique on every row and shaped like a UUID"
+        elif text.str.match(_CODE).all() and pd.to_numeric(text, errors="coerce").isna().all():
+            reason = "unique on every row and shaped like a code"
+    if reason is None or not series.is_unique:
+        return None
+    return reason
+
+
+def _entity_reason(series: pd.Series, name: object, kind: str) -> str | None:
+    """Why ``series`` looks like a repeating entity key (customer, account ...), or None."""
+    if kind not in ("integer", "text"):
+        return None
+    named = _key_named(name)
+    if not named:
+        if kind != "text":
+            return None
+        sample = as_text(sample_values(series))
+        if sample.empty or not sample.str.match(_UUID).all():
+            return None
+    values = series.dropna()
+    n_distinct = int(values.nunique())
+    if n_distinct < _MIN_DISTINCT_FOR_ENTITY or n_distinct == len(values):
+        return None
+    if n_distinct < _MANY_DISTINCT_FOR_ENTITY and (
+        n_distinct < _MIN_DISTINCT_SHARE_FOR_ENTITY * len(values)
+    ):
+        return None
+    shape = "named like a key" if named else "shaped like a UUID"
+    return f"{shape}, with {n_distinct:,} distinct values repeating over {len(values):,} rows"

@@ -67,6 +67,7 @@ class AuditSpec:
     target: str | None = None
     model: str | None = None
     predictions: str | None = None
+    baseline_model: str | None = None
     task: str | None = None
     positive_class: str | None = None
     seed: int = 0
@@ -74,7 +75,9 @@ class AuditSpec:
     out_dir: str = "reports"
     trust_model: bool = False
     n_jobs: int = 1
+    skip: tuple[str, ...] = ()
     columns: ColumnRolesSpec = ColumnRolesSpec()
+    schema: str | None = None
     gate: GatePolicy = GatePolicy()
     checks: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
 
@@ -117,12 +120,15 @@ class AuditSpec:
             "test": name(self.test),
             "model": name(self.model),
             "predictions": name(self.predictions),
+            "baseline_model": name(self.baseline_model),
+            "schema": name(self.schema),
             "target": self.target,
             "task": self.task,
             "positive_class": self.positive_class,
             "seed": self.seed,
             "formats": list(self.formats),
             "n_jobs": self.n_jobs,
+            "skip": list(self.skip),
             "trust_model": self.trust_model,
             "columns": {
                 "id": self.columns.id,
@@ -190,11 +196,12 @@ def spec_from_mapping(
         )
 
     top = _checked_table(data, _TOP_LEVEL, where)
-    for key in ("train", "test", "model", "predictions", "out_dir"):
+    for key in ("train", "test", "model", "predictions", "baseline_model", "out_dir", "schema"):
         if key in top:
             top[key] = as_path(top[key])
-    if "formats" in top:
-        top["formats"] = tuple(top["formats"])
+    for key in ("formats", "skip"):
+        if key in top:
+            top[key] = tuple(top[key])
     columns = _checked_table(top.pop("columns", {}), _COLUMNS, f"{where} [columns]")
     if "sensitive" in columns:
         columns["sensitive"] = tuple(columns["sensitive"])
@@ -288,6 +295,7 @@ _TOP_LEVEL: dict[str, Validator] = {
     "target": _is_str,
     "model": _is_str,
     "predictions": _is_str,
+    "baseline_model": _is_str,
     "task": _is_str,
     "positive_class": _is_str,
     "seed": _is_int,
@@ -295,7 +303,9 @@ _TOP_LEVEL: dict[str, Validator] = {
     "out_dir": _is_str,
     "trust_model": _is_bool,
     "n_jobs": _is_int,
+    "skip": _is_str_list,
     "columns": _is_table,
+    "schema": _is_str,
     "gate": _is_table,
     "checks": _is_table,
 }

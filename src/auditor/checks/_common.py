@@ -41,3 +41,84 @@ def example_rows(positions: Iterable[int], limit: int = MAX_EXAMPLE_ROWS) -> lis
 def splits(ctx) -> dict[str, pd.DataFrame]:
     """The splits present, train first: ``{"train": ..., "test": ...}`` or ``{"test": ...}``."""
     return {"test": ctx.test} if ctx.train is None else {"train": ctx.train, "test": ctx.test}
+
+
+# --- Row-level helpers of the data checks (duplicate rows, conflicting labels) ---------------
+
+# The chance estimate of identical rows runs on at most this many rows (seeded sample).
+CHANCE_SAMPLE_ROWS = 100_000
+# A conditional agreement rate is estimated from data only while this many pairs support it.
+_MIN_SUPPORTING_PAIRS = 100
+
+
+def row_content_columns(ctx, frame: pd.DataFrame, *, with_target: bool) -> list[str]:
+    """Every column that describes a row's content: all but row ids (and the target).
+
+    Row identifiers are the id role plus any column of ``frame`` that is unique on every
+    row and holds no floats (an undeclared id): two rows that differ only in such a column
+    are still copies of each other. Dates, entity and group columns stay in: they are part
+    of what a row says.
+    """
+    ids = set(ctx.roles.id)
+    columns = [c for c in frame.columns if c not in ids and c != ctx.target]
+    columns = [c for c in columns if not _is_undeclared_identifier(frame[c])]
+    return [*columns, ctx.target] if with_target else columns
+
+
+def _is_undeclared_identifier(series: pd.Series) -> bool:
+    n = len(series)
+    if n < 50 or series.dtype.kind in "fcbmM":
+        return False
+    head = series.iloc[np.linspace(0, n - 1, min(n, 1000)).astype(np.intp)]
+    # A cheap screen on a sample first: most columns repeat a value within 1,000 rows.
+    if head.isna().any() or not head.is_unique:
+        return False
+    return bool(series.notna().all() and series.is_unique)
+
+
+def pair_count(codes: np.ndarray) -> float:
+    """Number of pairs of positions holding the same code (codes are 0..k-1 integers)."""
+    counts = np.bincount(codes).astype(np.float64)
+    return float((counts * (counts - 1) / 2).sum())
+
+
+def chance_agreement_pairs(
+    frame: pd.DataFrame, columns: Sequence[str], rng: np.random.Generator
+) -> float:
+    """Expected number of row pairs of ``frame`` that agree on every column by chance.
+
+    Rows are treated as independent draws. The probability that two rows agree on every
+    column is estimated by chaining agreement rates, most discriminating column first:
+    P(agree on c1) x P(agree on c2 | agree on c1) x ..., each conditional rate measured on
+    (a sample of) the rows while at least 100 pairs that are not whole-row copies support it,
+    and the marginal agreement rate assumed for the remaining columns. Whole-row copies
+    therefore do not explain themselves, while columns that depend on each other (a city
+    and its region) are counted once. The estimate is scaled to all row pairs of ``frame``.
+    """
+    n = len(frame)
+    total_pairs = n * (n - 1) / 2
+    if n < 2 or not columns:
+        return float(total_pairs)
+    sample = frame
+    if n > CHANCE_SAMPLE_ROWS:
+        sample = frame.iloc[np.sort(rng.choice(n, CHANCE_SAMPLE_ROWS, replace=False))]
+    m = len(sample)
+    sample_pairs = m * (m - 1) / 2
+    codes = [pd.factorize(sample[c], use_na_sentinel=False)[0] for c in columns]
+    rates = np.array([pair_count(c) / sample_pairs for c in codes])
+    order = np.argsort(rates, kind="stable")
+    key = np.zeros(m, dtype=np.int64)
+    prefix_pairs = [sample_pairs]
+    for i in order:
+        key = pd.factorize(key * (int(codes[i].max()) + 1) + codes[i])[0].astype(np.int64)
+        prefix_pairs.append(pair_count(key))
+    copies = prefix_pairs[-1]
+    stop = next(j for j, p in enumerate(prefix_pairs) if p - copies < _MIN_SUPPORTING_PAIRS)
+    # prefix_pairs[stop - 1] is the deepest well-supported agreement count (stop >= 1 since
+    # all pairs agree on no column and m >= 2 leaves at least one pair beyond the copies,
+    # unless every pair is a copy, in which case the rows are one value repeated).
+    supported = max(stop - 1, 0)
+    probability = prefix_pairs[supported] / sample_pairs
+    for i in order[supported:]:
+        probability *= rates[i]
+    return float(probability * total_pairs)

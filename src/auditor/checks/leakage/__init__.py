@@ -1,0 +1,1 @@
+"""Leakage checks: information from the test set or the label that reaches training."""

@@ -1,0 +1,160 @@
+"""leakage.near_duplicates: perturbed copies are counted exactly and their columns named."""
+
+from __future__ import annotations
+
+import _factories_overlap as fx
+import numpy as np
+import pandas as pd
+import pytest
+
+from auditor.checks._row_keys import column_codes
+from auditor.checks.leakage.near_duplicates import NearDuplicatesParams, near_duplicates
+from auditor.inputs import load_inputs
+from auditor.spec import AuditSpec, ColumnRolesSpec
+
+DECLARED = ColumnRolesSpec(id="application_id", group="customer_id", time="application_date")
+FLOATS = {"debt_ratio", "utilisation", "risk_score"}
+
+
+def _run(train, test, *, declared=True, **params):
+    spec = AuditSpec(target=fx.TARGET, columns=DECLARED if declared else ColumnRolesSpec())
+    ctx = load_inputs(spec, train=train, test=test).context
+    return near_duplicates(ctx, NearDuplicatesParams(**params))
+
+
+@pytest.fixture(scope="module")
+def table():
+    return fx.realistic_table(4000, 17)
+
+
+@pytest.fixture(scope="module")
+def split(table):
+    return fx.random_split(table, 117)
+
+
+@pytest.mark.parametrize("declared", [True, False], ids=["declared", "undeclared"])
+@pytest.mark.parametrize("how", ["random", "time_shuffled", "group"])
+def test_clean_splits_pass_without_findings(table, how, declared):
+    train, test = {
+        "random": lambda: fx.random_split(table, 118),
+        "time_shuffled": lambda: fx.time_split(table, shuffle_seed=119),
+        "group": lambda: fx.group_split(table, 120),
+    }[how]()
+    outcome = _run(train, test, declared=declared)
+    assert outcome.status == "pass"
+    assert outcome.findings == ()
+    assert outcome.measurements[0].value == 0
+
+
+@pytest.mark.parametrize(
+    ("how", "columns"),
+    [
+        ("epsilon", {"debt_ratio"}),
+        ("round2", FLOATS),
+        ("round3", FLOATS),
+        ("round4", FLOATS),
+        ("text", {"region", "product"}),
+        ("retype", {"age"}),
+        ("mixed", FLOATS | {"region", "product"}),
+    ],
+)
+def test_perturbed_copies_are_counted_exactly_and_their_columns_named(split, how, columns):
+    train, test = split
+    planted, positions = fx.near_copy_train_rows(train, test, 20, seed=21, how=how)
+    outcome = _run(train, planted)
+    assert outcome.status == "fail"
+    (finding,) = outcome.findings
+    assert finding.code == "near_copies_of_train_rows"
+    assert finding.evidence["rows"] == 20
+    assert finding.evidence["example_test_rows"] == [int(p) for p in positions[:10]]
+    assert set(finding.columns) <= columns
+    assert set(finding.columns) & columns
+    assert "chance explains none" in finding.message
+
+
+def test_the_difference_is_described(split):
+    train, test = split
+    planted, _ = fx.near_copy_train_rows(train, test, 10, seed=22, how="epsilon")
+    outcome = _run(train, planted)
+    (table,) = outcome.tables
+    assert table.rows == (("debt_ratio", 10, pytest.approx(1e-9, rel=1e-3), "number"),)
+    assert "'debt_ratio' (10 rows, by at most 1e-09)" in outcome.findings[0].message
+
+
+def test_numbers_written_as_text_are_near_copies(split):
+    train, test = split
+    planted, _ = fx.copy_train_rows(train, test, 10, seed=23)
+    planted["n_accounts"] = planted["n_accounts"].astype(str)
+    outcome = _run(train, planted)
+    finding = outcome.findings[0]
+    assert finding.evidence["rows"] == 10
+    assert finding.columns == ("n_accounts",)
+    assert outcome.tables[0].rows[0][3] == "number written as text"
+
+
+def test_exact_copies_are_left_to_train_test_overlap(split):
+    train, test = split
+    planted, _ = fx.copy_train_rows(train, test, 30, seed=24)
+    outcome = _run(train, planted)
+    assert outcome.status == "pass"
+    assert outcome.findings == ()
+
+
+def test_the_undeclared_id_is_not_compared(split):
+    train, test = split
+    planted, _ = fx.near_copy_train_rows(train, test, 15, seed=25, how="text")
+    outcome = _run(train, planted, declared=False)
+    assert outcome.findings[0].evidence["rows"] == 15
+    assert "application_id" not in outcome.findings[0].columns
+
+
+def test_chance_near_matches_of_coarse_numbers_are_not_copies():
+    # Two features on [0, 1]: rounded to 2 decimals, rows collide by chance all the time.
+    rng = np.random.default_rng(26)
+    frame = pd.DataFrame({"a": rng.random(6000), "b": rng.random(6000)})
+    frame[fx.TARGET] = rng.integers(0, 2, size=6000)
+    train, test = fx.random_split(frame, 27)
+    outcome = _run(train, test, declared=False)
+    assert outcome.status == "pass"
+    assert outcome.measurements[0].value > 50  # many chance near matches ...
+    assert outcome.measurements[2].value > 0.01  # ... in line with the rate inside train
+    assert "in line with" in outcome.summary
+
+
+def test_low_cardinality_tables_pass():
+    table = fx.coarse_table(3000, 28)
+    train, test = fx.random_split(table, 29)
+    text = test.copy()
+    text["sex"] = text["sex"].str.upper()  # every row now differs in case from train
+    outcome = _run(train, text, declared=False)
+    assert outcome.status == "pass"
+
+
+@pytest.mark.parametrize(("min_rows", "status"), [(3, "fail"), (4, "pass")])
+def test_min_rows(split, min_rows, status):
+    train, test = split
+    planted, _ = fx.near_copy_train_rows(train, test, 3, seed=30, how="round3")
+    outcome = _run(train, planted, min_rows=min_rows)
+    assert outcome.status == status
+    assert outcome.findings[0].evidence["rows"] == 3
+
+
+@pytest.mark.parametrize(
+    ("left", "right", "same_exact", "same_near"),
+    [
+        (0.123456, 0.12, False, True),  # rounded to 2 decimals
+        (0.123456, 0.1235, False, True),  # rounded to 4 decimals
+        (0.1, 0.1 + 1e-9, False, True),
+        (3, 3.0, True, True),  # numbers compare as numbers
+        ("North", " north ", False, True),
+        ("New  York", "new york", False, True),
+        ("3", 3, False, True),
+        ("north", "south", False, False),
+        (0.12, 0.13, False, False),
+    ],
+)
+def test_column_codes(left, right, same_exact, same_near):
+    a = column_codes(pd.Series([left], dtype=object if isinstance(left, str) else None))
+    b = column_codes(pd.Series([right], dtype=object if isinstance(right, str) else None))
+    assert (a[0][0] == b[0][0]) == same_exact
+    assert any(x[0] == y[0] for x, y in zip(a[1:], b[1:], strict=True)) == same_near
