@@ -1,0 +1,1 @@
+"""Explanation checks: which features the model relies on."""
