@@ -31,6 +31,7 @@ def audit(
     train: Any = None,
     model: Any = None,
     predictions: Any = None,
+    baseline_model: Any = None,
     task: str | None = None,
     positive_class: str | None = None,
     id_column: str | None = None,
@@ -57,6 +58,8 @@ def audit(
         A fitted scikit-learn compatible estimator, or a ``.skops`` file.
     predictions : DataFrame, str or Path, optional
         Instead of a model: a ``prediction`` column and ``proba_<class>`` columns.
+    baseline_model : estimator, str or Path, optional
+        A fitted model (or ``.skops`` file) the model must beat in ``baseline.comparison``.
     config : str or Path, optional
         An ``audit.toml``; the other keywords override its values.
     checks : mapping, optional
@@ -98,7 +101,11 @@ def audit(
         **{k: str(v) for k, v in (("test", test), ("train", train)) if isinstance(v, (str, Path))},
         **{
             k: str(v)
-            for k, v in (("model", model), ("predictions", predictions))
+            for k, v in (
+                ("model", model),
+                ("predictions", predictions),
+                ("baseline_model", baseline_model),
+            )
             if isinstance(v, (str, Path))
         },
     )
@@ -109,6 +116,7 @@ def audit(
             ("train", train),
             ("model", model),
             ("predictions", predictions),
+            ("baseline_model", baseline_model),
         )
         if v is not None and not isinstance(v, (str, Path))
     }
@@ -116,17 +124,25 @@ def audit(
 
 
 def select_checks(
-    registry: Mapping[str, CheckSpec], select: Iterable[str] | None
+    registry: Mapping[str, CheckSpec],
+    select: Iterable[str] | None,
+    skip: Iterable[str] = (),
 ) -> list[CheckSpec]:
-    """The checks named by id or category in ``select`` (all when None)."""
-    if select is None:
-        return list(registry.values())
-    wanted = list(select)
+    """The checks named by id or category in ``select`` (all when None), less ``skip``."""
     categories = {spec.category for spec in registry.values()}
-    for name in wanted:
-        if name not in registry and name not in categories:
-            raise InputError(unknown_key_message(name, [*registry, *categories], "--select"))
-    return [s for s in registry.values() if s.id in wanted or s.category in wanted]
+    wanted = None if select is None else list(select)
+    unwanted = list(skip)
+    for flag, names in (("--select", wanted or []), ("skip", unwanted)):
+        for name in names:
+            if name not in registry and name not in categories:
+                raise InputError(unknown_key_message(name, [*registry, *categories], flag))
+    return [
+        s
+        for s in registry.values()
+        if (wanted is None or s.id in wanted or s.category in wanted)
+        and s.id not in unwanted
+        and s.category not in unwanted
+    ]
 
 
 def validate_spec_against_registry(
@@ -161,7 +177,7 @@ def run_audit(
     started = time.perf_counter()
     registry = load_registry()
     params = validate_spec_against_registry(spec, registry)
-    selected = select_checks(registry, select)
+    selected = select_checks(registry, select, spec.skip)
     loaded = load_inputs(spec, **(objects or {}))
     ctx = loaded.context
     checks_started = time.perf_counter()

@@ -7,6 +7,7 @@ failed, 2 bad input or usage (one line, nothing written), 3 internal error.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import sys
 from collections.abc import Callable
@@ -98,6 +99,12 @@ def audit(
             help="Instead of a model: a file with 'prediction' and proba_<class> columns."
         ),
     ] = None,
+    baseline_model: Annotated[
+        Path | None,
+        typer.Option(
+            help="A fitted baseline model the model must beat (.skops; pickle needs --trust-model)."
+        ),
+    ] = None,
     task: Annotated[
         str | None, typer.Option(help="binary, multiclass or regression (default: inferred).")
     ] = None,
@@ -113,6 +120,10 @@ def audit(
     ] = None,
     sensitive: Annotated[
         list[str] | None, typer.Option(help="Sensitive column for group metrics (repeatable).")
+    ] = None,
+    schema: Annotated[
+        Path | None,
+        typer.Option(help="A pandera YAML schema to validate train and test against."),
     ] = None,
     config: Annotated[
         Path | None, typer.Option(help="audit.toml, or a pyproject.toml with [tool.auditor].")
@@ -140,6 +151,11 @@ def audit(
     select: Annotated[
         list[str] | None, typer.Option(help="Run only these check ids or categories (repeatable).")
     ] = None,
+    skip: Annotated[
+        list[str] | None,
+        typer.Option(help="Do not run these check ids or categories (repeatable)."),
+    ] = None,
+    strict: Annotated[bool, typer.Option("--strict", help="Warnings fail the gate too.")] = False,
 ) -> int:
     """Audit a model (or its predictions) on test data, write reports, and apply the gate."""
     from auditor.api import run_audit
@@ -151,18 +167,26 @@ def audit(
         target=target,
         model=None if model is None else str(model),
         predictions=None if predictions is None else str(predictions),
+        baseline_model=None if baseline_model is None else str(baseline_model),
         task=task,
         positive_class=positive_class,
         id=id_column,
         group=group_column,
         time=time_column,
         sensitive=tuple(sensitive) if sensitive else None,
+        schema=None if schema is None else str(schema),
         out_dir=None if out_dir is None else str(out_dir),
         formats=_formats(format),
         seed=seed,
         trust_model=trust_model,
         n_jobs=n_jobs,
     )
+    if skip:
+        spec = dataclasses.replace(spec, skip=(*spec.skip, *skip))
+    if strict and "warn" not in spec.gate.fail_on:
+        spec = dataclasses.replace(
+            spec, gate=dataclasses.replace(spec.gate, fail_on=(*spec.gate.fail_on, "warn"))
+        )
     result = run_audit(spec, select=select, command=_command_line())
     return _report(result, Path(spec.out_dir), spec.formats)
 
@@ -171,6 +195,7 @@ def _report(result: Any, out_dir: Path, formats: tuple[str, ...]) -> int:
     from auditor.render import write_reports
 
     written = write_reports(result, out_dir, formats)
+    _append_step_summary(result)
     for check in result.checks:
         typer.echo(f"  {check.status.upper():8} {check.id}: {check.summary}")
     typer.echo(f"Verdict: {result.verdict.upper()}")
@@ -181,6 +206,19 @@ def _report(result: Any, out_dir: Path, formats: tuple[str, ...]) -> int:
     for path in written:
         typer.echo(f"Wrote {path}")
     return result.exit_code
+
+
+def _append_step_summary(result: Any) -> None:
+    """On GitHub Actions, add the Markdown summary to the job's page."""
+    import os
+
+    summary_path = os.environ.get("GITHUB_STEP_SUMMARY")
+    if not summary_path:
+        return
+    from auditor.render.markdown import render_markdown
+
+    with open(summary_path, "a", encoding="utf-8") as handle:
+        handle.write(render_markdown(result) + "\n")
 
 
 def _command_line() -> str:
@@ -242,9 +280,58 @@ def demo(
     spec = load_spec(config).with_overrides(out_dir=str(out_dir))
     typer.echo(f"Auditing the bundled sample ({config.parent.name}/audit.toml) ...")
     result = run_audit(spec, command="auditor demo")
-    code = _report(result, out_dir, spec.formats)
+    _report(result, out_dir, spec.formats)
     typer.echo(f"Open {out_dir / 'report.html'} in a browser.")
-    return code
+    # The demo shows what an audit reports; its verdict is not a failure of the command.
+    return EXIT_PASS
+
+
+@app.command()
+@_exits_cleanly
+def compare(
+    reference: Annotated[
+        Path, typer.Argument(help="audit.json of the reference (e.g. production) model.")
+    ],
+    candidate: Annotated[Path, typer.Argument(help="audit.json of the candidate model.")],
+    max_drop: Annotated[
+        float,
+        typer.Option(help="Largest allowed drop of a [0, 1] score such as ROC AUC (absolute)."),
+    ] = 0.01,
+    max_relative_increase: Annotated[
+        float,
+        typer.Option(
+            help="Largest allowed relative increase of an error such as log loss or RMSE."
+        ),
+    ] = 0.05,
+    output: Annotated[
+        Path | None,
+        typer.Option("--output", "-o", help="Also write the comparison as Markdown here."),
+    ] = None,
+) -> int:
+    """Compare a candidate audit with a reference audit; exit 1 when the candidate is worse."""
+    from auditor.compare import CompareTolerance, compare_results
+    from auditor.io.atomic import write_atomic
+    from auditor.render.markdown import render_comparison
+    from auditor.result import read_result
+
+    for name, value in (
+        ("--max-drop", max_drop),
+        ("--max-relative-increase", max_relative_increase),
+    ):
+        if not 0 <= value <= 1:
+            raise InputError(f"{name} must be between 0 and 1 (write 0.05 for 5%), got {value!r}.")
+    ref, cand = read_result(reference), read_result(candidate)
+    if ref.task != cand.task or ref.target != cand.target:
+        raise InputError(
+            f"The audits are of different models: {ref.task} {ref.target!r} vs {cand.task} {cand.target!r}. "
+            "Compare audits of the same target."
+        )
+    comparison = compare_results(ref, cand, CompareTolerance(max_drop, max_relative_increase))
+    text = render_comparison(comparison, ref, cand)
+    typer.echo(text)
+    if output is not None:
+        write_atomic(output, text)
+    return EXIT_PASS if comparison.status == "pass" else EXIT_GATE_FAILED
 
 
 def sample_data_dir() -> Path:
@@ -260,3 +347,8 @@ def sample_data_dir() -> Path:
 def main() -> None:
     """Console-script entry point."""
     app()
+
+
+from auditor.cli.schema import app as schema_app  # noqa: E402 - sub-app; imports only typer
+
+app.add_typer(schema_app, name="schema")

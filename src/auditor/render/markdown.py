@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from auditor.metrics import METRICS_BY_KEY, PRIMARY_METRIC
 from auditor.render.html import STATUS_LABELS, format_number
-from auditor.result import AuditResult
+from auditor.result import AuditResult, CheckResult
 
 _MD_SPECIAL = str.maketrans(
     {
@@ -95,3 +95,44 @@ def render_markdown(result: AuditResult) -> str:
         "",
     ]
     return "\n".join(lines)
+
+
+def render_comparison(
+    comparison: CheckResult, reference: AuditResult, candidate: AuditResult
+) -> str:
+    """Render a ``regression.compare`` result as Markdown: deltas, then what got worse."""
+    verdict = {"pass": "no regression", "warn": "worse (warnings)", "fail": "WORSE"}[
+        comparison.status
+    ]
+    lines = [
+        f"# auditor compare: {verdict}",
+        "",
+        f"Reference: {escape_md(_inputs(reference))} ({reference.created_at}); "
+        f"candidate: {escape_md(_inputs(candidate))} ({candidate.created_at}).",
+        "",
+        escape_md(comparison.summary),
+        "",
+    ]
+    table = comparison.tables[0]
+    lines += ["| Metric | Reference | Candidate | Delta | Tolerance |", "|---|---:|---:|---:|---:|"]
+    for label, ref, ref_low, ref_high, cand, cand_low, cand_high, delta, allowed in table.rows:
+        lines.append(
+            f"| {label} | {_with_interval(ref, ref_low, ref_high)} | {_with_interval(cand, cand_low, cand_high)} "
+            f"| {delta:+.4f} | {format_number(allowed)} |"
+        )
+    if comparison.findings:
+        lines += ["", "| Severity | What changed |", "|---|---|"]
+        lines += [f"| {f.severity} | {escape_md(f.message)} |" for f in comparison.findings]
+    return "\n".join(lines) + "\n"
+
+
+def _inputs(result: AuditResult) -> str:
+    model = next((i.file_name for i in result.inputs if i.role in {"model", "predictions"}), "?")
+    test = next((i.file_name for i in result.inputs if i.role == "test"), "?")
+    return f"{model} on {test}"
+
+
+def _with_interval(value: float, low: float | None, high: float | None) -> str:
+    if low is None or high is None:
+        return format_number(value)
+    return f"{format_number(value)} [{format_number(low)}, {format_number(high)}]"
