@@ -83,14 +83,16 @@ class Series:
 class Curve:
     """The data behind one figure (ROC, PR, residuals, reliability ...).
 
-    ``kind`` tells the renderer how to draw it: ``line``, ``step`` or ``scatter``.
+    ``kind`` tells the renderer how to draw it: ``line``, ``step`` or ``scatter``; or
+    ``interval``: estimates at the series' x positions with ``y_low``/``y_high`` drawn as
+    error bars (a comparison of a few estimates, usually with ``x_tick_labels``).
     ``x_tick_labels``/``y_tick_labels`` name integer positions 0, 1, ... on an axis whose
     values are categories (features of a beeswarm, baselines of a comparison).
     """
 
     key: str
     title: str
-    kind: Literal["line", "step", "scatter"]
+    kind: Literal["line", "step", "scatter", "interval"]
     x_label: str
     y_label: str
     series: tuple[Series, ...]

@@ -66,12 +66,17 @@ def _interval(low: Any, high: Any, fmt=format_number) -> str:
     return "" if low is None or high is None else f"[{fmt(low)}, {fmt(high)}]"
 
 
+# Words of measurement keys that read as acronyms in labels.
+_ACRONYMS = {"auc": "AUC", "roc": "ROC", "cv": "CV", "ece": "ECE", "f1": "F1", "sd": "SD"}
+
+
 def _humanize(key: str) -> str:
-    """``max_missing_share`` -> ``Max missing share``; ``n_rows`` -> ``Rows``."""
+    """``max_missing_share`` -> ``Max missing share``; ``n_rows`` -> ``Rows``; ``cv`` -> ``CV``."""
     words = key.split("_")
     if words[0] == "n" and len(words) > 1:
         words = words[1:]
-    return " ".join(words).capitalize()
+    text = " ".join(words).capitalize().split(" ")
+    return " ".join(_ACRONYMS.get(w.lower(), w) for w in text)
 
 
 def _environment():
@@ -167,10 +172,25 @@ def _headline(result: AuditResult, labels: dict[str, str]) -> list[dict[str, str
                     "ci": _interval(m.ci_low, m.ci_high),
                 }
             )
+    baseline = _best_baseline(result)
+    if baseline is not None:
+        shown.insert(1, baseline)
     n_rows = holdout.measurement("n_test_rows")
     if n_rows is not None:
         shown.append({"label": "Test rows", "value": format_number(n_rows.value), "ci": ""})
     return shown[:4]
+
+
+def _best_baseline(result: AuditResult) -> dict[str, str] | None:
+    """The best baseline's score on the test rows, to read the headline metric against."""
+    check = result.check("baseline.comparison")
+    m = None if check is None else check.measurement("best_baseline_score")
+    if m is None or m.value is None or m.ci_low is None or not check.tables:
+        return None
+    # The scores table names each baseline; the best is the row holding its score.
+    names = [row[0] for row in check.tables[0].rows[1:] if row[1] == m.value]
+    label = f"Best baseline ({names[0]})" if names else "Best baseline"
+    return {"label": label, "value": format_number(m.value), "ci": _interval(m.ci_low, m.ci_high)}
 
 
 def _top_findings(data: dict) -> list[dict[str, str]]:

@@ -1,0 +1,1 @@
+"""Baseline checks: whether the model beats simple models on the same rows."""

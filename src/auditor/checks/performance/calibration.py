@@ -1,0 +1,318 @@
+"""``performance.calibration``: whether predicted probabilities match observed frequencies."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import partial
+
+import numpy as np
+
+from auditor.checks._common import status_from
+from auditor.context import AuditContext
+from auditor.metrics import EvalData
+from auditor.registry import CheckOutcome, SkipCheck, param, register_check
+from auditor.result import Curve, Finding, Measurement, Series, Table
+from auditor.stats.bootstrap import bootstrap_statistics, percentile_interval
+from auditor.stats.calibration import (
+    ReliabilityBin,
+    brier_decomposition,
+    ece_if_calibrated,
+    quantile_bins,
+    reliability_bins,
+    weighted_ece,
+)
+from auditor.stats.intervals import wilson_interval
+from auditor.stats.random import rng_for
+
+CHECK_ID = "performance.calibration"
+_MAX_CURVE_POINTS = 200
+
+
+@dataclass(frozen=True, slots=True)
+class CalibrationParams:
+    n_bins: int = param(10, "Quantile bins of the predicted probabilities.", minimum=2)
+    warn_ece: float = param(
+        0.05, "Warn when the expected calibration error reaches this value ...", share=True
+    )
+    significance: float = param(
+        0.05,
+        "... and a perfectly calibrated model would reach it by chance in fewer than this "
+        "share of simulated test sets (so the error is beyond noise).",
+        share=True,
+    )
+    n_bootstrap: int = param(
+        1000,
+        "Bootstrap resamples for the ECE interval, and simulated test sets for its noise.",
+        minimum=100,
+    )
+    confidence: float = param(0.95, "Level of the intervals.", share=True)
+
+
+@register_check(
+    CHECK_ID,
+    title="Calibration of the predicted probabilities",
+    needs=("predictions",),
+    params=CalibrationParams,
+    tasks=("binary", "multiclass"),
+    rationale=(
+        "When a model says 30%, about 30% of such cases should be positive; decisions that "
+        "use the probabilities as probabilities (pricing, triage, expected costs) depend on it."
+    ),
+    remedy=(
+        "Recalibrate on held-out rows (scikit-learn's CalibratedClassifierCV, isotonic or "
+        "sigmoid), or use the model for ranking only."
+    ),
+)
+def calibration(ctx: AuditContext, params: CalibrationParams) -> CheckOutcome:
+    """Reliability diagram, expected calibration error, Brier decomposition, thresholds.
+
+    Notes
+    -----
+    Binary: the probability of the positive class against whether the row is positive.
+    Multiclass: the top-label confidence (largest probability) against whether the top
+    label is right ("top-label calibration", Guo et al., 2017).
+
+    Rows are put in ``n_bins`` bins by quantiles of the probability (equal counts), which
+    keeps every bin populated. Each bin's observed frequency has a Wilson interval.
+    ``ECE = sum_b (n_b/n) |observed_b - mean probability_b|``, with a bootstrap interval
+    (bins fixed, rows resampled): the percentile interval of the replicates shifted by the
+    bootstrap estimate of the ECE's bias (mean of the replicates minus the ECE), because
+    resampling noise inflates every replicate.
+
+    The ECE is biased upwards: even a perfectly calibrated model shows a positive ECE on a
+    finite test set (about 0.02 on 1,500 rows with 10 bins). The check therefore compares
+    the observed ECE with its distribution under perfect calibration, simulated by drawing
+    outcomes as Bernoulli(probability) for the same rows (consistency resampling, Bröcker
+    and Smith, 2007). It warns only when the ECE reaches ``warn_ece`` *and* fewer than
+    ``significance`` of the simulated calibrated test sets reach it.
+
+    Binary tasks also get Murphy's decomposition of the Brier score on the same bins
+    (reliability - resolution + uncertainty) and precision, recall and F1 against the
+    decision threshold. The F1-optimal threshold is chosen on the test rows themselves, so
+    its F1 is optimistic; choose thresholds on validation data.
+    """
+    data = ctx.test_eval
+    if data.proba is None:
+        # Checked here rather than in ``needs`` so a regression task reads "does not apply".
+        raise SkipCheck("the predictions have no class probabilities")
+    scores, outcomes, kind = _scores(data)
+    bins = quantile_bins(scores, params.n_bins)
+    table = reliability_bins(scores, outcomes, bins)
+    rng = rng_for(ctx.seed, CHECK_ID)
+    statistic = partial(weighted_ece, scores, outcomes, bins)
+    ece = float(statistic(np.ones((1, data.n)))[0])
+    replicates = bootstrap_statistics(
+        {"ece": statistic}, data.n, n_resamples=params.n_bootstrap, rng=rng
+    )["ece"]
+    # Resampling adds noise of its own, which the ECE turns into upward bias: shift the
+    # replicates by the bootstrap estimate of that bias before taking percentiles.
+    bias = float(np.mean(replicates)) - ece
+    low, high = percentile_interval(np.maximum(replicates - bias, 0.0), params.confidence)
+    null = ece_if_calibrated(scores, bins, params.n_bootstrap, rng)
+    p_value = float((1 + np.sum(null >= ece)) / (1 + null.size))
+    null_low, null_high = np.quantile(
+        null, [(1 - params.confidence) / 2, (1 + params.confidence) / 2]
+    )
+
+    measurements = [
+        Measurement("expected_calibration_error", ece, low, high, False),
+        Measurement(
+            "ece_if_calibrated", float(null.mean()), float(null_low), float(null_high), None
+        ),
+        Measurement("calibration_p_value", p_value),
+    ]
+    findings = _findings(ece, p_value, float(null.mean()), table, params, kind)
+    curves = [_reliability_curve(table, params.confidence, data.task == "binary")]
+    if data.task == "binary":
+        parts = brier_decomposition(scores, outcomes, bins)
+        measurements += [
+            Measurement("brier_score", parts.brier_score, greater_is_better=False),
+            Measurement("brier_reliability", parts.reliability, greater_is_better=False),
+            Measurement("brier_resolution", parts.resolution, greater_is_better=True),
+            Measurement("brier_uncertainty", parts.uncertainty),
+        ]
+        threshold_curve, best_threshold, best_f1 = _threshold_curve(scores, outcomes)
+        measurements += [
+            Measurement("f1_optimal_threshold", best_threshold),
+            Measurement("f1_at_optimal_threshold", best_f1, greater_is_better=True),
+        ]
+        curves.append(threshold_curve)
+
+    interval = "" if low is None else f" [{low:.3f}, {high:.3f}]"
+    summary = (
+        f"Expected calibration error {ece:.3f}{interval} over {len(table)} quantile bins of "
+        f"{data.n:,} test rows ({kind}); a perfectly calibrated model would show "
+        f"{null.mean():.3f} on average at this size (p = {p_value:.3g}). "
+    )
+    if ece < params.warn_ece:
+        summary += f"Below the warning level {params.warn_ece:g}" + (
+            ", though beyond what noise explains." if p_value < params.significance else "."
+        )
+    else:
+        beyond = p_value < params.significance
+        summary += f"At or above the warning level {params.warn_ece:g}" + (
+            " and beyond noise." if beyond else ", but within what noise explains."
+        )
+    return CheckOutcome(
+        status=status_from(findings),
+        summary=summary,
+        findings=tuple(findings),
+        measurements=tuple(measurements),
+        tables=(_bin_table(table, params.confidence, kind),),
+        curves=tuple(curves),
+    )
+
+
+def _scores(data: EvalData) -> tuple[np.ndarray, np.ndarray, str]:
+    if data.task == "binary":
+        positive = data.classes[data.positive]
+        return (
+            data.proba[:, data.positive],
+            (data.y == data.positive).astype(float),
+            f"probability of class {positive!r}",
+        )
+    top = np.argmax(data.proba, axis=1)
+    return (
+        data.proba[np.arange(data.n), top],
+        (data.y == top).astype(float),
+        "top-label confidence",
+    )
+
+
+def _findings(
+    ece: float,
+    p_value: float,
+    null_mean: float,
+    table: list[ReliabilityBin],
+    params: CalibrationParams,
+    kind: str,
+) -> list[Finding]:
+    if ece < params.warn_ece:
+        return []
+    worst = max(table, key=lambda b: b.rows * abs(b.observed - b.mean_score))
+    direction = "too high" if worst.mean_score > worst.observed else "too low"
+    detail = (
+        f"The largest contribution comes from predictions between {worst.score_low:.2f} and "
+        f"{worst.score_high:.2f}: {worst.mean_score:.1%} predicted on average, "
+        f"{worst.observed:.1%} observed ({direction})."
+    )
+    evidence = {
+        "ece": ece,
+        "warn_at": params.warn_ece,
+        "p_value": p_value,
+        "ece_if_calibrated": null_mean,
+        "scores": kind,
+    }
+    if p_value < params.significance:
+        return [
+            Finding(
+                "miscalibrated",
+                "medium",
+                f"Expected calibration error {ece:.3f} reaches {params.warn_ece:g}, and a "
+                f"calibrated model would reach it by chance with probability {p_value:.2g}. "
+                + detail,
+                (),
+                evidence,
+            )
+        ]
+    return [
+        Finding(
+            "miscalibration_within_noise",
+            "low",
+            f"Expected calibration error {ece:.3f} reaches {params.warn_ece:g}, but a calibrated "
+            f"model shows {null_mean:.3f} on average on this many rows (p = {p_value:.2g}): "
+            "more test rows are needed to tell. " + detail,
+            (),
+            evidence,
+        )
+    ]
+
+
+def _reliability_curve(table: list[ReliabilityBin], confidence: float, binary: bool) -> Curve:
+    rows = np.array([b.rows for b in table], dtype=float)
+    positives = np.array([b.positives for b in table], dtype=float)
+    low, high = wilson_interval(positives, rows, confidence)
+    return Curve(
+        "reliability",
+        "Reliability diagram",
+        "line",
+        "Mean predicted probability" if binary else "Mean confidence of the top label",
+        "Observed frequency" if binary else "Accuracy of the top label",
+        (
+            Series(
+                "observed, with 95% Wilson band" if confidence == 0.95 else "observed",
+                tuple(b.mean_score for b in table),
+                tuple(b.observed for b in table),
+                tuple(map(float, low)),
+                tuple(map(float, high)),
+            ),
+        ),
+        f"Each point is a bin of about {int(rows.mean()):,} test rows with similar predictions; "
+        f"the band is the {confidence:.0%} Wilson interval of the observed frequency. A "
+        "calibrated model follows the diagonal.",
+    )
+
+
+def _bin_table(table: list[ReliabilityBin], confidence: float, kind: str) -> Table:
+    rows = np.array([b.rows for b in table], dtype=float)
+    positives = np.array([b.positives for b in table], dtype=float)
+    low, high = wilson_interval(positives, rows, confidence)
+    level = f"{confidence:.0%}"
+    return Table(
+        "reliability_bins",
+        f"Reliability bins ({kind})",
+        (
+            "bin",
+            "from",
+            "to",
+            "rows",
+            "mean predicted",
+            "observed",
+            f"{level} low",
+            f"{level} high",
+        ),
+        tuple(
+            (
+                i + 1,
+                b.score_low,
+                b.score_high,
+                b.rows,
+                b.mean_score,
+                b.observed,
+                float(lo),
+                float(hi),
+            )
+            for i, (b, lo, hi) in enumerate(zip(table, low, high, strict=True))
+        ),
+    )
+
+
+def _threshold_curve(scores: np.ndarray, outcomes: np.ndarray) -> tuple[Curve, float, float]:
+    from sklearn.metrics import precision_recall_curve
+
+    precision, recall, thresholds = precision_recall_curve(outcomes, scores)
+    precision, recall = precision[:-1], recall[:-1]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        f1 = np.where(precision + recall > 0, 2 * precision * recall / (precision + recall), 0.0)
+    best = int(np.argmax(f1))
+    keep = np.unique(
+        np.r_[np.linspace(0, len(thresholds) - 1, min(len(thresholds), _MAX_CURVE_POINTS)), best]
+        .round()
+        .astype(int)
+    )
+    x = tuple(map(float, thresholds[keep]))
+    curve = Curve(
+        "threshold_metrics",
+        "Precision, recall and F1 against the threshold",
+        "line",
+        "Threshold (predict positive at or above)",
+        "Score",
+        (
+            Series("precision", x, tuple(map(float, precision[keep]))),
+            Series("recall", x, tuple(map(float, recall[keep]))),
+            Series("F1", x, tuple(map(float, f1[keep]))),
+        ),
+        f"F1 peaks at {f1[best]:.3f} with threshold {thresholds[best]:.3f}. It is chosen on "
+        "the test rows themselves, so this F1 is optimistic; pick thresholds on validation data.",
+    )
+    return curve, float(thresholds[best]), float(f1[best])
