@@ -19,11 +19,30 @@ from auditor.spec import unknown_key_message
 
 # One line per check module: adding a check adds its module here.
 CHECK_MODULES: tuple[str, ...] = (
+    "auditor.checks.data.class_imbalance",
+    "auditor.checks.data.conflicting_labels",
+    "auditor.checks.data.constant_columns",
+    "auditor.checks.data.duplicate_rows",
+    "auditor.checks.data.feature_drift",
     "auditor.checks.data.missing_values",
+    "auditor.checks.data.mixed_types",
+    "auditor.checks.data.out_of_range",
     "auditor.checks.data.schema",
+    "auditor.checks.data.unseen_categories",
+    "auditor.checks.leakage.group_overlap",
     "auditor.checks.leakage.identifier",
+    "auditor.checks.leakage.near_duplicates",
     "auditor.checks.leakage.target",
+    "auditor.checks.leakage.temporal",
+    "auditor.checks.leakage.train_test_overlap",
+    "auditor.checks.performance.calibration",
+    "auditor.checks.performance.cross_validation",
     "auditor.checks.performance.holdout_metrics",
+    "auditor.checks.performance.overfit",
+    "auditor.checks.baseline.comparison",
+    "auditor.checks.fairness.group_metrics",
+    "auditor.checks.slices.weak_segments",
+    "auditor.checks.explain.feature_importance",
 )
 
 # What each input a check may need means, for the "skipped" reason.

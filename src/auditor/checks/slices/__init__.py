@@ -1,0 +1,1 @@
+"""Slice checks: regions of the data where the model fails significantly more often."""

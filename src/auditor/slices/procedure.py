@@ -1,0 +1,603 @@
+"""The whole procedure: plan the split, search on one half, confirm on the other.
+
+``plan_search`` decides the mode (split or permutation), the halves and the minimum slice
+size; the caller then encodes its features (``encode_frame``) and calls ``find_slices``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+
+from auditor.slices.encoding import CodedFeature
+from auditor.slices.search import FoundSlice, Predicate, SearchConfig, SliceSearch
+from auditor.slices.stats import (
+    benjamini_hochberg,
+    fisher_greater,
+    holm,
+    katz_interval,
+    mean_interval,
+    mean_ratio_interval,
+    newcombe_interval,
+    permutation_greater,
+    slice_statistic,
+    welch_difference_interval,
+    welch_greater,
+    wilson_interval,
+)
+
+# Slices with fewer confirmation rows than this use a permutation test of the mean loss.
+_MIN_ROWS_FOR_WELCH = 50
+# The search for losses runs on "loss above this quantile of the search rows".
+LOSS_QUANTILE = 0.8
+# The permutation mode scores at most about this many conditions in total (a few seconds),
+# assuming a few refinement steps per slice, but runs at least 19 permutations (p >= 0.05).
+_PERMUTATION_BUDGET = 150_000_000
+_REFINE_STEPS = 3
+_MIN_PERMUTATIONS = 19
+# A slice within another (this share of its rows) must be this much worse to be kept.
+_NESTED_SHARE = 0.8
+
+
+@dataclass(frozen=True)
+class SliceParams:
+    """Every tunable of the procedure, with the defaults of the method note.
+
+    Attributes
+    ----------
+    min_support_rows, min_support_share : int, float
+        Minimum slice size on the search rows: ``max(rows, ceil(share * N_D))``.
+    max_conditions : int
+        Most conditions per slice (L_max).
+    n_bins, n_fine_bins : int
+        Coarse quantile bins (lattice items) and fine bins (ranges) of numeric features.
+    n_keep, n_candidates : int
+        Slices kept by the search (K_keep) and sent to confirmation (K_cand).
+    fdr, fdr_method : float, {"bh", "by", "holm"}
+        Level and method of the multiplicity adjustment on the confirmation half.
+    min_lift, min_difference, min_loss_difference_share : float
+        Effect floors: error ratio, absolute rate difference (0/1 errors), and difference
+        as a share of the mean loss (losses).
+    max_jaccard : float
+        Two slices sharing this row-set Jaccard index are duplicates (J_max).
+    max_reported : int
+        Most slices reported.
+    min_rows_for_split : int
+        Below this many rows the permutation mode replaces the split.
+    n_permutations : int
+        Permutations of the permutation mode (B_perm).
+    max_features : int
+        Features searched beyond one condition (those with the best single slices).
+    min_confirmation_rows : int
+        A reported slice needs this many rows on the confirmation half.
+    min_score : float
+        Split mode: a slice is a candidate only if its discovery score exceeds this
+        (nats); 2 keeps the chance that a table without failures passes this screen to a
+        few percent, the confirmation test then works at ``fdr`` on what remains.
+    """
+
+    min_support_rows: int = 30
+    min_support_share: float = 0.01
+    max_conditions: int = 3
+    n_bins: int = 10
+    n_fine_bins: int = 50
+    n_keep: int = 60
+    n_candidates: int = 20
+    fdr: float = 0.05
+    fdr_method: str = "bh"
+    min_lift: float = 1.25
+    min_difference: float = 0.02
+    min_loss_difference_share: float = 0.1
+    max_jaccard: float = 0.8
+    max_reported: int = 10
+    min_rows_for_split: int = 2000
+    n_permutations: int = 99
+    max_features: int = 30
+    min_confirmation_rows: int = 10
+    min_score: float = 2.0
+
+
+@dataclass(frozen=True)
+class SearchPlan:
+    """How the rows are used: the mode, the search half, the confirmation half, sigma."""
+
+    mode: Literal["split", "permutation"]
+    n_rows: int
+    discovery: np.ndarray
+    confirmation: np.ndarray
+    min_rows: int
+
+
+@dataclass(frozen=True)
+class SliceEstimate:
+    """One candidate slice with its confirmation statistics.
+
+    Rates (or mean losses) and intervals are measured on the confirmation half in split
+    mode, on every row in permutation mode. ``expected`` is the error rate the model's
+    own probabilities predict for the slice (scaled to the observed total), when given.
+    ``score`` (the ranking key) is the slice's score on every row.
+    """
+
+    predicates: tuple[Predicate, ...]
+    conditions: tuple[dict[str, Any], ...]
+    level: int
+    n_all: int
+    n_discovery: int
+    n_confirmation: int
+    share: float
+    share_discovery: float
+    share_confirmation: float
+    value: float
+    value_ci: tuple[float, float]
+    rest: float
+    expected: float
+    lift: float
+    lift_ci: tuple[float, float]
+    difference: float
+    difference_ci: tuple[float, float]
+    p_value: float
+    q_value: float
+    discovery_statistic: float
+    discovery_score: float
+    score: float
+    reported: bool
+
+
+@dataclass(frozen=True)
+class SliceReport:
+    """What ``find_slices`` returns."""
+
+    mode: Literal["split", "permutation"]
+    metric: Literal["error_rate", "mean_loss"]
+    n_rows: int
+    n_discovery: int
+    n_confirmation: int
+    min_rows: int
+    overall: float
+    loss_threshold: float | None
+    slices: tuple[SliceEstimate, ...]
+    tested: tuple[SliceEstimate, ...]
+    searched: tuple[int, ...]
+    n_features: int
+    pair_lift: dict[tuple[int, ...], float] = field(default_factory=dict)
+    n_permutations: int = 0
+    null_max: tuple[float, ...] = ()
+    log_prices: tuple[float, ...] = ()
+    n_combinations: int = 0
+    n_pruned: int = 0
+
+
+def min_slice_rows(n_search: int, params: SliceParams) -> int:
+    """sigma = max(min_support_rows, ceil(min_support_share * N_D))."""
+    return max(int(params.min_support_rows), math.ceil(params.min_support_share * n_search))
+
+
+def plan_search(
+    n_rows: int,
+    strata: np.ndarray,
+    *,
+    groups: np.ndarray | None,
+    rng: np.random.Generator,
+    params: SliceParams,
+) -> SearchPlan:
+    """Choose the mode and split the rows 50/50, stratified on ``strata`` (and by group).
+
+    Split mode when there are at least ``min_rows_for_split`` rows (or a group column: the
+    permutation mode assumes exchangeable rows); otherwise the permutation mode on all rows.
+    """
+    everything = np.arange(n_rows)
+    if n_rows < params.min_rows_for_split and groups is None:
+        return SearchPlan(
+            "permutation", n_rows, everything, everything[:0], min_slice_rows(n_rows, params)
+        )
+    strata = np.asarray(strata, dtype=np.float64)
+    if groups is None:
+        order = np.lexsort((rng.random(n_rows), strata))
+        in_discovery = np.zeros(n_rows, dtype=bool)
+        in_discovery[order[0::2]] = True
+    else:
+        # Whole groups go to one side; groups sorted by their mean stratum then alternated.
+        group_ids, inverse = np.unique(groups, return_inverse=True)
+        mean = np.bincount(inverse, weights=strata) / np.bincount(inverse)
+        order = np.lexsort((rng.random(group_ids.size), mean))
+        group_side = np.zeros(group_ids.size, dtype=bool)
+        group_side[order[0::2]] = True
+        in_discovery = group_side[inverse]
+    discovery = np.flatnonzero(in_discovery)
+    confirmation = np.flatnonzero(~in_discovery)
+    return SearchPlan(
+        "split", n_rows, discovery, confirmation, min_slice_rows(discovery.size, params)
+    )
+
+
+def slice_mask(
+    features: Sequence[CodedFeature],
+    predicates: Sequence[Predicate],
+    rows: np.ndarray | None = None,
+) -> np.ndarray:
+    """Rows (all, or those at positions ``rows``) meeting every predicate."""
+    out = None
+    for j, lo, hi in predicates:
+        codes = features[j].codes if rows is None else features[j].codes[rows]
+        inside = (codes == lo) if lo == hi else ((codes >= lo) & (codes <= hi))
+        out = inside if out is None else (out & inside)
+    if out is None:
+        size = features[0].codes.size if rows is None else rows.size
+        return np.ones(size, dtype=bool)
+    return out
+
+
+def conditions_of(
+    features: Sequence[CodedFeature], predicates: Sequence[Predicate]
+) -> tuple[dict[str, Any], ...]:
+    """The conditions ``{"column", "op", "value"}`` of a slice, in feature order."""
+    out: list[dict[str, Any]] = []
+    for j, lo, hi in sorted(predicates):
+        out.extend(features[j].condition(lo, hi))
+    return tuple(out)
+
+
+def permutation_count(features: Sequence[CodedFeature], params: SliceParams) -> int:
+    """Permutations to run: ``n_permutations``, fewer for wide tables (at least 19).
+
+    The cost of one permuted search is dominated by refinement, which scores every
+    condition of every feature (all ranges of a numeric feature) for each of the
+    ``n_candidates`` slices; the total is kept under ``_PERMUTATION_BUDGET`` such scores.
+    """
+    conditions = sum(
+        f.n_ordered * (f.n_ordered + 1) // 2 + 1 if f.ordered else f.n_codes for f in features
+    )
+    per_permutation = max(conditions, 1) * params.n_candidates * _REFINE_STEPS
+    affordable = _PERMUTATION_BUDGET // per_permutation
+    return int(min(params.n_permutations, max(_MIN_PERMUTATIONS, affordable)))
+
+
+def find_slices(
+    features: Sequence[CodedFeature],
+    plan: SearchPlan,
+    *,
+    errors: np.ndarray | None = None,
+    losses: np.ndarray | None = None,
+    expected: np.ndarray | None = None,
+    rng: np.random.Generator,
+    params: SliceParams,
+) -> SliceReport:
+    """Search slices with a high error rate (or mean loss) and test them honestly.
+
+    Parameters
+    ----------
+    features : sequence of CodedFeature
+        The encoded features (codes for every row).
+    plan : SearchPlan
+        From ``plan_search``.
+    errors : ndarray of bool, optional
+        Per-row 0/1 error. Exactly one of ``errors`` and ``losses`` is given.
+    losses : ndarray of float, optional
+        Per-row loss; the search runs on ``loss > its 80th percentile on the search rows``
+        and the confirmation tests the mean loss.
+    expected : ndarray of float, optional
+        Each row's expected error or loss. With ``errors``: its probability of error
+        according to the model (one minus its predicted probability of the predicted
+        class); the null hypothesis becomes "errors follow the model's own probabilities,
+        up to a common factor": the confirmation tests the residuals
+        ``error - c * expected`` (one-sided Welch), and the permutation mode draws its
+        null errors with probability proportional to ``expected``. With ``losses``: the
+        typical loss of rows like it (e.g. with similar predictions); search and test then
+        run on the relative loss ``loss / expected``. Either way a slice is reported only
+        if it is also ``min_lift`` times worse than expected, relative to the rest: errors
+        the model (or the scale of its predictions) explains are not failures.
+    rng : numpy.random.Generator
+        Drives the permutations and the Monte-Carlo tests.
+    params : SliceParams
+
+    Returns
+    -------
+    SliceReport
+    """
+    if (errors is None) == (losses is None):
+        raise ValueError("give exactly one of errors and losses")
+    metric: Literal["error_rate", "mean_loss"] = "error_rate" if losses is None else "mean_loss"
+    discovery = plan.discovery
+    threshold = None
+    search_expected = expected
+    if losses is not None:
+        losses = np.asarray(losses, dtype=np.float64)
+        relative = losses if expected is None else losses / np.maximum(expected, 1e-12)
+        threshold = float(np.quantile(relative[discovery], LOSS_QUANTILE))
+        flags = relative > threshold
+        outcome = losses
+        search_expected = None  # the relative loss is already scaled
+    else:
+        flags = np.asarray(errors, dtype=bool)
+        outcome = flags.astype(np.float64)
+    config = SearchConfig(
+        min_rows=plan.min_rows,
+        max_conditions=params.max_conditions,
+        n_keep=params.n_keep,
+        n_candidates=params.n_candidates,
+        min_lift=params.min_lift,
+        min_difference=params.min_difference,
+        max_jaccard=params.max_jaccard,
+        max_features=params.max_features,
+    )
+    empty = SliceReport(
+        mode=plan.mode,
+        metric=metric,
+        n_rows=plan.n_rows,
+        n_discovery=int(discovery.size),
+        n_confirmation=int(plan.confirmation.size),
+        min_rows=plan.min_rows,
+        overall=float(outcome.mean()) if outcome.size else math.nan,
+        loss_threshold=threshold,
+        slices=(),
+        tested=(),
+        searched=(),
+        n_features=len(features),
+    )
+    flags_d = flags[discovery]
+    n_errors = int(flags_d.sum())
+    if not features or n_errors == 0 or n_errors == flags_d.size or flags_d.size < plan.min_rows:
+        return empty
+    error_positions = np.flatnonzero(flags_d)[None, :]
+    null_max: tuple[float, ...] = ()
+    n_permutations = 0
+    if plan.mode == "permutation":
+        n_permutations = permutation_count(features, params)
+        if search_expected is None:
+            draws = [rng.permutation(flags_d.size)[:n_errors] for _ in range(n_permutations)]
+        else:
+            # Null errors drawn where the model expects them (E rows, without replacement).
+            weights = np.maximum(search_expected[discovery], 1e-9)
+            weights = weights / weights.sum()
+            draws = [
+                rng.choice(flags_d.size, n_errors, replace=False, p=weights)
+                for _ in range(n_permutations)
+            ]
+        permuted = np.stack([np.sort(d) for d in draws])
+        error_positions = np.concatenate([error_positions, permuted])
+    search = SliceSearch(
+        features,
+        discovery,
+        error_positions,
+        config,
+        None if search_expected is None else search_expected[discovery],
+    )
+    search.run()
+    # The permutation mode repeats the whole procedure per permutation; to bound its time
+    # it refines only the n_candidates best slices of each pool, observed and permuted alike.
+    limit = params.n_candidates if plan.mode == "permutation" else None
+    found = search.refined(0, limit)
+    if plan.mode == "permutation":
+        null_max = tuple(
+            max((s.score for s in search.refined(r, limit)), default=-math.inf)
+            for r in range(1, error_positions.shape[0])
+        )
+    candidates = _select(search, found, flags_d, params, gate=plan.mode == "split")
+    estimates = _confirm(
+        features, plan, search, candidates, flags, outcome, expected, metric, rng, params, null_max
+    )
+    reported = [s for s in estimates if s.reported]
+    reported.sort(key=lambda s: (-s.score, s.predicates))
+    pair_lift = _pair_lifts(features, plan, search, outcome)
+    return SliceReport(
+        mode=plan.mode,
+        metric=metric,
+        n_rows=plan.n_rows,
+        n_discovery=int(discovery.size),
+        n_confirmation=int(plan.confirmation.size),
+        min_rows=plan.min_rows,
+        overall=float(outcome.mean()),
+        loss_threshold=threshold,
+        slices=tuple(reported[: params.max_reported]),
+        tested=tuple(estimates),
+        searched=search.searched,
+        n_features=len(features),
+        pair_lift=pair_lift,
+        n_permutations=n_permutations,
+        null_max=null_max,
+        log_prices=tuple(float(x) for x in search.log_price),
+        n_combinations=search.n_combinations,
+        n_pruned=search.n_pruned,
+    )
+
+
+def _select(
+    search: SliceSearch, found: list[FoundSlice], e: np.ndarray, params: SliceParams, *, gate: bool
+) -> list[FoundSlice]:
+    """Walk slices best first and keep those that no kept slice makes redundant.
+
+    With ``gate`` (split mode) only slices with a score above ``min_score`` are candidates.
+    """
+    kept: list[tuple[FoundSlice, np.ndarray]] = []
+    for s in found:
+        if gate and s.score <= params.min_score:
+            break
+        mask = np.logical_and.reduce([search.mask(p) for p in s.predicates])
+        if any(
+            _redundant(search, s, mask, other, other_mask, e, params) for other, other_mask in kept
+        ):
+            continue
+        kept.append((s, mask))
+        if len(kept) == params.n_candidates:
+            break
+    return [s for s, _ in kept]
+
+
+def _redundant(
+    search: SliceSearch,
+    s: FoundSlice,
+    mask: np.ndarray,
+    other: FoundSlice,
+    other_mask: np.ndarray,
+    e: np.ndarray,
+    params: SliceParams,
+) -> bool:
+    """Whether the kept slice ``other`` makes ``s`` redundant (rates on the search rows).
+
+    - a duplicate: row-set Jaccard index at least ``max_jaccard``;
+    - a sub-slice (``_NESTED_SHARE`` of its rows inside ``other``) whose error rate is not
+      ``min_lift`` times that of ``other``: ``other`` explains it;
+    - a super-slice holding most of ``other`` whose remaining rows are not worse than the
+      rows outside it: its excess is that of ``other``.
+    """
+    both = int(np.count_nonzero(mask & other_mask))
+    union = s.n + other.n - both
+    if union and both / union >= params.max_jaccard:
+        return True
+    if both >= _NESTED_SHARE * s.n:
+        return s.k / s.n < params.min_lift * other.k / other.n
+    if both >= _NESTED_SHARE * other.n:
+        rest_n = s.n - both
+        rest_k = s.k - int(np.count_nonzero(mask & other_mask & e))
+        if rest_n == 0:
+            return True
+        return not search.passes_floors_against(rest_n, rest_k, search.N - s.n, search.E - s.k)
+    return False
+
+
+def _confirm(
+    features, plan, search, candidates, flags, outcome, expected, metric, rng, params, null_max
+) -> list[SliceEstimate]:
+    """Test and estimate every candidate on the confirmation half (all rows in permutation mode)."""
+    if not candidates:
+        return []
+    split = plan.mode == "split"
+    rows = plan.confirmation if split else plan.discovery
+    y = outcome[rows]
+    model = tested = None
+    if expected is not None:
+        # Expected errors (losses), scaled to the total observed on these rows.
+        model = expected[rows] * (y.sum() / max(expected[rows].sum(), 1e-12))
+        tested = y - model if metric == "error_rate" else y / np.maximum(model, 1e-12)
+    flags_all = float(flags.sum())
+    calibrated = []
+    estimates = []
+    for s in candidates:
+        inside = slice_mask(features, s.predicates, rows)
+        inside_all = slice_mask(features, s.predicates)
+        n1 = int(inside.sum())
+        n0 = int(rows.size - n1)
+        values_in, values_out = y[inside], y[~inside]
+        if model is not None and n1 and n0:
+            if metric == "error_rate":
+                ratio = (values_in.sum() / max(model[inside].sum(), 1e-12)) / max(
+                    values_out.sum() / max(model[~inside].sum(), 1e-12), 1e-12
+                )
+            else:
+                ratio = tested[inside].mean() / max(tested[~inside].mean(), 1e-12)
+            calibrated.append(ratio)
+        else:
+            calibrated.append(math.inf)
+        if not split:
+            p = (1 + sum(m >= s.score for m in null_max)) / (1 + len(null_max))
+        elif tested is not None:
+            p = _greater(tested[inside], tested[~inside], rng)
+        elif metric == "error_rate":
+            p = fisher_greater(int(values_in.sum()), n1, int(values_out.sum()), n0)
+        else:
+            p = _greater(values_in, values_out, rng)
+        if metric == "error_rate":
+            k1, k0 = int(values_in.sum()), int(values_out.sum())
+            value = k1 / n1 if n1 else math.nan
+            rest = k0 / n0 if n0 else math.nan
+            value_ci = wilson_interval(k1, n1)
+            lift_ci = katz_interval(k1, n1, k0, n0)
+            difference_ci = newcombe_interval(k1, n1, k0, n0)
+        else:
+            value = float(values_in.mean()) if n1 else math.nan
+            rest = float(values_out.mean()) if n0 else math.nan
+            value_ci = mean_interval(values_in)
+            lift_ci = mean_ratio_interval(values_in, values_out)
+            difference_ci = welch_difference_interval(values_in, values_out)
+        lift = value / rest if rest > 0 else (math.inf if value > 0 else math.nan)
+        n_all = int(inside_all.sum())
+        k_all = float(flags[inside_all].sum())
+        score_all = float(slice_statistic(n_all, k_all, plan.n_rows, flags_all))
+        estimates.append(
+            SliceEstimate(
+                predicates=s.predicates,
+                conditions=conditions_of(features, s.predicates),
+                level=len(s.predicates),
+                n_all=n_all,
+                n_discovery=s.n,
+                n_confirmation=n1 if split else 0,
+                share=n_all / plan.n_rows,
+                share_discovery=s.n / search.N,
+                share_confirmation=n1 / rows.size if split else math.nan,
+                value=value,
+                value_ci=value_ci,
+                rest=rest,
+                expected=float(model[inside].mean()) if model is not None and n1 else math.nan,
+                lift=lift,
+                lift_ci=lift_ci,
+                difference=value - rest,
+                difference_ci=difference_ci,
+                p_value=float(p),
+                q_value=math.nan,
+                discovery_statistic=s.statistic,
+                discovery_score=s.score,
+                score=score_all - search.price(s.predicates),
+                reported=False,
+            )
+        )
+    p_values = np.array([e.p_value for e in estimates])
+    if not split:
+        q_values = p_values  # family-wise permutation p-values are already adjusted
+    elif params.fdr_method == "holm":
+        q_values = holm(p_values)
+    else:
+        q_values = benjamini_hochberg(p_values, params.fdr_method)
+    floor = (
+        params.min_difference
+        if metric == "error_rate"
+        else params.min_loss_difference_share * float(y.mean())
+    )
+    out = []
+    for e, q, ratio in zip(estimates, q_values, calibrated, strict=True):
+        n1 = e.n_confirmation if split else e.n_discovery
+        reported = bool(
+            q <= params.fdr
+            and e.lift >= params.min_lift
+            and ratio >= params.min_lift
+            and e.difference >= floor
+            and n1 >= params.min_confirmation_rows
+        )
+        out.append(dataclasses.replace(e, q_value=float(q), reported=reported))
+    return out
+
+
+def _greater(inside: np.ndarray, outside: np.ndarray, rng: np.random.Generator) -> float:
+    """One-sided p-value that ``inside`` has the larger mean: Welch, or permutation if small."""
+    if inside.size == 0 or outside.size == 0:
+        return 1.0
+    if inside.size < _MIN_ROWS_FOR_WELCH:
+        return permutation_greater(inside, outside, rng)
+    return welch_greater(inside, outside)
+
+
+def _pair_lifts(features, plan, search, outcome) -> dict[tuple[int, ...], float]:
+    """Lift of the best slice of each feature (pair), measured on the confirmation half.
+
+    Only combinations whose best slice beats chance on the search half (positive score)
+    get a value.
+    """
+    rows = plan.confirmation if plan.mode == "split" else plan.discovery
+    y = outcome[rows]
+    out = {}
+    for combo, best in search.pair_best.items():
+        if best.score <= 0:
+            continue
+        inside = slice_mask(features, best.predicates, rows)
+        n1 = int(inside.sum())
+        n0 = rows.size - n1
+        if n1 == 0 or n0 == 0:
+            continue
+        rest = float(y[~inside].mean())
+        if rest > 0:
+            out[combo] = float(y[inside].mean()) / rest
+    return out
