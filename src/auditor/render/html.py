@@ -31,6 +31,7 @@ STATUS_LABELS = {
 }
 _SEVERITY_RANK = {"high": 0, "medium": 1, "low": 2}
 _MAX_TABLE_ROWS = 50
+_HEATMAP_TABLES = {"pair_heatmap"}
 _MAX_TOP_FINDINGS = 6
 
 
@@ -246,15 +247,30 @@ def _check_view(obj: CheckResult, check: dict, spec: Any, labels: dict[str, str]
     }
 
 
+def _heat(value: Any) -> str:
+    """Cell shading for a lift: transparent at 1x, full orange (colour-blind safe) at 3x."""
+    if not isinstance(value, (int, float)) or isinstance(value, bool):
+        return ""
+    alpha = min(1.0, max(0.0, (value - 1) / 2))
+    return f"background-color: rgba(213, 94, 0, {alpha:.2f})"
+
+
 def _table_view(table: dict) -> dict[str, Any]:
     rows = table["rows"]
     numeric = [
         bool(rows) and all(isinstance(row[i], (int, float)) or row[i] is None for row in rows)
         for i in range(len(table["columns"]))
     ]
+    # The heat map's columns are feature names (data, shown as given); its cells are lifts.
+    heatmap = table["key"] in _HEATMAP_TABLES
     return {
         "title": table["title"],
-        "columns": [_humanize(c) if "_" in c else c for c in table["columns"]],
+        "columns": table["columns"]
+        if heatmap
+        else [_humanize(c) if "_" in c else c for c in table["columns"]],
+        "shades": [
+            [_heat(cell) if heatmap else "" for cell in row] for row in rows[:_MAX_TABLE_ROWS]
+        ],
         "numeric": numeric,
         "rows": [
             [_formatter(column)(cell) for column, cell in zip(table["columns"], row, strict=True)]
