@@ -32,6 +32,7 @@ STATUS_LABELS = {
 _SEVERITY_RANK = {"high": 0, "medium": 1, "low": 2}
 _MAX_TABLE_ROWS = 50
 _HEATMAP_TABLES = {"pair_heatmap"}
+_QUIET_CATEGORIES = {"data", "leakage"}
 _MAX_TOP_FINDINGS = 6
 
 
@@ -224,6 +225,9 @@ def _check_view(obj: CheckResult, check: dict, spec: Any, labels: dict[str, str]
 
     return {
         **check,
+        # Passing data and leakage checks fold their evidence away (and drop it from the PDF):
+        # readers need the problems, and the full tables stay in the HTML and audit.json.
+        "quiet": check["status"] in {"pass", "skipped"} and check["category"] in _QUIET_CATEGORIES,
         "why": spec.rationale
         if spec is not None and check["status"] in {"pass", "warn", "fail"}
         else "",
