@@ -211,7 +211,7 @@ def test_threshold_on_a_metric_not_measured_fails(checks):
         ),
         pytest.param(
             "[gate.metrics]\nroc_auc = {}",
-            r"\[gate\]\.metrics\.roc_auc needs min or max",
+            r"\[gate\]\.metrics\.roc_auc needs min, max or min_over_baseline",
             id="threshold_without_bounds",
         ),
         pytest.param(

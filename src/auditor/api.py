@@ -183,7 +183,7 @@ def run_audit(
     checks_started = time.perf_counter()
     checks = tuple(run_checks(ctx, selected, params))
     finished = time.perf_counter()
-    gate = evaluate_gate(checks, spec.gate)
+    gate = evaluate_gate(checks, spec.gate, task=ctx.task)
     durations = {
         **loaded.durations,
         "checks_s": finished - checks_started,

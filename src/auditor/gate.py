@@ -5,16 +5,22 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 
-from auditor.metrics import METRICS_BY_KEY
+from auditor.metrics import METRICS_BY_KEY, PRIMARY_METRIC, PRIMARY_METRIC_WITHOUT_PROBA
 from auditor.result import CheckResult, GateVerdict, Measurement
 from auditor.spec import GatePolicy
 
 # Metric thresholds read the holdout measurements: the performance the model will have.
 METRIC_SOURCE = "performance.holdout_metrics"
+BASELINE_SOURCE = "baseline.comparison"
+SLICE_SOURCE = "slices.weak_segments"
 
 
 def evaluate_gate(
-    checks: Sequence[CheckResult], policy: GatePolicy, *, today: dt.date | None = None
+    checks: Sequence[CheckResult],
+    policy: GatePolicy,
+    *,
+    today: dt.date | None = None,
+    task: str | None = None,
 ) -> GateVerdict:
     """Decide whether the audit passes ``policy``; every reason it does not is listed.
 
@@ -38,16 +44,94 @@ def evaluate_gate(
                 f"{check.id} {_verb(check.status)} and its waiver expired on {waiver.expires.isoformat()}: "
                 f"{check.summary}"
             )
-    source = next((c for c in checks if c.id == METRIC_SOURCE), None)
+    by_id = {c.id: c for c in checks}
     for key, threshold in policy.metrics.items():
-        measurement = source.measurement(key) if source is not None else None
-        if measurement is None or measurement.value is None:
-            reasons.append(f"{key} has a threshold but was not measured (see {METRIC_SOURCE}).")
+        if threshold.min is not None or threshold.max is not None:
+            measurement = _measured(by_id, METRIC_SOURCE, key)
+            if measurement is None:
+                reasons.append(f"{key} has a threshold but was not measured (see {METRIC_SOURCE}).")
+            else:
+                reasons.extend(
+                    _threshold_reasons(
+                        measurement, threshold.min, threshold.max, policy.use_interval
+                    )
+                )
+        if threshold.min_over_baseline is not None:
+            reasons.extend(
+                _baseline_reasons(
+                    by_id, key, threshold.min_over_baseline, policy.use_interval, task
+                )
+            )
+    for check_id, key, bound, label in (
+        ("performance.overfit", "train_validation_gap", policy.max_overfit_gap, "Overfit gap"),
+        ("fairness.group_metrics", "max_group_gap", policy.max_group_gap, "Largest group gap"),
+    ):
+        if bound is None:
             continue
-        reasons.extend(
-            _threshold_reasons(measurement, threshold.min, threshold.max, policy.use_interval)
-        )
+        measurement = _measured(by_id, check_id, key)
+        if measurement is None:
+            reasons.append(f"{label} has a limit but was not measured (see {check_id}).")
+        else:
+            reasons.extend(_threshold_reasons(measurement, None, bound, policy.use_interval, label))
+    if policy.max_slice_lift is not None:
+        reasons.extend(_slice_reasons(by_id, policy.max_slice_lift, policy.min_slice_support))
     return GateVerdict(passed=not reasons, reasons=tuple(reasons))
+
+
+def _measured(by_id: dict[str, CheckResult], check_id: str, key: str) -> Measurement | None:
+    check = by_id.get(check_id)
+    measurement = None if check is None else check.measurement(key)
+    return None if measurement is None or measurement.value is None else measurement
+
+
+def _compared_metric(by_id: dict[str, CheckResult], task: str | None) -> str | None:
+    """The metric baseline.comparison compared on: its ``metric`` param, else the task's primary."""
+    comparison = by_id.get(BASELINE_SOURCE)
+    if comparison is None:
+        return None
+    if comparison.params.get("metric"):
+        return comparison.params["metric"]
+    if task is None:
+        return None
+    has_proba = _measured(by_id, METRIC_SOURCE, "log_loss") is not None
+    if has_proba or task == "regression":
+        return PRIMARY_METRIC[task]
+    return PRIMARY_METRIC_WITHOUT_PROBA[task]
+
+
+def _baseline_reasons(
+    by_id: dict[str, CheckResult], key: str, margin: float, use_interval: bool, task: str | None
+) -> list[str]:
+    """The model must beat the best baseline by ``margin`` on ``key`` (paired difference)."""
+    difference = _measured(by_id, BASELINE_SOURCE, "difference_to_best_baseline")
+    if difference is None or _compared_metric(by_id, task) != key:
+        return [
+            f"{key} has a margin over the best baseline but it was not measured "
+            f"(see {BASELINE_SOURCE})."
+        ]
+    label = METRICS_BY_KEY[key].label if key in METRICS_BY_KEY else key
+    return _threshold_reasons(
+        difference, margin, None, use_interval, f"{label} margin over the best baseline"
+    )
+
+
+def _slice_reasons(by_id: dict[str, CheckResult], max_lift: float, min_support: float) -> list[str]:
+    """Every reported weak slice holding ``min_support`` of the rows must stay below ``max_lift``."""
+    check = by_id.get(SLICE_SOURCE)
+    if check is None or check.status in {"skipped", "error"}:
+        return [
+            f"The weak-slice lift has a limit but slices were not searched (see {SLICE_SOURCE})."
+        ]
+    reasons = []
+    for finding in check.findings:
+        lift, share = finding.evidence.get("lift"), finding.evidence.get("share")
+        if lift is None or share is None or share < min_support or lift < max_lift:
+            continue
+        reasons.append(
+            f"Slice {finding.evidence.get('description', '')} has {lift:.2f}x the error rate of the "
+            f"rest on {share:.1%} of rows (limit {max_lift:g}x at {min_support:.0%} or more of rows)."
+        )
+    return reasons
 
 
 def _verb(status: str) -> str:
@@ -55,9 +139,13 @@ def _verb(status: str) -> str:
 
 
 def _threshold_reasons(
-    m: Measurement, low: float | None, high: float | None, use_interval: bool
+    m: Measurement,
+    low: float | None,
+    high: float | None,
+    use_interval: bool,
+    label: str | None = None,
 ) -> list[str]:
-    label = METRICS_BY_KEY[m.key].label if m.key in METRICS_BY_KEY else m.key
+    label = label or (METRICS_BY_KEY[m.key].label if m.key in METRICS_BY_KEY else m.key)
     reasons = []
     if low is not None:
         value, which = _end(m, m.ci_low, use_interval)

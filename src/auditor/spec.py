@@ -34,10 +34,16 @@ class ColumnRolesSpec:
 
 @dataclass(frozen=True, slots=True)
 class MetricThreshold:
-    """A bound on one metric: the audit fails the gate outside [min, max]."""
+    """A bound on one holdout metric: the audit fails the gate outside [min, max].
+
+    ``min_over_baseline`` bounds the metric's margin over the best baseline instead (the
+    paired difference measured by ``baseline.comparison``, in the metric's natural units,
+    oriented so that positive means better than the baseline).
+    """
 
     min: float | None = None
     max: float | None = None
+    min_over_baseline: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +62,10 @@ class GatePolicy:
     use_interval: bool = True
     metrics: Mapping[str, MetricThreshold] = field(default_factory=dict)
     waivers: Mapping[str, Waiver] = field(default_factory=dict)
+    max_overfit_gap: float | None = None
+    max_slice_lift: float | None = None
+    min_slice_support: float = 0.0
+    max_group_gap: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,7 +149,14 @@ class AuditSpec:
             "gate": {
                 "fail_on": list(self.gate.fail_on),
                 "use_interval": self.gate.use_interval,
-                "metrics": {k: {"min": v.min, "max": v.max} for k, v in self.gate.metrics.items()},
+                "metrics": {
+                    k: {"min": v.min, "max": v.max, "min_over_baseline": v.min_over_baseline}
+                    for k, v in self.gate.metrics.items()
+                },
+                "max_overfit_gap": self.gate.max_overfit_gap,
+                "max_slice_lift": self.gate.max_slice_lift,
+                "min_slice_support": self.gate.min_slice_support,
+                "max_group_gap": self.gate.max_group_gap,
                 "waivers": {
                     k: {
                         "reason": w.reason,
@@ -229,11 +246,18 @@ def gate_policy(data: Any, where: str) -> GatePolicy:
                 f"{where} fail_on has {bad[0]!r}; use any of {', '.join(GATE_STATUSES)}."
             )
         gate["fail_on"] = tuple(gate["fail_on"])
+    support = gate.get("min_slice_support", 0.0)
+    if not 0 <= support <= 1:
+        raise InputError(
+            f"{where} min_slice_support is a share between 0 and 1, got {support!r}; write 0.02 for 2%."
+        )
     metrics = {}
     for metric, bound in gate.pop("metrics", {}).items():
         bound = _checked_table(bound, _THRESHOLD, f"{where}.metrics.{metric}")
         if not bound:
-            raise InputError(f"{where}.metrics.{metric} needs min or max, like {{ min = 0.8 }}.")
+            raise InputError(
+                f"{where}.metrics.{metric} needs min, max or min_over_baseline, like {{ min = 0.8 }}."
+            )
         metrics[metric] = MetricThreshold(**bound)
     waivers = {}
     for check_id, waiver in gate.pop("waivers", {}).items():
@@ -320,8 +344,16 @@ _GATE: dict[str, Validator] = {
     "use_interval": _is_bool,
     "metrics": _is_table,
     "waivers": _is_table,
+    "max_overfit_gap": _is_number,
+    "max_slice_lift": _is_number,
+    "min_slice_support": _is_number,
+    "max_group_gap": _is_number,
 }
-_THRESHOLD: dict[str, Validator] = {"min": _is_number, "max": _is_number}
+_THRESHOLD: dict[str, Validator] = {
+    "min": _is_number,
+    "max": _is_number,
+    "min_over_baseline": _is_number,
+}
 _WAIVER: dict[str, Validator] = {"reason": _is_str, "expires": _is_date}
 
 

@@ -156,6 +156,10 @@ def audit(
         typer.Option(help="Do not run these check ids or categories (repeatable)."),
     ] = None,
     strict: Annotated[bool, typer.Option("--strict", help="Warnings fail the gate too.")] = False,
+    mlflow: Annotated[
+        bool,
+        typer.Option("--mlflow", help="Log metrics, verdict and reports to the active MLflow run."),
+    ] = False,
 ) -> int:
     """Audit a model (or its predictions) on test data, write reports, and apply the gate."""
     from auditor.api import run_audit
@@ -188,14 +192,18 @@ def audit(
             spec, gate=dataclasses.replace(spec.gate, fail_on=(*spec.gate.fail_on, "warn"))
         )
     result = run_audit(spec, select=select, command=_command_line())
-    return _report(result, Path(spec.out_dir), spec.formats)
+    return _report(result, Path(spec.out_dir), spec.formats, mlflow=mlflow)
 
 
-def _report(result: Any, out_dir: Path, formats: tuple[str, ...]) -> int:
+def _report(result: Any, out_dir: Path, formats: tuple[str, ...], *, mlflow: bool = False) -> int:
     from auditor.render import write_reports
 
     written = write_reports(result, out_dir, formats)
     _append_step_summary(result)
+    if mlflow:
+        from auditor.tracking import log_to_mlflow
+
+        typer.echo(f"Logged to MLflow run {log_to_mlflow(result, written)}")
     for check in result.checks:
         typer.echo(f"  {check.status.upper():8} {check.id}: {check.summary}")
     typer.echo(f"Verdict: {result.verdict.upper()}")
