@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import re
 import xml.etree.ElementTree as ET
 
@@ -290,15 +289,9 @@ _CASE_CHILD_ORDER = ("skipped", "error", "failure", "system-out")
 
 
 def _validate_with_xsd(text: str) -> None:
-    if importlib.util.find_spec("xmlschema") is not None:
-        import xmlschema
+    import xmlschema
 
-        xmlschema.XMLSchema(JENKINS_XSD).validate(text)
-    else:
-        from lxml import etree
-
-        schema = etree.XMLSchema(etree.fromstring(JENKINS_XSD.encode()))
-        schema.assertValid(etree.fromstring(text.encode()))
+    xmlschema.XMLSchema(JENKINS_XSD).validate(text)
 
 
 def _validate_structurally(text: str) -> None:
@@ -364,11 +357,7 @@ def test_document_satisfies_the_jenkins_junit_schema(gate):
         ),
     )
     text = render_junit(make_result(checks, gate))
-    has_validator = any(
-        importlib.util.find_spec(name) is not None for name in ("xmlschema", "lxml")
-    )
-    if has_validator:
-        _validate_with_xsd(text)
+    _validate_with_xsd(text)
     _validate_structurally(text)
 
 
