@@ -9,6 +9,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from auditor.render import narrative
+from auditor.render.formatting import STATUS_LABELS, formatter_for, humanize, interval, number
 from auditor.result import CATEGORIES, AuditResult, CheckResult
 
 # The category titles, in report order.
@@ -22,63 +24,14 @@ SECTION_TITLES = {
     "explain": "Explanations",
     "regression": "Comparison with a reference audit",
 }
-STATUS_LABELS = {
-    "pass": "✓ PASS",
-    "warn": "! WARN",
-    "fail": "✗ FAIL",
-    "error": "⚠ ERROR",
-    "skipped": "– SKIPPED",
-}
-_SEVERITY_RANK = {"high": 0, "medium": 1, "low": 2}
+# Tables show this many rows on screen and fewer on paper; audit.json keeps them all.
 _MAX_TABLE_ROWS = 50
+_MAX_PRINTED_ROWS = 12
 _HEATMAP_TABLES = {"pair_heatmap"}
 _QUIET_CATEGORIES = {"data", "leakage"}
-_MAX_TOP_FINDINGS = 6
-
-
-def format_number(value: Any) -> str:
-    """Readable numbers: thousands separators, three decimals for values below one."""
-    if value is None:
-        return "—"
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return str(value)
-    if isinstance(value, int) or float(value).is_integer() and abs(value) >= 1:
-        return f"{value:,.0f}"
-    magnitude = abs(value)
-    if magnitude < 1:
-        return f"{value:.3f}"
-    if magnitude < 100:
-        return f"{value:.3g}" if magnitude < 10 else f"{value:.1f}"
-    return f"{value:,.0f}"
-
-
-def format_share(value: Any) -> str:
-    """A fraction in [0, 1] as a percentage."""
-    if value is None or isinstance(value, bool) or not isinstance(value, (int, float)):
-        return format_number(value)
-    return f"{value:.1%}" if 0 < abs(value) < 0.001 or abs(value) >= 0.1 else f"{value:.2%}"
-
-
-def _formatter(key: str):
-    """Shares (keys ending in ``share``, by the naming convention) read as percentages."""
-    return format_share if key.endswith("share") else format_number
-
-
-def _interval(low: Any, high: Any, fmt=format_number) -> str:
-    return "" if low is None or high is None else f"[{fmt(low)}, {fmt(high)}]"
-
-
-# Words of measurement keys that read as acronyms in labels.
-_ACRONYMS = {"auc": "AUC", "roc": "ROC", "cv": "CV", "ece": "ECE", "f1": "F1", "sd": "SD"}
-
-
-def _humanize(key: str) -> str:
-    """``max_missing_share`` -> ``Max missing share``; ``n_rows`` -> ``Rows``; ``cv`` -> ``CV``."""
-    words = key.split("_")
-    if words[0] == "n" and len(words) > 1:
-        words = words[1:]
-    text = " ".join(words).capitalize().split(" ")
-    return " ".join(_ACRONYMS.get(w.lower(), w) for w in text)
+# The cover page has room for this many issues; the rest are in their sections.
+_COVER_ISSUES = 4
+_COVER_PACKAGES = ("scikit-learn", "pandas", "numpy")
 
 
 def _environment():
@@ -91,7 +44,7 @@ def _environment():
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.filters["num"] = format_number
+    env.filters["num"] = number
     return env
 
 
@@ -105,50 +58,57 @@ def render_html(result: AuditResult) -> str:
     # audit.json list mappings in the same order: byte-identical output.
     data = json.loads(result.to_json())
     labels = {key: spec.label for key, spec in METRICS_BY_KEY.items()}
+    objects = {c.id: c for c in result.checks}
     sections = []
     for category in CATEGORIES:
-        checks = [
-            (obj, plain)
-            for obj, plain in zip(result.checks, data["checks"], strict=True)
-            if obj.category == category
-        ]
+        checks = [c for c in data["checks"] if c["category"] == category]
         if not checks:
             continue
-        statuses = [obj.status for obj, _ in checks]
-        counts = ", ".join(f"{statuses.count(s)} {s}" for s in STATUS_LABELS if s in statuses)
+        checks.sort(key=lambda c: narrative.STATUS_ORDER.index(c["status"]))
         sections.append(
             {
                 "category": category,
                 "title": SECTION_TITLES[category],
-                "counts": counts,
+                "counts": _counts(checks),
+                "reading": narrative.section_reading(category, checks, data),
                 "checks": [
-                    _check_view(obj, plain, registry.get(obj.id), labels) for obj, plain in checks
+                    _check_view(objects[c["id"]], c, registry.get(c["id"]), labels) for c in checks
                 ],
             }
         )
+    remedies = {check_id: spec.remedy for check_id, spec in registry.items()}
+    issues = narrative.priority_issues(data, remedies, limit=len(data["checks"]))
     return (
         _environment()
         .get_template("report.html.j2")
         .render(
             r=data,
-            verdict_text=_verdict_text(data),
+            verdict=narrative.verdict(data),
+            conditions=narrative.gate_conditions(data),
+            counts=_counts(data["checks"]),
             headline=_headline(result, labels),
-            top_findings=_top_findings(data),
+            issues=issues[:_COVER_ISSUES],
+            more_issues=len(issues) - _COVER_ISSUES,
+            weakest_slice=narrative.weakest_slice(data),
             sections=sections,
             status_labels=STATUS_LABELS,
+            packages={
+                name: data["manifest"]["packages"][name]
+                for name in _COVER_PACKAGES
+                if name in data["manifest"]["packages"]
+            },
         )
     )
 
 
-def _verdict_text(data: dict) -> str:
-    gate = data["gate"]
-    if gate is not None and not gate["passed"]:
-        return "Do not ship yet: the audit gate failed."
-    return {
-        "pass": "No check raised a problem at its threshold.",
-        "warn": "Passed with warnings: review them before shipping.",
-        "fail": "Checks failed: review them before shipping.",
-    }[data["verdict"]]
+def _counts(checks: list[dict]) -> str:
+    """``21 passed, 2 warned, 1 was skipped`` in the order that needs attention first."""
+    statuses = [c["status"] for c in checks]
+    return ", ".join(
+        f"{statuses.count(s)} {'skipped' if s == 'skipped' else narrative.STATUS_WORDS[s]}"
+        for s in narrative.STATUS_ORDER
+        if s in statuses
+    )
 
 
 def _headline(result: AuditResult, labels: dict[str, str]) -> list[dict[str, str]]:
@@ -170,8 +130,8 @@ def _headline(result: AuditResult, labels: dict[str, str]) -> list[dict[str, str
             shown.append(
                 {
                     "label": labels[key],
-                    "value": format_number(m.value),
-                    "ci": _interval(m.ci_low, m.ci_high),
+                    "value": number(m.value),
+                    "ci": interval(m.ci_low, m.ci_high),
                 }
             )
     baseline = _best_baseline(result)
@@ -179,7 +139,7 @@ def _headline(result: AuditResult, labels: dict[str, str]) -> list[dict[str, str
         shown.insert(1, baseline)
     n_rows = holdout.measurement("n_test_rows")
     if n_rows is not None:
-        shown.append({"label": "Test rows", "value": format_number(n_rows.value), "ci": ""})
+        shown.append({"label": "Test rows", "value": number(n_rows.value), "ci": ""})
     return shown[:4]
 
 
@@ -192,32 +152,7 @@ def _best_baseline(result: AuditResult) -> dict[str, str] | None:
     # The scores table names each baseline; the best is the row holding its score.
     names = [row[0] for row in check.tables[0].rows[1:] if row[1] == m.value]
     label = f"Best baseline ({names[0]})" if names else "Best baseline"
-    return {"label": label, "value": format_number(m.value), "ci": _interval(m.ci_low, m.ci_high)}
-
-
-def _top_findings(data: dict) -> list[dict[str, str]]:
-    rows = [
-        {
-            "severity": f["severity"],
-            "message": f["message"],
-            "check_id": c["id"],
-            "check_title": c["title"],
-        }
-        for c in data["checks"]
-        for f in c["findings"]
-    ]
-    rows += [
-        {
-            "severity": "high",
-            "message": c["summary"],
-            "check_id": c["id"],
-            "check_title": c["title"],
-        }
-        for c in data["checks"]
-        if c["status"] == "error"
-    ]
-    rows.sort(key=lambda row: _SEVERITY_RANK[row["severity"]])
-    return [row for row in rows if row["severity"] != "low"][:_MAX_TOP_FINDINGS]
+    return {"label": label, "value": number(m.value), "ci": interval(m.ci_low, m.ci_high)}
 
 
 def _check_view(obj: CheckResult, check: dict, spec: Any, labels: dict[str, str]) -> dict[str, Any]:
@@ -234,9 +169,9 @@ def _check_view(obj: CheckResult, check: dict, spec: Any, labels: dict[str, str]
         "remedy": spec.remedy if spec is not None else "",
         "measurements": [
             {
-                "label": labels.get(m["key"]) or _humanize(m["key"]),
-                "value": _formatter(m["key"])(m["value"]),
-                "ci": _interval(m["ci_low"], m["ci_high"], _formatter(m["key"])),
+                "label": labels.get(m["key"]) or humanize(m["key"]),
+                "value": formatter_for(m["key"])(m["value"]),
+                "ci": interval(m["ci_low"], m["ci_high"], formatter_for(m["key"])),
                 "direction": {True: "higher is better", False: "lower is better", None: ""}[
                     m["greater_is_better"]
                 ],
@@ -260,7 +195,7 @@ def _heat(value: Any) -> str:
 
 
 def _table_view(table: dict) -> dict[str, Any]:
-    rows = table["rows"]
+    rows = table["rows"][:_MAX_TABLE_ROWS]
     numeric = [
         bool(rows) and all(isinstance(row[i], (int, float)) or row[i] is None for row in rows)
         for i in range(len(table["columns"]))
@@ -271,15 +206,17 @@ def _table_view(table: dict) -> dict[str, Any]:
         "title": table["title"],
         "columns": table["columns"]
         if heatmap
-        else [_humanize(c) if "_" in c else c for c in table["columns"]],
-        "shades": [
-            [_heat(cell) if heatmap else "" for cell in row] for row in rows[:_MAX_TABLE_ROWS]
-        ],
+        else [humanize(c) if "_" in c else c for c in table["columns"]],
+        "shades": [[_heat(cell) if heatmap else "" for cell in row] for row in rows],
         "numeric": numeric,
         "rows": [
-            [_formatter(column)(cell) for column, cell in zip(table["columns"], row, strict=True)]
-            for row in rows[:_MAX_TABLE_ROWS]
+            [
+                formatter_for(column)(cell)
+                for column, cell in zip(table["columns"], row, strict=True)
+            ]
+            for row in rows
         ],
-        "hidden_rows": max(0, len(rows) - _MAX_TABLE_ROWS),
+        "total_rows": len(table["rows"]),
+        "printed_rows": _MAX_PRINTED_ROWS,
         "css": "cm" if table["key"] == "confusion_matrix" else "",
     }

@@ -7,7 +7,7 @@ from the data is escaped so that a column name cannot break the table or inject 
 from __future__ import annotations
 
 from auditor.metrics import METRICS_BY_KEY, PRIMARY_METRIC
-from auditor.render.html import STATUS_LABELS, format_number
+from auditor.render.formatting import STATUS_LABELS, number
 from auditor.result import AuditResult, CheckResult
 
 _MD_SPECIAL = str.maketrans(
@@ -67,12 +67,8 @@ def render_markdown(result: AuditResult) -> str:
             m = holdout.measurement(key)
             if m is None or m.value is None:
                 continue
-            interval = (
-                "—"
-                if m.ci_low is None
-                else f"[{format_number(m.ci_low)}, {format_number(m.ci_high)}]"
-            )
-            lines.append(f"| {METRICS_BY_KEY[key].label} | {format_number(m.value)} | {interval} |")
+            interval = "—" if m.ci_low is None else f"[{number(m.ci_low)}, {number(m.ci_high)}]"
+            lines.append(f"| {METRICS_BY_KEY[key].label} | {number(m.value)} | {interval} |")
         lines.append("")
     lines += ["| Status | Check | Summary |", "|---|---|---|"]
     for check in result.checks:
@@ -118,7 +114,7 @@ def render_comparison(
     for label, ref, ref_low, ref_high, cand, cand_low, cand_high, delta, allowed in table.rows:
         lines.append(
             f"| {label} | {_with_interval(ref, ref_low, ref_high)} | {_with_interval(cand, cand_low, cand_high)} "
-            f"| {delta:+.4f} | {format_number(allowed)} |"
+            f"| {delta:+.4f} | {number(allowed)} |"
         )
     if comparison.findings:
         lines += ["", "| Severity | What changed |", "|---|---|"]
@@ -134,5 +130,5 @@ def _inputs(result: AuditResult) -> str:
 
 def _with_interval(value: float, low: float | None, high: float | None) -> str:
     if low is None or high is None:
-        return format_number(value)
-    return f"{format_number(value)} [{format_number(low)}, {format_number(high)}]"
+        return number(value)
+    return f"{number(value)} [{number(low)}, {number(high)}]"

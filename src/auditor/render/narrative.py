@@ -1,0 +1,382 @@
+"""Plain-language reading of a result: the verdict, the gate, each section's opening paragraph.
+
+Everything here reads the JSON form of a result (``AuditResult.to_json`` parsed), so a report
+re-rendered from audit.json says exactly what the first rendering said. The wording states what
+was measured and at which threshold; it never calls a model fair, unbiased, safe or free of
+leakage, because a check that passed only failed to find a problem it looks for.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from auditor.render.formatting import interval, number, p_value, share
+
+STATUS_WORDS = {
+    "pass": "passed",
+    "warn": "warned",
+    "fail": "failed",
+    "error": "crashed",
+    "skipped": "was skipped",
+}
+# Report order of statuses: what needs attention first.
+STATUS_ORDER = ("fail", "error", "warn", "pass", "skipped")
+_SEVERITY_RANK = {"high": 0, "medium": 1, "low": 2}
+
+
+def _names(items: list[str]) -> str:
+    """``a``, ``a and b``, ``a, b and c``."""
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+
+
+def _plural(count: int, word: str) -> str:
+    return f"{count:,} {word}{'' if count == 1 else 's'}"
+
+
+def _measurement(check: dict | None, key: str) -> dict | None:
+    if check is None:
+        return None
+    found = next((m for m in check["measurements"] if m["key"] == key), None)
+    return None if found is None or found["value"] is None else found
+
+
+def _table(check: dict | None, key: str) -> dict | None:
+    if check is None:
+        return None
+    return next((t for t in check["tables"] if t["key"] == key), None)
+
+
+def _rows(data: dict, role: str) -> int | None:
+    return next((f["rows"] for f in data["inputs"] if f["role"] == role), None)
+
+
+# --- the verdict and the gate ---------------------------------------------------------------
+
+
+def verdict(data: dict) -> dict[str, str]:
+    """The answer to "can this model ship?": a short label, a sentence, and a CSS status."""
+    statuses = [c["status"] for c in data["checks"]]
+    counts = {s: statuses.count(s) for s in STATUS_ORDER}
+    gate = data["gate"]
+    attention = []
+    if counts["fail"]:
+        attention.append(f"{_plural(counts['fail'], 'check')} failed")
+    if counts["error"]:
+        attention.append(f"{_plural(counts['error'], 'check')} crashed")
+    if counts["warn"]:
+        attention.append(_plural(counts["warn"], "warning"))
+    if gate is not None and not gate["passed"]:
+        count = len(gate["reasons"])
+        return {
+            "answer": "Not ready to ship",
+            "status": "fail",
+            "sentence": f"The quality gate failed for {_plural(count, 'reason')}, listed below. "
+            "Fix them, or record a waiver with a reason and an expiry date, then audit again.",
+        }
+    prefix = "No quality gate was configured" if gate is None else "The quality gate passed"
+    if not attention:
+        return {
+            "answer": "Gate passed" if gate is not None else "No problem found",
+            "status": "pass",
+            "sentence": f"{prefix}, and none of the {len(statuses)} checks found a problem "
+            "at its threshold.",
+        }
+    status = "fail" if counts["fail"] or counts["error"] else "warn"
+    return {
+        "answer": "Review before shipping",
+        "status": status,
+        "sentence": f"{prefix}, but {_names(attention)} need a decision before shipping: "
+        "each is explained below with what to do.",
+    }
+
+
+def gate_conditions(data: dict) -> list[str]:
+    """What the gate required, as configured; the thresholds a reader can hold the model to."""
+    policy = data["manifest"].get("spec", {}).get("gate")
+    if not policy:
+        return []
+    conditions = [
+        "no check with status "
+        + " or ".join(policy["fail_on"])
+        + (" (except waived checks)" if policy["waivers"] else "")
+    ]
+    which = "lower end of its 95% interval" if policy["use_interval"] else "point estimate"
+    upper = "upper end of its 95% interval" if policy["use_interval"] else "point estimate"
+    for key, threshold in policy["metrics"].items():
+        label = _metric_label(key)
+        if threshold.get("min") is not None:
+            conditions.append(f"{label} ({which}) at least {threshold['min']:g}")
+        if threshold.get("max") is not None:
+            conditions.append(f"{label} ({upper}) at most {threshold['max']:g}")
+        if threshold.get("min_over_baseline") is not None:
+            conditions.append(
+                f"{label} above the best baseline by at least "
+                f"{threshold['min_over_baseline']:g} ({which})"
+            )
+    for key, text in (
+        ("max_overfit_gap", "train-validation gap at most {:g}"),
+        ("max_group_gap", "largest metric gap between groups at most {:g}"),
+    ):
+        if policy.get(key) is not None:
+            conditions.append(text.format(policy[key]))
+    if policy.get("max_slice_lift") is not None:
+        conditions.append(
+            f"no weak slice above {policy['max_slice_lift']:g}x the error rate of the rest "
+            f"on {policy['min_slice_support']:.0%} or more of rows"
+        )
+    return conditions
+
+
+def _metric_label(key: str) -> str:
+    from auditor.metrics import METRICS_BY_KEY
+
+    return METRICS_BY_KEY[key].label if key in METRICS_BY_KEY else key
+
+
+# --- what to look at first ------------------------------------------------------------------
+
+
+def priority_issues(data: dict, remedies: dict[str, str], limit: int) -> list[dict[str, Any]]:
+    """Checks that need a decision, worst first, each with its findings and what to do.
+
+    Failed, crashed and warning checks come first; a passing check appears only for a
+    medium or high finding. Low findings stay in their sections.
+    """
+    issues = []
+    for check in data["checks"]:
+        findings = sorted(
+            (f for f in check["findings"] if f["severity"] != "low"),
+            key=lambda f: _SEVERITY_RANK[f["severity"]],
+        )
+        if check["status"] == "error":
+            messages = [f"The check crashed: {check['summary']}"]
+            remedy = "Report the error with audit.json; the other checks ran without it."
+        elif check["status"] in {"fail", "warn"} or findings:
+            messages = [f["message"] for f in findings] or [check["summary"]]
+            remedy = remedies.get(check["id"], "")
+        else:
+            continue
+        issues.append(
+            {
+                "id": check["id"],
+                "title": check["title"],
+                "status": check["status"],
+                "severity": findings[0]["severity"] if findings else "high",
+                "messages": messages[:2],
+                "more": max(0, len(messages) - 2),
+                "remedy": remedy,
+            }
+        )
+    issues.sort(key=lambda i: (STATUS_ORDER.index(i["status"]), _SEVERITY_RANK[i["severity"]]))
+    return issues[:limit]
+
+
+def weakest_slice(data: dict) -> str | None:
+    """One sentence on the weakest slice found, or on the strongest one that was tested."""
+    check = next((c for c in data["checks"] if c["id"] == "slices.weak_segments"), None)
+    if check is None:
+        return None
+    if check["status"] in {"skipped", "error"}:
+        return f"The slice search did not run: {check['summary']}"
+    reported, tested = _table(check, "weak_slices"), _table(check, "tested_slices")
+    if reported is not None and reported["rows"]:
+        return "The weakest slice: " + _slice_phrase(reported) + f" (q = {_q(reported)})."
+    if tested is None or not tested["rows"]:
+        return check["summary"]
+    return (
+        "No slice's error stood out significantly. The strongest candidate, "
+        + _slice_phrase(tested)
+        + ", is within what the search's size and the model's own expected error explain "
+        f"(q = {_q(tested)})."
+    )
+
+
+def _slice_phrase(table: dict) -> str:
+    row = dict(zip(table["columns"], table["rows"][0], strict=True))
+    metric = table["columns"][4].removesuffix("_in_slice")
+    fmt = share if metric == "error_rate" else number
+    words = metric.replace("_", " ")
+    article = "an" if words[0] in "aeiou" else "a"
+    return (
+        f"'{row['slice']}' ({_plural(row['rows'], 'test row')}, {share(row['share'])}), "
+        f"has {article} {words} of {fmt(row[table['columns'][4]])} against "
+        f"{fmt(row[table['columns'][5]])} elsewhere ({row['lift']:.2f}x)"
+    )
+
+
+def _q(table: dict) -> str:
+    return p_value(table["rows"][0][table["columns"].index("q_value")])
+
+
+# --- one opening paragraph per section ------------------------------------------------------
+
+
+def section_reading(category: str, checks: list[dict], data: dict) -> str:
+    """What the section measures, how its checks came out, and what a pass does not prove."""
+    parts = [_INTRO[category](checks, data), _tally(checks)]
+    caveat = _CAVEATS.get(category)
+    if caveat:
+        parts.append(caveat)
+    return " ".join(part for part in parts if part)
+
+
+def _tally(checks: list[dict]) -> str:
+    total = len(checks)
+    by_status = {s: [c["title"] for c in checks if c["status"] == s] for s in STATUS_ORDER}
+    if len(by_status["pass"]) == total:
+        return (
+            "The check found nothing above its threshold."
+            if total == 1
+            else f"All {total} checks found nothing above their thresholds."
+        )
+    if total == 1:
+        status = checks[0]["status"]
+        return {
+            "fail": "The check failed; its findings and what to do follow.",
+            "error": "The check crashed; its error follows, and the other checks ran without it.",
+            "warn": "The check raised a warning; its findings and what to do follow.",
+            "skipped": f"The check was skipped: {checks[0]['summary'].removeprefix('Skipped: ')}",
+        }[status]
+    sentences = []
+    for status in ("fail", "error", "warn"):
+        titles = by_status[status]
+        if titles:
+            sentences.append(
+                f"{_plural(len(titles), 'check')} {STATUS_WORDS[status]}: {_names(titles)}."
+            )
+    if by_status["skipped"]:
+        sentences.append(
+            f"{_plural(len(by_status['skipped']), 'check')} could not run on these inputs "
+            f"({_names(by_status['skipped'])})."
+        )
+    passed = len(by_status["pass"])
+    if passed:
+        sentences.append(f"The other {_plural(passed, 'check')} found nothing above threshold.")
+    return " ".join(sentences)
+
+
+def _data_intro(checks: list[dict], data: dict) -> str:
+    sizes = [
+        f"{number(rows)} {role} rows"
+        for role in ("train", "test")
+        if (rows := _rows(data, role)) is not None
+    ]
+    on = f" on the {_names(sizes)}" if sizes else ""
+    return (
+        f"These checks look at the data itself{on}, before any model: missing and constant "
+        "values, value types, duplicates, conflicting labels, unseen categories, class balance "
+        "and drift between train and test."
+    )
+
+
+def _leakage_intro(checks: list[dict], data: dict) -> str:
+    return (
+        "Leakage makes a test score overstate how the model will do on new data. These checks "
+        "look for test rows copied or nearly copied from train, entities shared by both, test "
+        "rows dated before training rows, and single features or identifiers that predict the "
+        "target too well on their own."
+    )
+
+
+def _performance_intro(checks: list[dict], data: dict) -> str:
+    by_id = {c["id"]: c for c in checks}
+    sentences = [
+        "The model is scored on held-out test rows with 95% bootstrap intervals, and by "
+        "refitting it on cross-validation folds; calibration compares predicted probabilities "
+        "with observed frequencies, and the overfitting check compares scores on fitting and "
+        "validation rows."
+    ]
+    holdout = by_id.get("performance.holdout_metrics")
+    primary = _primary(data)
+    test = _measurement(holdout, primary) if primary else None
+    if test is not None:
+        headline = (
+            f"{_metric_label(primary)} on the test rows: {number(test['value'])} "
+            f"{interval(test['ci_low'], test['ci_high'])}".rstrip()
+        )
+        folds = _measurement(by_id.get("performance.cross_validation"), primary)
+        if folds is not None:
+            headline += f"; mean over cross-validation folds: {number(folds['value'])}"
+        sentences.append(headline + ".")
+    return " ".join(sentences)
+
+
+def _primary(data: dict) -> str | None:
+    from auditor.metrics import PRIMARY_METRIC
+
+    return PRIMARY_METRIC.get(data["task"])
+
+
+def _baseline_intro(checks: list[dict], data: dict) -> str:
+    sentence = (
+        "A model earns its complexity only if it beats simple alternatives fitted on the same "
+        "rows: dummy predictors and a regularised linear model, compared on the same test rows "
+        "(paired bootstrap) and the same folds (corrected t-test)."
+    )
+    check = checks[0]
+    model, best = (_measurement(check, k) for k in ("model_score", "best_baseline_score"))
+    scores = _table(check, "baseline_scores")
+    if model is None or best is None or scores is None:
+        return sentence
+    name = next((row[0] for row in scores["rows"][1:] if row[1] == best["value"]), "")
+    return (
+        f"{sentence} The model scores {number(model['value'])} on the test rows; the best "
+        f"baseline{f' ({name})' if name else ''} scores {number(best['value'])}."
+    )
+
+
+def _slices_intro(checks: list[dict], data: dict) -> str:
+    sentence = (
+        "The slice search looks for groups of test rows, described by up to three conditions "
+        "on the features, where the model errs more than elsewhere and more than its own "
+        "predictions lead one to expect."
+    )
+    weakest = weakest_slice(data)
+    return f"{sentence} {weakest}" if weakest and checks[0]["status"] != "skipped" else sentence
+
+
+def _fairness_intro(checks: list[dict], data: dict) -> str:
+    columns = data["manifest"].get("columns", {}).get("sensitive") or []
+    quoted = _names([f"'{c}'" for c in columns]) if columns else "the declared sensitive columns"
+    return (
+        f"These measurements compare the model's selection rate and error rates between the "
+        f"groups of {quoted}, with intervals that account for group size."
+    )
+
+
+def _explain_intro(checks: list[dict], data: dict) -> str:
+    sentence = (
+        "The features are ranked by how much they move the model's predictions on the test "
+        "rows (mean absolute SHAP value)."
+    )
+    table = _table(checks[0], "feature_importance")
+    if table is None or not table["rows"]:
+        return sentence
+    top = [f"'{row[0]}' ({share(row[2])})" for row in table["rows"][:3]]
+    return f"{sentence} The largest shares of importance: {_names(top)}."
+
+
+def _regression_intro(checks: list[dict], data: dict) -> str:
+    return "This audit was compared with a reference audit of the same model and data."
+
+
+_INTRO = {
+    "data": _data_intro,
+    "leakage": _leakage_intro,
+    "performance": _performance_intro,
+    "baseline": _baseline_intro,
+    "slices": _slices_intro,
+    "fairness": _fairness_intro,
+    "explain": _explain_intro,
+    "regression": _regression_intro,
+}
+_CAVEATS = {
+    "leakage": "A pass means these measurable routes were not found at their thresholds; it "
+    "cannot rule out leakage they do not see, such as a feature recorded after the outcome.",
+    "fairness": "The figures are differences between groups at the limits shown, not a judgement "
+    "that the model treats people equally; groups of columns not declared sensitive were not "
+    "examined.",
+    "explain": "Importance says which inputs the model relies on, not what causes the outcome.",
+    "slices": "Slices are described by the features given to the search; a weakness along a "
+    "column it did not see cannot be found.",
+}
