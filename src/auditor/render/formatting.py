@@ -12,7 +12,15 @@ STATUS_LABELS = {
     "skipped": "– SKIPPED",
 }
 # Words of measurement keys that read as acronyms in labels.
-_ACRONYMS = {"auc": "AUC", "roc": "ROC", "cv": "CV", "ece": "ECE", "f1": "F1", "sd": "SD"}
+_ACRONYMS = {
+    "auc": "AUC",
+    "roc": "ROC",
+    "cv": "CV",
+    "ece": "ECE",
+    "f1": "F1",
+    "sd": "SD",
+    "ci": "CI",
+}
 
 
 def number(value: Any) -> str:
@@ -21,7 +29,7 @@ def number(value: Any) -> str:
         return "—"
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return str(value)
-    if isinstance(value, int) or float(value).is_integer() and abs(value) >= 1:
+    if float(value).is_integer():
         return f"{value:,.0f}"
     magnitude = abs(value)
     if magnitude < 1:
@@ -43,6 +51,12 @@ def p_value(value: Any) -> str:
     if value is None or isinstance(value, bool) or not isinstance(value, (int, float)):
         return number(value)
     return "< 0.001" if value < 0.001 else f"{value:.3f}"
+
+
+def p_equals(name: str, value: Any) -> str:
+    """``q = 0.190`` or ``q < 0.001``, for p-values inside a sentence."""
+    text = p_value(value)
+    return f"{name} {text}" if text.startswith("<") else f"{name} = {text}"
 
 
 def interval(low: Any, high: Any, fmt=number) -> str:

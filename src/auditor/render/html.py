@@ -24,6 +24,12 @@ SECTION_TITLES = {
     "explain": "Explanations",
     "regression": "Comparison with a reference audit",
 }
+_NARRATIVE_ORDER = {
+    "performance.holdout_metrics": 0,
+    "performance.cross_validation": 1,
+    "performance.calibration": 2,
+    "performance.overfit": 3,
+}
 # Tables show this many rows on screen and fewer on paper; audit.json keeps them all.
 _MAX_TABLE_ROWS = 50
 _MAX_PRINTED_ROWS = 12
@@ -64,7 +70,7 @@ def render_html(result: AuditResult) -> str:
         checks = [c for c in data["checks"] if c["category"] == category]
         if not checks:
             continue
-        checks.sort(key=lambda c: narrative.STATUS_ORDER.index(c["status"]))
+        checks.sort(key=_reading_order)
         sections.append(
             {
                 "category": category,
@@ -85,6 +91,7 @@ def render_html(result: AuditResult) -> str:
             r=data,
             verdict=narrative.verdict(data),
             conditions=narrative.gate_conditions(data),
+            gate_reasons=narrative.gate_reasons(data),
             counts=_counts(data["checks"]),
             headline=_headline(result, labels),
             issues=issues[:_COVER_ISSUES],
@@ -98,6 +105,16 @@ def render_html(result: AuditResult) -> str:
                 if name in data["manifest"]["packages"]
             },
         )
+    )
+
+
+def _reading_order(check: dict) -> tuple[int, int]:
+    """Data and leakage checks (many, alike) list problems first; the other sections read
+    in their narrative order, the headline measurement first."""
+    rank = narrative.STATUS_ORDER.index(check["status"])
+    return (
+        rank if check["category"] in _QUIET_CATEGORIES else 0,
+        _NARRATIVE_ORDER.get(check["id"], len(_NARRATIVE_ORDER)),
     )
 
 

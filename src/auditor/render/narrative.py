@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from auditor.render.formatting import interval, number, p_value, share
+from auditor.render.formatting import interval, number, p_equals, share
 
 STATUS_WORDS = {
     "pass": "passed",
@@ -90,6 +90,25 @@ def verdict(data: dict) -> dict[str, str]:
     }
 
 
+def gate_reasons(data: dict) -> list[dict[str, str | None]]:
+    """The gate's reasons for the cover: a failed check by its title and a link (its findings
+    follow under "What needs a decision"), a missed threshold in full."""
+    gate = data["gate"]
+    if gate is None or gate["passed"]:
+        return []
+    titles = {c["id"]: c["title"] for c in data["checks"]}
+    reasons = []
+    for reason in gate["reasons"]:
+        check_id = reason.split(" ", 1)[0]
+        if check_id in titles:
+            # gate.py writes "<check id> <verb>[ and its waiver expired on <date>]: <summary>".
+            verdict = reason.split(":", 1)[0].removeprefix(check_id)
+            reasons.append({"check_id": check_id, "text": titles[check_id] + verdict})
+        else:
+            reasons.append({"check_id": None, "text": reason})
+    return reasons
+
+
 def gate_conditions(data: dict) -> list[str]:
     """What the gate required, as configured; the thresholds a reader can hold the model to."""
     policy = data["manifest"].get("spec", {}).get("gate")
@@ -162,8 +181,8 @@ def priority_issues(data: dict, remedies: dict[str, str], limit: int) -> list[di
                 "title": check["title"],
                 "status": check["status"],
                 "severity": findings[0]["severity"] if findings else "high",
-                "messages": messages[:2],
-                "more": max(0, len(messages) - 2),
+                "messages": messages[:1],
+                "more": max(0, len(messages) - 1),
                 "remedy": remedy,
             }
         )
@@ -180,32 +199,31 @@ def weakest_slice(data: dict) -> str | None:
         return f"The slice search did not run: {check['summary']}"
     reported, tested = _table(check, "weak_slices"), _table(check, "tested_slices")
     if reported is not None and reported["rows"]:
-        return "The weakest slice: " + _slice_phrase(reported) + f" (q = {_q(reported)})."
+        return f"The weakest slice is {_slice_phrase(reported)}, {_q(reported)})."
     if tested is None or not tested["rows"]:
         return check["summary"]
     return (
-        "No slice's error stood out significantly. The strongest candidate, "
-        + _slice_phrase(tested)
-        + ", is within what the search's size and the model's own expected error explain "
-        f"(q = {_q(tested)})."
+        f"No slice's error stood out significantly. The strongest candidate is "
+        f"{_slice_phrase(tested)}), within what the search's size and the model's own expected "
+        f"error explain ({_q(tested)})."
     )
 
 
 def _slice_phrase(table: dict) -> str:
+    """``'x < 2' (80 test rows, 10.0%): error rate 31% against 10% elsewhere (3.10x``."""
     row = dict(zip(table["columns"], table["rows"][0], strict=True))
-    metric = table["columns"][4].removesuffix("_in_slice")
+    inside, elsewhere = table["columns"][4], table["columns"][5]
+    metric = inside.removesuffix("_in_slice")
     fmt = share if metric == "error_rate" else number
-    words = metric.replace("_", " ")
-    article = "an" if words[0] in "aeiou" else "a"
     return (
-        f"'{row['slice']}' ({_plural(row['rows'], 'test row')}, {share(row['share'])}), "
-        f"has {article} {words} of {fmt(row[table['columns'][4]])} against "
-        f"{fmt(row[table['columns'][5]])} elsewhere ({row['lift']:.2f}x)"
+        f"'{row['slice']}' ({_plural(row['rows'], 'test row')}, {share(row['share'])}): "
+        f"{metric.replace('_', ' ')} {fmt(row[inside])} against {fmt(row[elsewhere])} "
+        f"elsewhere ({row['lift']:.2f}x"
     )
 
 
 def _q(table: dict) -> str:
-    return p_value(table["rows"][0][table["columns"].index("q_value")])
+    return p_equals("q", table["rows"][0][table["columns"].index("q_value")])
 
 
 # --- one opening paragraph per section ------------------------------------------------------
