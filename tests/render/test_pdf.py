@@ -27,11 +27,11 @@ pytestmark = pytest.mark.slow
 runner = CliRunner()
 
 
-def pdf_text(path: Path) -> str:
+def pdf_text(path: Path, *, layout: bool = True) -> str:
     if shutil.which("pdftotext") is None:
         pytest.skip("pdftotext (poppler-utils) is not installed; cannot read the PDF's text")
     completed = subprocess.run(
-        ["pdftotext", "-layout", str(path), "-"],
+        ["pdftotext", *(["-layout"] if layout else []), str(path), "-"],
         capture_output=True,
         text=True,
         timeout=60,
@@ -92,6 +92,103 @@ def test_pdf_keeps_the_inline_figures(loans_pdf):
     ).stdout
     images = [line for line in listing.splitlines()[2:] if line.split()[2] == "image"]
     assert len(images) >= 2
+
+
+def page_texts(path: Path) -> list[str]:
+    """The text of each page in reading order (pdftotext separates pages with form feeds)."""
+    return pdf_text(path, layout=False).split("\f")[:-1]
+
+
+def test_first_page_answers_whether_the_model_ships(loans_pdf):
+    cover = " ".join(page_texts(loans_pdf)[0].split())
+    for expected in (
+        "CAN THIS MODEL SHIP?",
+        "Review before shipping",
+        "The quality gate passed, but 2 warnings need a decision",
+        "ROC AUC (lower end of its 95% interval) at least 0.7",
+        "0.784",
+        "[0.753, 0.814]",
+        "BEST BASELINE (LOGISTIC",
+        "0.795",
+        "What needs a decision",
+        "Overfitting",
+        "Comparison with baseline models",
+        "What to do:",
+        "Weakest slice",
+        "'credit_score < 650'",
+        "What the audit ran on",
+        "loans_test.csv",
+        "88ff5b50ac2a",
+        "Seed 0",
+    ):
+        assert expected in cover, expected
+
+
+def test_contents_then_sections_in_order_with_footer_on_every_page(loans_pdf):
+    pages = page_texts(loans_pdf)
+    assert 8 <= len(pages) <= 20
+    assert "Contents" in pages[1]
+    assert "How to read this report" in pages[1]
+    body = "\n" + "\n".join(pages[2:])
+    headings = [
+        "Data quality",
+        "Leakage",
+        "Performance",
+        "Baselines",
+        "Failure slices",
+        "Group metrics",
+        "Explanations",
+        "Inputs and reproducibility",
+    ]
+    starts = [body.find(f"\n{title}\n") for title in headings]
+    assert -1 not in starts, dict(zip(headings, starts, strict=True))
+    assert starts == sorted(starts), dict(zip(headings, starts, strict=True))
+    for number, text in enumerate(pages, start=1):
+        assert f"Page {number} of {len(pages)}" in text
+        assert "Model audit report · default · " in text
+
+
+def boxes_on_pages(document, tags: set[str]) -> dict[tuple[int, str], set[int]]:
+    """For each element with one of ``tags``, the pages its layout boxes landed on."""
+    pages: dict[tuple[int, str], set[int]] = {}
+
+    def walk(box, page: int) -> None:
+        if getattr(box, "element_tag", None) in tags:
+            pages.setdefault((id(box.element), box.element_tag), set()).add(page)
+        for child in getattr(box, "children", None) or ():
+            walk(child, page)
+
+    for number, page in enumerate(document.pages):
+        walk(page._page_box, number)
+    return pages
+
+
+KEEP_WHOLE = {"figure", "table", "li", "tr"}
+
+
+def test_no_figure_table_or_finding_is_cut_across_pages(loans_pdf):
+    import weasyprint
+
+    from auditor.render.html import render_html
+    from auditor.result import read_result
+
+    result = read_result(loans_pdf.parent / "out" / "audit.json")
+    fetcher = weasyprint.URLFetcher(allowed_protocols=("data",))
+    document = weasyprint.HTML(string=render_html(result), url_fetcher=fetcher).render()
+    placed = boxes_on_pages(document, KEEP_WHOLE)
+    assert len({tag for _, tag in placed}) == len(KEEP_WHOLE)
+    assert {key: pages for key, pages in placed.items() if len(pages) > 1} == {}
+
+
+def test_cut_probe_sees_a_table_longer_than_a_page():
+    """Control: a 200-row table cannot fit one page; the probe must report it split."""
+    import weasyprint
+
+    rows = "".join(f"<tr><td>{i}</td></tr>" for i in range(200))
+    document = weasyprint.HTML(string=f"<table>{rows}</table>").render()
+    placed = boxes_on_pages(document, {"table"})
+    assert [len(pages) for pages in placed.values()] == [len(document.pages)]
+    assert len(document.pages) > 1
 
 
 # --- no fetching ---------------------------------------------------------------------------
