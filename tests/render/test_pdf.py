@@ -166,7 +166,29 @@ def boxes_on_pages(document, tags: set[str]) -> dict[tuple[int, str], set[int]]:
 KEEP_WHOLE = {"figure", "table", "li", "tr"}
 
 
-def test_no_figure_table_or_finding_is_cut_across_pages(loans_pdf):
+def past_right_margin(document) -> list[tuple[int, str, str]]:
+    """Cells, images and paragraphs whose box ends beyond the page's content area."""
+    found = []
+
+    def walk(box, page: int, right: float) -> None:
+        tag = getattr(box, "element_tag", None)
+        if (
+            tag in {"td", "th", "img", "p", "li"}
+            and box.position_x + box.margin_width() > right + 0.5
+        ):
+            found.append((page, box.element_tag, (box.element.text or "").strip()))
+        for child in getattr(box, "children", None) or ():
+            walk(child, page, right)
+
+    for number, page in enumerate(document.pages, start=1):
+        box = page._page_box
+        walk(box, number, box.content_box_x() + box.width)
+    return found
+
+
+@pytest.fixture(scope="module")
+def loans_layout(loans_pdf):
+    """weasyprint's laid-out pages of the loans report (boxes with positions and pages)."""
     import weasyprint
 
     from auditor.render.html import render_html
@@ -174,14 +196,21 @@ def test_no_figure_table_or_finding_is_cut_across_pages(loans_pdf):
 
     result = read_result(loans_pdf.parent / "out" / "audit.json")
     fetcher = weasyprint.URLFetcher(allowed_protocols=("data",))
-    document = weasyprint.HTML(string=render_html(result), url_fetcher=fetcher).render()
-    placed = boxes_on_pages(document, KEEP_WHOLE)
+    return weasyprint.HTML(string=render_html(result), url_fetcher=fetcher).render()
+
+
+def test_no_figure_table_or_finding_is_cut_across_pages(loans_layout):
+    placed = boxes_on_pages(loans_layout, KEEP_WHOLE)
     assert len({tag for _, tag in placed}) == len(KEEP_WHOLE)
     assert {key: pages for key, pages in placed.items() if len(pages) > 1} == {}
 
 
-def test_cut_probe_sees_a_table_longer_than_a_page():
-    """Control: a 200-row table cannot fit one page; the probe must report it split."""
+def test_nothing_runs_off_the_right_edge_of_the_page(loans_layout):
+    assert past_right_margin(loans_layout) == []
+
+
+def test_layout_probes_see_a_cut_table_and_a_cell_off_the_page():
+    """Controls: a 200-row table cannot fit one page, and a nowrap cell cannot fit its width."""
     import weasyprint
 
     rows = "".join(f"<tr><td>{i}</td></tr>" for i in range(200))
@@ -189,6 +218,8 @@ def test_cut_probe_sees_a_table_longer_than_a_page():
     placed = boxes_on_pages(document, {"table"})
     assert [len(pages) for pages in placed.values()] == [len(document.pages)]
     assert len(document.pages) > 1
+    wide = f"<table><tr><td style='white-space: nowrap'>{'wide ' * 200}</td></tr></table>"
+    assert past_right_margin(weasyprint.HTML(string=wide).render())
 
 
 # --- no fetching ---------------------------------------------------------------------------

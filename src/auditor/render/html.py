@@ -33,6 +33,8 @@ _NARRATIVE_ORDER = {
 # Tables show this many rows on screen and fewer on paper; audit.json keeps them all.
 _MAX_TABLE_ROWS = 50
 _MAX_PRINTED_ROWS = 12
+# Wider tables print in a smaller type to fit the page.
+_NARROW_TABLE_COLUMNS = 8
 _HEATMAP_TABLES = {"pair_heatmap"}
 _QUIET_CATEGORIES = {"data", "leakage"}
 # The cover page has room for this many issues; the rest are in their sections.
@@ -234,6 +236,15 @@ def _table_view(table: dict) -> dict[str, Any]:
             for row in rows
         ],
         "total_rows": len(table["rows"]),
-        "printed_rows": _MAX_PRINTED_ROWS,
-        "css": "cm" if table["key"] == "confusion_matrix" else "",
+        # A table barely over the cap prints whole: cutting one or two rows saves no page.
+        "printed_rows": _MAX_PRINTED_ROWS if len(rows) > _MAX_PRINTED_ROWS + 3 else len(rows),
+        "css": " ".join(
+            filter(
+                None,
+                (
+                    {"confusion_matrix": "cm", "pair_heatmap": "heatmap"}.get(table["key"]),
+                    "wide" if len(table["columns"]) > _NARROW_TABLE_COLUMNS else None,
+                ),
+            )
+        ),
     }
