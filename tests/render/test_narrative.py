@@ -226,6 +226,21 @@ def test_issues_put_failures_first_keep_medium_findings_of_passing_checks_drop_l
     ]
 
 
+def test_not_checked_lists_skipped_checks_with_their_reason():
+    data = result_data(
+        [
+            check("fairness.group_metrics", "skipped", summary="Skipped: no sensitive column."),
+            check("data.schema"),
+        ],
+        {"passed": True, "reasons": []},
+    )
+    assert narrative.not_checked(data) == ["Group metrics (no sensitive column)"]
+    assert (
+        "the one check that ran found no problem at its threshold"
+        in (narrative.verdict(data)["sentence"])
+    )
+
+
 # --- weakest slice ----------------------------------------------------------------------------
 
 

@@ -99,6 +99,7 @@ def render_html(result: AuditResult) -> str:
             issues=issues[:_COVER_ISSUES],
             more_issues=len(issues) - _COVER_ISSUES,
             weakest_slice=narrative.weakest_slice(data),
+            not_checked=narrative.not_checked(data),
             sections=sections,
             status_labels=STATUS_LABELS,
             packages={

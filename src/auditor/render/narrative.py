@@ -78,8 +78,8 @@ def verdict(data: dict) -> dict[str, str]:
         return {
             "answer": "Gate passed" if gate is not None else "No problem found",
             "status": "pass",
-            "sentence": f"{prefix}, and none of the {len(statuses)} checks found a problem "
-            "at its threshold.",
+            "sentence": f"{prefix}, and {_none_found(len(statuses) - counts['skipped'])} at "
+            "its threshold.",
         }
     status = "fail" if counts["fail"] or counts["error"] else "warn"
     return {
@@ -88,6 +88,12 @@ def verdict(data: dict) -> dict[str, str]:
         "sentence": f"{prefix}, but {_names(attention)} need a decision before shipping: "
         "each is explained below with what to do.",
     }
+
+
+def _none_found(ran: int) -> str:
+    if ran == 1:
+        return "the one check that ran found no problem"
+    return f"none of the {ran:,} checks that ran found a problem"
 
 
 def gate_reasons(data: dict) -> list[dict[str, str | None]]:
@@ -188,6 +194,15 @@ def priority_issues(data: dict, remedies: dict[str, str], limit: int) -> list[di
         )
     issues.sort(key=lambda i: (STATUS_ORDER.index(i["status"]), _SEVERITY_RANK[i["severity"]]))
     return issues[:limit]
+
+
+def not_checked(data: dict) -> list[str]:
+    """The checks that did not run and why: what the verdict cannot speak for."""
+    return [
+        f"{c['title']} ({c['summary'].removeprefix('Skipped: ').rstrip('.')})"
+        for c in data["checks"]
+        if c["status"] == "skipped"
+    ]
 
 
 def weakest_slice(data: dict) -> str | None:
