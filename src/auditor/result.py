@@ -70,13 +70,18 @@ class Table:
 
 @dataclass(frozen=True, slots=True)
 class Series:
-    """One line or point cloud of a curve; ``y_low``/``y_high`` carry an interval band."""
+    """One line or point cloud of a curve; ``y_low``/``y_high`` carry an interval band.
+
+    ``counts`` (optional, added within schema version 1) is how many rows stand behind each
+    point, e.g. the size of each bin of a reliability diagram; figures draw it as bars.
+    """
 
     name: str
     x: tuple[float, ...]
     y: tuple[float, ...]
     y_low: tuple[float, ...] | None = None
     y_high: tuple[float, ...] | None = None
+    counts: tuple[int, ...] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,7 +90,9 @@ class Curve:
 
     ``kind`` tells the renderer how to draw it: ``line``, ``step`` or ``scatter``; or
     ``interval``: estimates at the series' x positions with ``y_low``/``y_high`` drawn as
-    error bars (a comparison of a few estimates, usually with ``x_tick_labels``).
+    error bars (a comparison of a few estimates, usually with ``x_tick_labels``). In a
+    ``scatter``, a series with ``y_low``/``y_high`` summarises the points (their mean,
+    binned medians) and is drawn as a line with its band.
     ``x_tick_labels``/``y_tick_labels`` name integer positions 0, 1, ... on an axis whose
     values are categories (features of a beeswarm, baselines of a comparison).
     """
@@ -312,6 +319,7 @@ def _check_from_dict(c: Mapping[str, Any]) -> CheckResult:
                         tuple(s["y"]),
                         _tuple_or_none(s["y_low"]),
                         _tuple_or_none(s["y_high"]),
+                        _tuple_or_none(s.get("counts")),
                     )
                     for s in cv["series"]
                 ),
