@@ -385,7 +385,8 @@ def _explain_intro(checks: list[dict], data: dict) -> str:
     table = _table(checks[0], "feature_importance")
     if table is None or not table["rows"]:
         return sentence
-    top = [f"'{row[0]}' ({share(row[2])})" for row in table["rows"][:3]]
+    column = table["columns"].index("importance_share")
+    top = [f"'{row[0]}' ({share(row[column])})" for row in table["rows"][:3]]
     return f"{sentence} The largest shares of importance: {_names(top)}."
 
 
