@@ -65,6 +65,25 @@ def test_read_result_reads_what_to_json_wrote(binary_result, tmp_path):
     assert read_result(path).to_json() == binary_result.to_json()
 
 
+def test_bin_counts_round_trip_and_results_written_before_them_still_read(binary_result):
+    data = strict_loads(binary_result.to_json())
+    (reliability,) = (
+        cv for c in data["checks"] for cv in c["curves"] if cv["key"] == "reliability"
+    )
+    counts = reliability["series"][0]["counts"]
+    assert (
+        sum(counts)
+        == binary_result.check("performance.holdout_metrics").measurement("n_test_rows").value
+    )
+    assert all(isinstance(n, int) for n in counts)
+    for check in data["checks"]:
+        for curve in check["curves"]:
+            for series in curve["series"]:
+                del series["counts"]
+    rebuilt = result_from_dict(data)
+    assert all(s.counts is None for c in rebuilt.checks for cv in c.curves for s in cv.series)
+
+
 @pytest.mark.parametrize(
     "bad",
     [

@@ -59,6 +59,7 @@ def test_ece_and_bins_equal_a_recomputation():
         assert (row[6], row[7]) == pytest.approx((ci.low, ci.high), abs=1e-12)
     (band,) = result.curves[0].series
     assert band.y_low == pytest.approx([row[6] for row in table.rows])
+    assert band.counts == tuple(row[3] for row in table.rows)
 
 
 def test_overconfident_probabilities_warn():
@@ -104,8 +105,13 @@ def test_brier_decomposition_and_threshold_analysis():
         f1_score(y, p >= best)
     )
     threshold = result.curves[1]
-    assert [s.name for s in threshold.series] == ["precision", "recall", "F1"]
+    names = [s.name for s in threshold.series]
+    assert names[:3] == ["precision", "recall", "F1"]
     assert best in threshold.series[2].x
+    # The best threshold is marked as a point of its own, named in the legend.
+    (best_point,) = zip(threshold.series[3].x, threshold.series[3].y, strict=True)
+    assert best_point == pytest.approx((best, f1_score(y, p >= best)))
+    assert names[3] == f"highest F1: {best_point[1]:.3f} at threshold {best:.3f}"
 
 
 def test_multiclass_uses_the_top_label_confidence():
@@ -120,6 +126,9 @@ def test_multiclass_uses_the_top_label_confidence():
     assert len(result.curves) == 1
     table = result.tables[0]
     assert sum(row[3] for row in table.rows) == len(test)
+    (reliability,) = result.curves
+    assert sum(reliability.series[0].counts) == len(test)
+    assert "over-confident" in reliability.caption
     assert sum(row[3] * row[5] for row in table.rows) == pytest.approx(correct.sum())
     assert sum(row[3] * row[4] for row in table.rows) == pytest.approx(confidence.sum())
 

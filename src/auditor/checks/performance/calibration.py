@@ -96,6 +96,7 @@ def calibration(ctx: AuditContext, params: CalibrationParams) -> CheckOutcome:
         # Checked here rather than in ``needs`` so a regression task reads "does not apply".
         raise SkipCheck("the predictions have no class probabilities")
     scores, outcomes, kind = _scores(data)
+    event = _event(data, ctx.target)
     bins = quantile_bins(scores, params.n_bins)
     table = reliability_bins(scores, outcomes, bins)
     rng = rng_for(ctx.seed, CHECK_ID)
@@ -122,7 +123,7 @@ def calibration(ctx: AuditContext, params: CalibrationParams) -> CheckOutcome:
         Measurement("calibration_p_value", p_value),
     ]
     findings = _findings(ece, p_value, float(null.mean()), table, params, kind)
-    curves = [_reliability_curve(table, params.confidence, data.task == "binary")]
+    curves = [_reliability_curve(table, params.confidence, event)]
     if data.task == "binary":
         parts = brier_decomposition(scores, outcomes, bins)
         measurements += [
@@ -131,7 +132,7 @@ def calibration(ctx: AuditContext, params: CalibrationParams) -> CheckOutcome:
             Measurement("brier_resolution", parts.resolution, greater_is_better=True),
             Measurement("brier_uncertainty", parts.uncertainty),
         ]
-        threshold_curve, best_threshold, best_f1 = _threshold_curve(scores, outcomes)
+        threshold_curve, best_threshold, best_f1 = _threshold_curve(scores, outcomes, event)
         measurements += [
             Measurement("f1_optimal_threshold", best_threshold),
             Measurement("f1_at_optimal_threshold", best_f1, greater_is_better=True),
@@ -177,6 +178,11 @@ def _scores(data: EvalData) -> tuple[np.ndarray, np.ndarray, str]:
         (data.y == top).astype(float),
         "top-label confidence",
     )
+
+
+def _event(data: EvalData, target: str) -> str | None:
+    """What a positive outcome is, in words (``default = 1``); None for top-label scores."""
+    return f"{target} = {data.classes[data.positive]}" if data.task == "binary" else None
 
 
 def _findings(
@@ -228,28 +234,59 @@ def _findings(
     ]
 
 
-def _reliability_curve(table: list[ReliabilityBin], confidence: float, binary: bool) -> Curve:
+def _reliability_curve(table: list[ReliabilityBin], confidence: float, event: str | None) -> Curve:
+    """Observed against predicted per bin, with each bin's interval and its number of rows.
+
+    ``event`` names the positive outcome of a binary task; None means top-label confidence.
+    """
     rows = np.array([b.rows for b in table], dtype=float)
     positives = np.array([b.positives for b in table], dtype=float)
     low, high = wilson_interval(positives, rows, confidence)
+    level = f"{confidence:.0%}"
+    sizes = (
+        f"{int(rows.min()):,} test rows each"
+        if rows.min() == rows.max()
+        else f"{int(rows.min()):,} to {int(rows.max()):,} test rows, shown under the plot"
+    )
+    if event is not None:
+        x_label = f"Predicted probability of {event} (mean of the bin)"
+        y_label = f"Observed share of {event} in the bin"
+        reading = (
+            f"Each point is a bin of test rows with similar predicted probabilities "
+            f"({len(table)} bins, {sizes}): how often {event} actually happened in the bin "
+            f"against the probability the model gave it, with a {level} interval. Points "
+            "below the dashed diagonal mean the model over-predicts (it gives higher "
+            "probabilities than what happens), points above mean it under-predicts. Bands "
+            "that cross the diagonal are within noise."
+        )
+    else:
+        x_label = "Confidence in the predicted class (mean of the bin)"
+        y_label = "Share of the bin whose predicted class is right"
+        reading = (
+            f"Each point is a bin of test rows with similar confidence in their predicted "
+            f"class ({len(table)} bins, {sizes}): how often the predicted class was right "
+            f"against the confidence the model gave it, with a {level} interval. Points "
+            "below the dashed diagonal mean the model is over-confident (right less often "
+            "than it claims), points above mean it is under-confident. Bands that cross the "
+            "diagonal are within noise."
+        )
     return Curve(
         "reliability",
         "Reliability diagram",
         "line",
-        "Mean predicted probability" if binary else "Mean confidence of the top label",
-        "Observed frequency" if binary else "Accuracy of the top label",
+        x_label,
+        y_label,
         (
             Series(
-                "observed, with 95% Wilson band" if confidence == 0.95 else "observed",
+                f"observed share, {level} Wilson interval",
                 tuple(b.mean_score for b in table),
                 tuple(b.observed for b in table),
                 tuple(map(float, low)),
                 tuple(map(float, high)),
+                tuple(int(b.rows) for b in table),
             ),
         ),
-        f"Each point is a bin of about {int(rows.mean()):,} test rows with similar predictions; "
-        f"the band is the {confidence:.0%} Wilson interval of the observed frequency. A "
-        "calibrated model follows the diagonal.",
+        reading,
     )
 
 
@@ -287,7 +324,9 @@ def _bin_table(table: list[ReliabilityBin], confidence: float, kind: str) -> Tab
     )
 
 
-def _threshold_curve(scores: np.ndarray, outcomes: np.ndarray) -> tuple[Curve, float, float]:
+def _threshold_curve(
+    scores: np.ndarray, outcomes: np.ndarray, event: str
+) -> tuple[Curve, float, float]:
     from sklearn.metrics import precision_recall_curve
 
     precision, recall, thresholds = precision_recall_curve(outcomes, scores)
@@ -301,18 +340,27 @@ def _threshold_curve(scores: np.ndarray, outcomes: np.ndarray) -> tuple[Curve, f
         .astype(int)
     )
     x = tuple(map(float, thresholds[keep]))
+    best_threshold, best_f1 = float(thresholds[best]), float(f1[best])
     curve = Curve(
         "threshold_metrics",
         "Precision, recall and F1 against the threshold",
         "line",
-        "Threshold (predict positive at or above)",
-        "Score",
+        f"Threshold: flag a row as {event} when its probability is at or above",
+        "Precision, recall or F1",
         (
             Series("precision", x, tuple(map(float, precision[keep]))),
             Series("recall", x, tuple(map(float, recall[keep]))),
             Series("F1", x, tuple(map(float, f1[keep]))),
+            Series(
+                f"highest F1: {best_f1:.3f} at threshold {best_threshold:.3f}",
+                (best_threshold,),
+                (best_f1,),
+            ),
         ),
-        f"F1 peaks at {f1[best]:.3f} with threshold {thresholds[best]:.3f}. It is chosen on "
-        "the test rows themselves, so this F1 is optimistic; pick thresholds on validation data.",
+        f"Moving the threshold to the right flags fewer rows as {event}: precision (the share "
+        f"of flagged rows that are {event}) tends to rise and recall (the share of {event} "
+        "rows that get flagged) falls. F1 balances the two; it peaks at "
+        f"{best_f1:.3f} with threshold {best_threshold:.3f}. That threshold is chosen on the "
+        "test rows themselves, so its F1 is optimistic: pick thresholds on validation data.",
     )
-    return curve, float(thresholds[best]), float(f1[best])
+    return curve, best_threshold, best_f1
