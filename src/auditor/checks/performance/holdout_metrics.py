@@ -18,6 +18,10 @@ CHECK_ID = "performance.holdout_metrics"
 # Curves are thinned to this many points: enough for a smooth figure, small in the JSON.
 _MAX_CURVE_POINTS = 200
 _MAX_SCATTER_POINTS = 1500
+# The residual plot's trend line: the median residual of each tenth of the predictions,
+# from bins of at least this many rows.
+_RESIDUAL_BINS = 10
+_MIN_ROWS_PER_BIN = 20
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,7 +77,7 @@ def holdout_metrics(ctx: AuditContext, params: HoldoutMetricsParams) -> CheckOut
         f"({params.confidence:.0%} bootstrap interval)."
     )
     if data.task == "regression":
-        tables, curves = (_residual_table(data),), _regression_curves(data, ctx.seed)
+        tables, curves = (_residual_table(data),), _regression_curves(data, ctx.seed, ctx.target)
     else:
         tables = (_classification_report(data), _confusion_matrix(data))
         curves = _classification_curves(data, ctx.target)
@@ -150,39 +154,54 @@ def _thin(*arrays: np.ndarray, limit: int = _MAX_CURVE_POINTS) -> list[tuple[flo
 def _classification_curves(data: EvalData, target: str) -> tuple[Curve, ...]:
     if data.proba is None:
         return ()
-    from sklearn.metrics import precision_recall_curve, roc_curve
+    from sklearn.metrics import auc, precision_recall_curve, roc_curve
 
     if data.task == "binary":
         positive = data.classes[data.positive]
         targets = [
             (f"{target} = {positive}", data.y == data.positive, data.proba[:, data.positive])
         ]
+        negative = data.classes[1 - data.positive]
+        positives, negatives = f"{target} = {positive} rows", f"{target} = {negative} rows"
+        flagged_right = f"flagged rows that are {target} = {positive}"
     else:
         targets = [
-            (f"{c} vs rest", data.y == i, data.proba[:, i]) for i, c in enumerate(data.classes)
+            (f"{target} = {c} vs rest", data.y == i, data.proba[:, i])
+            for i, c in enumerate(data.classes)
         ]
+        positives, negatives = "the class's rows", "other classes' rows"
+        flagged_right = "flagged rows that are of the class"
     roc_series, pr_series = [], []
     for name, truth, score in targets:
         fpr, tpr, _ = roc_curve(truth, score)
-        roc_series.append(Series(name, *_thin(fpr, tpr)))
+        roc_series.append(Series(f"{name} (AUC {auc(fpr, tpr):.3f})", *_thin(fpr, tpr)))
         precision, recall, _ = precision_recall_curve(truth, score)
         pr_series.append(Series(name, *_thin(recall[::-1], precision[::-1])))
     prevalence = ", ".join(f"{name}: {truth.mean():.1%}" for name, truth, _ in targets)
+    one_vs_rest = (
+        ""
+        if data.task == "binary"
+        else " Each class gets its own curve, that class against all the others."
+    )
     roc_caption = (
-        "The closer the curve runs to the top-left corner, the better the model separates the "
-        "classes; the diagonal is a random ranking."
+        "As the threshold is lowered, more rows are flagged: the curve shows the share of "
+        f"{positives} caught (up) against the share of {negatives} wrongly flagged "
+        "(right). The closer it runs to the top-left corner, the better the model ranks "
+        "them; the dashed diagonal is what a random ranking achieves (AUC 0.5)." + one_vs_rest
     )
     pr_caption = (
-        "Precision at each level of recall; a random ranking sits at the class's share of rows "
-        f"({prevalence})."
+        f"At each share of {positives} caught (recall), the share of {flagged_right} "
+        "(precision); higher is better. A random ranking stays on the dashed line at the "
+        f"share of such rows ({prevalence}). This view is sharper than the ROC curve when "
+        "those rows are rare." + one_vs_rest
     )
     return (
         Curve(
             "roc",
             "ROC curve",
             "line",
-            "False positive rate",
-            "True positive rate",
+            f"False positive rate: share of {negatives} flagged",
+            f"True positive rate: share of {positives} caught",
             tuple(roc_series),
             roc_caption,
         ),
@@ -190,8 +209,8 @@ def _classification_curves(data: EvalData, target: str) -> tuple[Curve, ...]:
             "precision_recall",
             "Precision-recall curve",
             "step",
-            "Recall",
-            "Precision",
+            f"Recall: share of {positives} caught",
+            f"Precision: share of {flagged_right}",
             tuple(pr_series),
             pr_caption,
         ),
@@ -206,7 +225,25 @@ def _scatter_rows(n: int, seed: int) -> np.ndarray:
     )
 
 
-def _regression_curves(data: EvalData, seed: int) -> tuple[Curve, ...]:
+def _binned_residuals(predicted: np.ndarray, residuals: np.ndarray) -> Series | None:
+    """Median residual with its quartiles in each tenth of the predictions (all test rows)."""
+    n_bins = min(_RESIDUAL_BINS, len(predicted) // _MIN_ROWS_PER_BIN)
+    if n_bins < 3:
+        return None
+    order = np.argsort(predicted, kind="stable")
+    groups = [g for g in np.array_split(order, n_bins) if len(g)]
+    middle = [float(np.median(predicted[g])) for g in groups]
+    q1, median, q3 = np.array([np.quantile(residuals[g], (0.25, 0.5, 0.75)) for g in groups]).T
+    return Series(
+        "median residual, middle half of the rows",
+        tuple(middle),
+        tuple(map(float, median)),
+        tuple(map(float, q1)),
+        tuple(map(float, q3)),
+    )
+
+
+def _regression_curves(data: EvalData, seed: int, target: str) -> tuple[Curve, ...]:
     rows = _scatter_rows(data.n, seed)
     shown = (
         f"{len(rows):,} of {data.n:,} test rows"
@@ -214,25 +251,44 @@ def _regression_curves(data: EvalData, seed: int) -> tuple[Curve, ...]:
         else f"all {data.n:,} test rows"
     )
     predicted, actual = data.y_pred[rows], data.y[rows]
+    residual_series = [
+        Series("test row", tuple(map(float, predicted)), tuple(map(float, actual - predicted)))
+    ]
+    binned = _binned_residuals(data.y_pred, data.y - data.y_pred)
+    per_bin = f" ({data.n // len(binned.x):,} rows each)" if binned is not None else ""
+    if binned is not None:
+        residual_series.append(binned)
+    trend = (
+        f" The line is the median residual in each tenth of the predictions{per_bin} and the "
+        "band holds the middle half of those rows: a line away from zero is a bias at those "
+        "predictions, a band widening to the right (a funnel) means larger errors for larger "
+        "predictions."
+        if binned is not None
+        else " A pattern or a funnel shape means the errors depend on the prediction."
+    )
     return (
         Curve(
             "predicted_vs_actual",
             "Predicted against actual",
             "scatter",
-            "Actual",
-            "Predicted",
-            (Series("rows", tuple(map(float, actual)), tuple(map(float, predicted))),),
-            f"Each point is a test row ({shown}); perfect predictions lie on the diagonal.",
+            f"Actual {target}",
+            f"Predicted {target}",
+            (Series("test row", tuple(map(float, actual)), tuple(map(float, predicted))),),
+            f"Each point is a test row ({shown}). Points on the dashed diagonal are predicted "
+            "exactly; points above it are over-predicted (the model says more than the actual "
+            "value), points below are under-predicted. Points drifting below the diagonal at "
+            "the high end mean the model pulls large values towards the middle.",
         ),
         Curve(
             "residuals",
             "Residuals against predicted",
             "scatter",
-            "Predicted",
-            "Residual (actual - predicted)",
-            (Series("rows", tuple(map(float, predicted)), tuple(map(float, actual - predicted))),),
-            f"Each point is a test row ({shown}); a pattern or funnel shape means errors depend "
-            "on the prediction.",
+            f"Predicted {target}",
+            f"Residual: actual - predicted {target}",
+            tuple(residual_series),
+            f"Each point is a test row ({shown}). Points above the dashed zero line are rows the "
+            "model under-predicted (the actual value is higher), points below are "
+            "over-predicted. A good model leaves an even band around zero." + trend,
         ),
     )
 
