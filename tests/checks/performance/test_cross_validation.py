@@ -92,7 +92,13 @@ def test_tables_and_figure_describe_each_fold(binary):
     (curve,) = result.curves
     assert curve.kind == "scatter"
     assert curve.x_tick_labels == ("1", "2", "3", "4", "5")
-    assert np.mean(curve.series[0].y) == pytest.approx(result.measurement("roc_auc").value)
+    auc = result.measurement("roc_auc")
+    folds, mean = curve.series
+    assert np.mean(folds.y) == pytest.approx(auc.value)
+    # The folds' mean is drawn across them with its t interval as a band.
+    assert mean.y == pytest.approx((auc.value, auc.value))
+    assert mean.y_low + mean.y_high == pytest.approx((auc.ci_low,) * 2 + (auc.ci_high,) * 2)
+    assert curve.y_label == "ROC AUC (higher is better)"
 
 
 def test_failed_fits_are_findings_and_warn():
@@ -128,7 +134,11 @@ def test_repeats_multiply_the_folds():
     result = run(ctx, CHECK_ID, n_splits=3, n_repeats=2)
     assert result.measurement("n_folds").value == 6
     assert "3-fold shuffled cross-validation, repeated 2 times" in result.summary
-    assert [s.name for s in result.curves[0].series] == ["repeat 1", "repeat 2"]
+    assert [s.name for s in result.curves[0].series] == [
+        "repeat 1",
+        "repeat 2",
+        "mean of the folds, 95% t interval",
+    ]
     assert result.tables[1].columns[:2] == ("fold", "repeat")
     assert [m.key for m in result.measurements][:3] == [
         "r2",

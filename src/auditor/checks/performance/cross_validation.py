@@ -20,7 +20,7 @@ from auditor.evaluation import (
 from auditor.metrics import MetricSpec
 from auditor.registry import CheckOutcome, param, register_check
 from auditor.result import Curve, Finding, Measurement, Series, Table
-from auditor.stats.intervals import t_interval
+from auditor.stats.intervals import MeanInterval, t_interval
 
 CHECK_ID = "performance.cross_validation"
 # Metrics shown per fold in the report table (all of them are summarised across folds).
@@ -114,7 +114,15 @@ def cross_validation(ctx: AuditContext, params: CrossValidationParams) -> CheckO
             _summary_table(metrics, summaries, params.confidence),
             _fold_table(cv, metrics, scores, primary),
         ),
-        curves=(_fold_curve(cv, scores[:, [m.key for m in metrics].index(primary)], label),),
+        curves=(
+            _fold_curve(
+                cv,
+                scores[:, [m.key for m in metrics].index(primary)],
+                next(m for m in metrics if m.key == primary),
+                head,
+                params.confidence,
+            ),
+        ),
     )
 
 
@@ -199,7 +207,14 @@ def _fold_table(
     )
 
 
-def _fold_curve(cv: CrossValidation, values: np.ndarray, label: str) -> Curve:
+def _fold_curve(
+    cv: CrossValidation,
+    values: np.ndarray,
+    metric: MetricSpec,
+    summary: MeanInterval,
+    confidence: float,
+) -> Curve:
+    """Each validation fold's score, and their mean with its t interval as a band."""
     repeats = sorted(set(cv.folds.repeat))
     per_repeat = sum(1 for r in cv.folds.repeat if r == repeats[0])
     series = []
@@ -214,14 +229,34 @@ def _fold_curve(cv: CrossValidation, values: np.ndarray, label: str) -> Curve:
         if len(repeats) > 1
         else f"{len(cv.fits)} validation folds"
     )
+    direction = "higher" if metric.greater_is_better else "lower"
+    mean_text = ""
+    if summary.n >= 1 and np.isfinite(summary.mean):
+        ends = (-0.25, per_repeat - 0.75)
+        if summary.ci_low is not None:
+            series.append(
+                Series(
+                    f"mean of the folds, {confidence:.0%} t interval",
+                    ends,
+                    (summary.mean, summary.mean),
+                    (summary.ci_low, summary.ci_low),
+                    (summary.ci_high, summary.ci_high),
+                )
+            )
+            mean_text = (
+                f" The line is their mean ({summary.mean:.3f}) and the band its t interval "
+                f"[{summary.ci_low:.3f}, {summary.ci_high:.3f}]: where the model's true "
+                "cross-validated score plausibly lies (optimistic, as folds share rows)."
+            )
     return Curve(
         "cv_folds",
-        f"{label} on each validation fold",
+        f"{metric.label} on each validation fold",
         "scatter",
-        "Fold",
-        label,
+        "Validation fold (the model refitted without its rows)",
+        f"{metric.label} ({direction} is better)",
         tuple(series),
-        f"Each point is one of the {folds}; their spread shows how much the score depends on "
-        "the rows the model learned from.",
+        f"Each point is the score of a model refitted on the other folds and scored on one of "
+        f"the {folds}." + mean_text + " Points far apart mean the score depends a lot on which "
+        "rows the model learned from; one point far from the others is an unusual fold.",
         x_tick_labels=tuple(str(i + 1) for i in range(per_repeat)),
     )
