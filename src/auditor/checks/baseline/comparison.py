@@ -88,6 +88,7 @@ class Comparison:
     baseline: Baseline
     holdout: tuple[float, float | None, float | None] | None = None
     cv: tuple[float, float] | None = None
+    cv_interval: tuple[float | None, float | None] = (None, None)
     holdout_diff: tuple[float, float | None, float | None] | None = None
     holdout_p: float | None = None
     holdout_better: bool = False
@@ -197,7 +198,7 @@ def comparison(ctx: AuditContext, params: ComparisonParams) -> CheckOutcome:
             _score_table(metric, comparisons, model_holdout, model_cv_summary),
             _test_table(metric, comparisons),
         ),
-        curves=(_figure(metric, comparisons, model_holdout, model_cv_summary),),
+        curves=(_figure(metric, comparisons, model_holdout, model_cv_summary, params.confidence),),
     )
 
 
@@ -495,10 +496,11 @@ def _compare_cv(
         if not any(_usable(metric, f.valid) for f in cv.fits):
             continue
         scores = fold_scores(ctx, cv, (metric,))[:, 0]
-        summary = t_interval(scores)
+        summary = t_interval(scores, params.confidence)
         if summary.n == 0:
             continue
         comp.cv = (summary.mean, summary.std)
+        comp.cv_interval = (summary.ci_low, summary.ci_high)
         both = np.isfinite(scores) & np.isfinite(model_scores)
         if both.sum() < 2:
             continue
@@ -794,36 +796,45 @@ def _test_table(metric, comparisons) -> Table:
     )
 
 
-def _figure(metric, comparisons, model_holdout, model_cv_summary) -> Curve:
+def _figure(metric, comparisons, model_holdout, model_cv_summary, confidence) -> Curve:
+    """The model and each baseline with their intervals; the model in a series of its own."""
+    level = f"{confidence:.0%}"
     on_holdout = any(c.holdout is not None for c in comparisons)
-    entries = []
     if on_holdout:
-        entries.append(("Model", *model_holdout))
-        entries += [(c.baseline.label, *c.holdout) for c in comparisons if c.holdout is not None]
-        caption = "Scores on the test rows with their bootstrap intervals."
+        model = [("Model", *model_holdout)]
+        baselines = [(c.baseline.label, *c.holdout) for c in comparisons if c.holdout is not None]
+        what = f"a score on the test rows with its {level} bootstrap interval"
     else:
         s = model_cv_summary
-        entries.append(("Model", s.mean, s.ci_low, s.ci_high))
-        for c in comparisons:
-            if c.cv is not None:
-                entries.append((c.baseline.label, c.cv[0], None, None))
-        caption = "Mean scores over the cross-validation folds (the model with its t interval)."
+        model = [("Model", s.mean, s.ci_low, s.ci_high)]
+        baselines = [(c.baseline.label, c.cv[0], *c.cv_interval) for c in comparisons if c.cv]
+        what = f"a mean score over the cross-validation folds with its {level} t interval"
+    direction = "higher" if metric.greater_is_better else "lower"
+    better = "above" if metric.greater_is_better else "below"
+
+    def series(name: str, entries: list, start: int) -> Series:
+        return Series(
+            name,
+            tuple(float(start + i) for i in range(len(entries))),
+            tuple(_cell(v) for _, v, _, _ in entries),
+            tuple(_cell(lo) for _, _, lo, _ in entries),
+            tuple(_cell(hi) for _, _, _, hi in entries),
+        )
+
     return Curve(
         "baseline_comparison",
         f"{metric.label}: model and baselines",
         "interval",
-        "",
-        metric.label,
+        "Model or baseline",
+        f"{metric.label} ({direction} is better)",
         (
-            Series(
-                "estimate",
-                tuple(float(i) for i in range(len(entries))),
-                tuple(_cell(v) for _, v, _, _ in entries),
-                tuple(_cell(lo) for _, _, lo, _ in entries),
-                tuple(_cell(hi) for _, _, _, hi in entries),
-            ),
+            series(f"model, {level} interval", model, 0),
+            series(f"baseline, {level} interval", baselines, 1),
         ),
-        caption + " The paired tests in the table are sharper than comparing these intervals, "
-        "because model and baseline are scored on the same rows.",
-        x_tick_labels=tuple(name for name, *_ in entries),
+        f"Each point is {what}. The model should sit clearly {better} the dummy baselines, "
+        "which predict without looking at the features; a simple baseline at the same level "
+        "means the model's complexity buys nothing. The paired tests in the table are sharper "
+        "than comparing these intervals, because model and baseline are scored on the same "
+        "rows.",
+        x_tick_labels=tuple(name for name, *_ in model + baselines),
     )

@@ -437,15 +437,33 @@ def _figure(metric: MetricSpec, fit, valid, holdout) -> Curve:
     ]
     if holdout is not None:
         entries.append(("Holdout (test rows)", holdout[0], holdout[1], holdout[2]))
+    direction = "higher" if metric.greater_is_better else "lower"
+    better = "above" if metric.greater_is_better else "below"
+    intervals = "means over the folds with t intervals" + (
+        ", and the holdout score with its bootstrap interval" if holdout is not None else ""
+    )
+    holdout_text = (
+        " The holdout score should agree with the validation folds within their intervals; "
+        "if it is clearly worse, the test rows differ from the training rows."
+        if holdout is not None
+        else ""
+    )
     return Curve(
         "overfit",
         f"{metric.label}: in-sample, cross-validated and holdout",
         "interval",
-        "",
-        metric.label,
-        (_interval_series("estimate", [(v, lo, hi) for _, v, lo, hi in entries]),),
-        "Means over folds with t intervals, and the holdout score with its bootstrap interval. "
-        "In-sample scores are optimistic by construction; validation and holdout should agree.",
+        "Rows the model is scored on",
+        f"{metric.label} ({direction} is better)",
+        (
+            _interval_series(
+                "score with its 95% interval", [(v, lo, hi) for _, v, lo, hi in entries]
+            ),
+        ),
+        f"Each point is a score with its 95% interval: {intervals}. A model usually looks "
+        f"better on the rows it was fitted on, so the in-sample score tends to sit {better} "
+        "the others; the further it sits from the validation folds, the more the model has "
+        "memorised its training rows (overfitting) instead of learning what carries over."
+        + holdout_text,
         x_tick_labels=tuple(name for name, *_ in entries),
     )
 
