@@ -415,7 +415,13 @@ def test_the_summary_figure_puts_the_most_important_feature_on_top(loans):
     ys = np.concatenate([s.y for s in curve.series])
     assert np.all(np.abs(ys - np.round(ys)) <= 0.3 + 1e-9)
     assert set(np.round(ys).astype(int)) == set(range(k))
-    assert curve.x_label == "SHAP value (log-odds of 'default' = 1)"
+    assert curve.x_label == "Effect on the prediction: SHAP value in log-odds of 'default' = 1"
+    # Within a feature's row, low values sit in the lower band and high values in the upper
+    # one, so the value is read from the position, not from the colour alone.
+    offsets = {s.name: np.asarray(s.y) - np.round(s.y) for s in curve.series}
+    assert np.all(offsets["low value"] < -0.1)
+    assert np.all(offsets["high value"] > 0.1)
+    assert np.all(np.abs(offsets["middle value"]) < 0.1)
 
 
 def test_levels_split_a_numeric_column_in_thirds_and_keep_categories_apart():

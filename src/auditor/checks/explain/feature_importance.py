@@ -23,8 +23,13 @@ CHECK_ID = "explain.feature_importance"
 # The summary figure shows at most this many features and points.
 _MAX_SHOWN_FEATURES = 12
 _MAX_POINTS = 2000
-# Vertical jitter of the points around a feature's row of the summary figure.
-_JITTER = 0.3
+# Vertical place of the points in a feature's row of the summary figure: low, middle and
+# high values of the feature in three bands (bottom to top), each with a little jitter, so
+# that the value is read from the position as well as from the colour. Categories and
+# missing values are spread over the whole row.
+_BAND_CENTRES = {0: -0.2, 1: 0.0, 2: 0.2}
+_BAND_JITTER = 0.08
+_JITTER = 0.28
 # Rows are explained in chunks, the first one small, to measure the cost per row.
 _FIRST_CHUNK = 5
 _MAX_CHUNK = 1000
@@ -807,29 +812,40 @@ def _summary_curve(
     for rank, i in enumerate(shown):
         position = len(shown) - 1 - rank  # the most important feature at the top
         levels = _levels(frame[explanation.features[i]])
-        jitter = rng.uniform(-_JITTER, _JITTER, size=n_points)
+        jitter = rng.uniform(-1.0, 1.0, size=n_points)
         for level, name in _LEVEL_NAMES.items():
             mask = levels == level
+            centre = position + _BAND_CENTRES.get(level, 0.0)
+            spread = _BAND_JITTER if level in _BAND_CENTRES else _JITTER
             groups[name][0].extend(values[:n_points, i][mask].tolist())
-            groups[name][1].extend((position + jitter[mask]).tolist())
+            groups[name][1].extend((centre + spread * jitter[mask]).tolist())
     # Six significant digits are beyond what a figure shows; the jitter needs three decimals.
     series = tuple(
         Series(name, tuple(float(f"{x:.6g}") for x in xs), tuple(round(y, 3) for y in ys))
         for name, (xs, ys) in groups.items()
         if xs
     )
+    if ctx.task == "binary":
+        up = f"towards {ctx.target!r} = {ctx.positive_class!r}"
+    elif ctx.task == "regression":
+        up = f"a higher {ctx.target!r}"
+    else:
+        up = "more confidence in the predicted class"
     return Curve(
         "shap_summary",
         "How each feature moves the predictions",
         "scatter",
-        f"SHAP value ({explanation.unit})",
-        "",
+        f"Effect on the prediction: SHAP value in {explanation.unit}",
+        "Feature (most important at the top)",
         series,
-        f"Each point is one of {n_points:,} explained test rows; its horizontal position is "
-        "how much the feature moved that row's prediction away from the average, its colour "
-        "the feature's value (bottom, middle or top third of the rows shown; categories and "
-        "missing values apart). Features are ordered by mean |SHAP value|, the largest at "
-        "the top.",
+        f"Each row of points is a feature, ordered by mean |SHAP value| with the most "
+        f"important at the top; each point is one of {n_points:,} explained test rows. A "
+        "point right of the dashed zero line means that feature pushed that row's prediction "
+        f"up ({up}), left means down; the further from zero, the stronger the push. Within a "
+        "feature's row, rows with a high value of the feature sit in the upper band, middle "
+        "values in the centre and low values in the lower band (thirds of the rows shown); "
+        "categories and missing values spread over the whole row. So high values on the "
+        "right mean: the higher the feature, the higher the prediction.",
         y_tick_labels=tuple(explanation.features[i] for i in reversed(shown)),
     )
 
