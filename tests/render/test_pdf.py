@@ -287,3 +287,19 @@ def test_markup_in_result_text_is_not_fetched(small_result, http_server, tmp_pat
     target.write_bytes(render_pdf(hostile))
     assert requests == []
     assert img in pdf_text(target).replace("\n", " ")
+
+
+def test_html_and_pdf_together_draw_the_figures_once(small_result, tmp_path, monkeypatch):
+    """The PDF prints the same HTML the html format writes; no figure is drawn twice."""
+    import auditor.render.figures as figures
+    from auditor.render import write_reports
+
+    drawn = []
+    real = figures.curve_png
+    monkeypatch.setattr(figures, "curve_png", lambda curve: drawn.append(curve) or real(curve))
+    written = write_reports(small_result, tmp_path, ["pdf", "html", "json"])
+    assert [p.name for p in written] == ["report.pdf", "report.html", "audit.json"]
+    curves = [curve.key for check in small_result.checks for curve in check.curves]
+    assert len(curves) >= 2
+    assert sorted(curve.key for curve in drawn) == sorted(curves)
+    assert "Predicting" in pdf_text(tmp_path / "report.pdf")

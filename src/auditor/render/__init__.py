@@ -46,8 +46,11 @@ def write_reports(result: AuditResult, out_dir: Path, formats: Sequence[str]) ->
 
     Rendering everything before writing means a failure leaves no partial set of reports.
     """
-    rendered = {fmt: render_format(result, fmt) for fmt in dict.fromkeys(formats)}
-    return [
-        write_atomic(Path(out_dir) / REPORT_NAMES[fmt], payload)
-        for fmt, payload in rendered.items()
-    ]
+    wanted = list(dict.fromkeys(formats))
+    rendered = {fmt: render_format(result, fmt) for fmt in wanted if fmt != "pdf"}
+    if "pdf" in wanted:
+        # The PDF prints the HTML report: draw its figures once when both are written.
+        from auditor.render.pdf import print_html
+
+        rendered["pdf"] = print_html(rendered.get("html") or render_format(result, "html"))
+    return [write_atomic(Path(out_dir) / REPORT_NAMES[fmt], rendered[fmt]) for fmt in wanted]

@@ -7,7 +7,12 @@ from auditor.result import AuditResult
 
 
 def render_pdf(result: AuditResult) -> bytes:
-    """Render ``result`` as PDF bytes.
+    """Render ``result`` as PDF bytes."""
+    return print_html(render_html(result))
+
+
+def print_html(html: str) -> bytes:
+    """Print the report's HTML to PDF bytes with its print stylesheet.
 
     The URL fetcher only accepts ``data:`` URIs (the inline figures): the report cannot make
     weasyprint read a local file or reach the network, whatever text the data contains.
@@ -15,5 +20,4 @@ def render_pdf(result: AuditResult) -> bytes:
     import weasyprint
 
     fetcher = weasyprint.URLFetcher(allowed_protocols=("data",))
-    document = weasyprint.HTML(string=render_html(result), url_fetcher=fetcher, base_url=None)
-    return document.write_pdf()
+    return weasyprint.HTML(string=html, url_fetcher=fetcher, base_url=None).write_pdf()
