@@ -110,3 +110,11 @@ def test_environment_is_strict_about_undefined_names():
 def test_report_template_refuses_missing_context():
     with pytest.raises(jinja2.UndefinedError):
         _environment().get_template("report.html.j2").render()
+
+
+def test_empty_table_says_none_instead_of_a_bare_header(loans_html):
+    """The loans audit finds no weak slice: its table must say so, not show headers alone."""
+    article = loans_html.split('id="slices.weak_segments"', 1)[1].split("</article>", 1)[0]
+    weak = article.split("Slices where the error is significantly higher", 1)[1]
+    table = weak.split("</table>", 1)[0]
+    assert '<td colspan="12" class="muted">None.</td>' in table
