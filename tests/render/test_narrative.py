@@ -226,15 +226,20 @@ def test_issues_put_failures_first_keep_medium_findings_of_passing_checks_drop_l
     ]
 
 
-def test_not_checked_lists_skipped_checks_with_their_reason():
+def test_not_checked_groups_skipped_checks_by_their_reason():
     data = result_data(
         [
             check("fairness.group_metrics", "skipped", summary="Skipped: no sensitive column."),
+            check("data.feature_drift", "skipped", summary="Skipped: no training data."),
             check("data.schema"),
+            check("leakage.temporal", "skipped", summary="Skipped: no training data."),
         ],
         {"passed": True, "reasons": []},
     )
-    assert narrative.not_checked(data) == ["Group metrics (no sensitive column)"]
+    assert narrative.not_checked(data) == [
+        "No sensitive column: Group metrics",
+        "No training data: Feature drift, Temporal",
+    ]
     assert (
         "the one check that ran found no problem at its threshold"
         in (narrative.verdict(data)["sentence"])

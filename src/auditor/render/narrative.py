@@ -197,12 +197,13 @@ def priority_issues(data: dict, remedies: dict[str, str], limit: int) -> list[di
 
 
 def not_checked(data: dict) -> list[str]:
-    """The checks that did not run and why: what the verdict cannot speak for."""
-    return [
-        f"{c['title']} ({c['summary'].removeprefix('Skipped: ').rstrip('.')})"
-        for c in data["checks"]
-        if c["status"] == "skipped"
-    ]
+    """The checks that did not run, grouped by why: what the verdict cannot speak for."""
+    by_reason: dict[str, list[str]] = {}
+    for c in data["checks"]:
+        if c["status"] == "skipped":
+            reason = c["summary"].removeprefix("Skipped: ").rstrip(".")
+            by_reason.setdefault(reason[:1].upper() + reason[1:], []).append(c["title"])
+    return [f"{reason}: {', '.join(titles)}" for reason, titles in by_reason.items()]
 
 
 def weakest_slice(data: dict) -> str | None:
