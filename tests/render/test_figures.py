@@ -363,6 +363,28 @@ def test_precision_recall_chance_is_the_precision_with_every_row_flagged(drawn):
     assert levels == [pytest.approx(0.2)]
 
 
+def test_ten_classes_keep_their_key_and_every_curve_its_own_look(drawn):
+    """Ten one-vs-rest curves: each named in the legend, no two drawn alike, and their
+    chance levels left to the caption instead of ten labels stacked on the plot."""
+    x = (0.0, 0.5, 1.0)
+    curve = Curve(
+        "precision_recall",
+        "t",
+        "step",
+        "Recall",
+        "Precision",
+        tuple(Series(f"class_{k} vs rest", x, (1.0, 0.5, 0.05 + k / 100)) for k in range(10)),
+        "c",
+    )
+    fig = drawn(curve)
+    names = legend_texts(fig)
+    assert [f"class_{k} vs rest" for k in range(10)] == names[:10]
+    lines = fig.axes[0].get_lines()[:10]
+    looks = {(line.get_color(), line.get_marker(), str(line.get_linestyle())) for line in lines}
+    assert len(looks) == 10
+    assert len(fig.axes[0].texts) == 0
+
+
 def test_a_figure_renders_as_a_small_png():
     from PIL import Image
 

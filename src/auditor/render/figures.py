@@ -38,7 +38,11 @@ DIAGONAL_REFERENCE = {
 ZERO_Y_REFERENCE = {"residuals": "no error (residual 0)"}
 ZERO_X_REFERENCE = {"shap_summary": "no effect (SHAP value 0)"}
 _UNIT_SQUARE = {"roc", "precision_recall", "reliability", "threshold_metrics"}
-_MAX_LEGEND_SERIES = 8
+# Legends name up to this many series (a 12-class problem still gets its key); more
+# would bury the plot, and the tables beside the figure name every class.
+_MAX_LEGEND_SERIES = 12
+# Chance levels are named on the plot for a few classes only; the caption lists them all.
+_MAX_NAMED_LEVELS = 4
 # Series with at most this many points are drawn with visible markers (folds, bins).
 _FEW_POINTS = 30
 _LABEL_WIDTH = 58
@@ -192,6 +196,11 @@ def _draw_points(ax, series: Series, i: int) -> tuple:
     return points, series.name
 
 
+def _linestyle(i: int) -> str | tuple:
+    """Series ``i`` and ``i + len(PALETTE)`` share colour and marker: shift their line style."""
+    return LINESTYLES[(i + i // len(PALETTE)) % len(LINESTYLES)]
+
+
 def _draw_line(
     ax, series: Series, i: int, *, step: bool, summary: bool, marked: bool, on_top: bool
 ) -> tuple:
@@ -214,7 +223,7 @@ def _draw_line(
         y,
         color=color,
         linewidth=2.0 if summary else 1.6,
-        linestyle=LINESTYLES[i % len(LINESTYLES)],
+        linestyle=_linestyle(i),
         drawstyle="steps-post" if step else "default",
         marker=marker,
         markersize=(7 if len(x) == 1 else 4.5) if few else 4,
@@ -333,6 +342,8 @@ def _chance_levels(ax, curve: Curve, reference: dict) -> list:
         line = ax.axhline(level, zorder=1, **reference)
     if len(levels) == 1:
         return [(line, f"random ranking (precision {levels[0][1]:.0%})")]
+    if len(levels) > _MAX_NAMED_LEVELS:
+        return [(line, "random ranking of each class (its share of rows, in the caption)")]
     # One legend entry for all; each line is named where it starts, labels kept apart.
     placed: list[float] = []
     for name, level in sorted(levels, key=lambda item: item[1]):
