@@ -94,6 +94,12 @@ class CheckSpec:
     rationale: str
     remedy: str
     tasks: frozenset[str] = ALL_TASKS
+    # Finding code -> what to do about that finding, where it differs from ``remedy``.
+    remedies: Mapping[str, str] = dataclasses.field(default_factory=dict)
+
+    def remedy_for(self, code: str | None) -> str:
+        """What to do about a finding with ``code``: its own remedy, else the check's."""
+        return self.remedies.get(code, self.remedy) if code else self.remedy
 
     @property
     def category(self) -> str:
@@ -118,6 +124,7 @@ def register_check(
     remedy: str,
     params: type = NoParams,
     tasks: tuple[str, ...] | None = None,
+    remedies: Mapping[str, str] | None = None,
 ) -> Callable[[Callable], Callable]:
     """Register ``func`` as the check ``check_id`` (``<category>.<name>``)."""
     category = check_id.split(".", 1)[0]
@@ -137,6 +144,7 @@ def register_check(
             rationale=rationale,
             remedy=remedy,
             tasks=frozenset(tasks) if tasks else ALL_TASKS,
+            remedies=dict(remedies or {}),
         )
         return func
 

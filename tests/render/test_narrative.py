@@ -215,12 +215,17 @@ def test_issues_put_failures_first_keep_medium_findings_of_passing_checks_drop_l
         ],
         None,
     )
-    issues = narrative.priority_issues(data, {"leakage.c": "Drop the copies."}, limit=10)
+
+    def remedy(check_id, code):
+        return f"{check_id}/{code}"
+
+    issues = narrative.priority_issues(data, remedy, limit=10)
     assert [i["id"] for i in issues] == ["leakage.c", "explain.e", "data.a", "fairness.d"]
     assert issues[0]["messages"] == ["copied rows"]
-    assert issues[0]["remedy"] == "Drop the copies."
+    assert issues[0]["remedy"] == "leakage.c/x"
+    assert issues[2]["remedy"] == "data.a/x"
     assert issues[1]["messages"] == ["The check crashed: ValueError: boom"]
-    assert [i["id"] for i in narrative.priority_issues(data, {}, limit=2)] == [
+    assert [i["id"] for i in narrative.priority_issues(data, remedy, limit=2)] == [
         "leakage.c",
         "explain.e",
     ]
@@ -356,6 +361,21 @@ def planted_result(binary_split, binary_model):
 
 
 @pytest.fixture(scope="module")
+def loans_cover(loans):
+    """The cover of the bundled loans audit (two warnings: overfitting, a linear baseline)."""
+    result = auditor.audit(
+        train=loans["train"],
+        test=loans["test"],
+        model=loans["model"],
+        target="default",
+        id_column="application_id",
+        time_column="application_date",
+        sensitive=["sex"],
+    )
+    return render_html(result).split('<nav class="toc"', 1)[0]
+
+
+@pytest.fixture(scope="module")
 def clean_result(binary_split, binary_model):
     train, test = binary_split
     return auditor.audit(train=train, test=test, target="y", model=binary_model)
@@ -402,3 +422,22 @@ def test_overclaim_probe_catches_the_words_it_bans():
         "safe",
         "no leakage",
     ]
+
+
+def test_a_finding_with_its_own_remedy_gets_it_and_others_get_the_checks():
+    from auditor.registry import load_registry
+
+    spec = load_registry()["baseline.comparison"]
+    specific = spec.remedy_for("worse_than_linear_on_folds")
+    assert "plain linear model does at least as well" in specific
+    assert specific != spec.remedy
+    assert spec.remedy_for("baseline_fit_failed") == spec.remedy
+    assert spec.remedy_for(None) == spec.remedy
+
+
+def test_loans_cover_gives_each_warning_the_remedy_of_its_finding(loans_cover):
+    overfit = loans_cover.split('href="#performance.overfit"', 1)[1].split("</li>", 1)[0]
+    assert "Judge the model by its validation and test scores" in overfit
+    baseline = loans_cover.split('href="#baseline.comparison"', 1)[1].split("</li>", 1)[0]
+    assert "A plain linear model does at least as well" in baseline
+    assert "does not beat a dummy" not in baseline

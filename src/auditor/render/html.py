@@ -84,8 +84,12 @@ def render_html(result: AuditResult) -> str:
                 ],
             }
         )
-    remedies = {check_id: spec.remedy for check_id, spec in registry.items()}
-    issues = narrative.priority_issues(data, remedies, limit=len(data["checks"]))
+
+    def remedy(check_id: str, code: str | None) -> str:
+        spec = registry.get(check_id)
+        return "" if spec is None else spec.remedy_for(code)
+
+    issues = narrative.priority_issues(data, remedy, limit=len(data["checks"]))
     return (
         _environment()
         .get_template("report.html.j2")
@@ -186,7 +190,7 @@ def _check_view(obj: CheckResult, check: dict, spec: Any, labels: dict[str, str]
         "why": spec.rationale
         if spec is not None and check["status"] in {"pass", "warn", "fail"}
         else "",
-        "remedy": spec.remedy if spec is not None else "",
+        "remedy": "" if spec is None else spec.remedy_for(_worst_code(check["findings"])),
         "measurements": [
             {
                 "label": labels.get(m["key"]) or humanize(m["key"]),
@@ -204,6 +208,12 @@ def _check_view(obj: CheckResult, check: dict, spec: Any, labels: dict[str, str]
         ],
         "tables": [_table_view(t) for t in check["tables"]],
     }
+
+
+def _worst_code(findings: list[dict]) -> str | None:
+    """The code of the most severe finding (the first of equals), whose remedy the card shows."""
+    ranked = sorted(findings, key=lambda f: narrative.SEVERITY_RANK[f["severity"]])
+    return ranked[0]["code"] if ranked else None
 
 
 def _heat(value: Any) -> str:

@@ -8,6 +8,7 @@ leakage, because a check that passed only failed to find a problem it looks for.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from auditor.render.formatting import interval, number, p_equals, share
@@ -21,7 +22,7 @@ STATUS_WORDS = {
 }
 # Report order of statuses: what needs attention first.
 STATUS_ORDER = ("fail", "error", "warn", "pass", "skipped")
-_SEVERITY_RANK = {"high": 0, "medium": 1, "low": 2}
+SEVERITY_RANK = {"high": 0, "medium": 1, "low": 2}
 
 
 def _names(items: list[str]) -> str:
@@ -161,24 +162,27 @@ def _metric_label(key: str) -> str:
 # --- what to look at first ------------------------------------------------------------------
 
 
-def priority_issues(data: dict, remedies: dict[str, str], limit: int) -> list[dict[str, Any]]:
+def priority_issues(
+    data: dict, remedy: Callable[[str, str | None], str], limit: int
+) -> list[dict[str, Any]]:
     """Checks that need a decision, worst first, each with its findings and what to do.
 
     Failed, crashed and warning checks come first; a passing check appears only for a
-    medium or high finding. Low findings stay in their sections.
+    medium or high finding. Low findings stay in their sections. ``remedy(check_id, code)``
+    says what to do about the check's most severe finding.
     """
     issues = []
     for check in data["checks"]:
         findings = sorted(
             (f for f in check["findings"] if f["severity"] != "low"),
-            key=lambda f: _SEVERITY_RANK[f["severity"]],
+            key=lambda f: SEVERITY_RANK[f["severity"]],
         )
         if check["status"] == "error":
             messages = [f"The check crashed: {check['summary']}"]
-            remedy = "Report the error with audit.json; the other checks ran without it."
+            todo = "Report the error with audit.json; the other checks ran without it."
         elif check["status"] in {"fail", "warn"} or findings:
             messages = [f["message"] for f in findings] or [check["summary"]]
-            remedy = remedies.get(check["id"], "")
+            todo = remedy(check["id"], findings[0]["code"] if findings else None)
         else:
             continue
         issues.append(
@@ -189,10 +193,10 @@ def priority_issues(data: dict, remedies: dict[str, str], limit: int) -> list[di
                 "severity": findings[0]["severity"] if findings else "high",
                 "messages": messages[:1],
                 "more": max(0, len(messages) - 1),
-                "remedy": remedy,
+                "remedy": todo,
             }
         )
-    issues.sort(key=lambda i: (STATUS_ORDER.index(i["status"]), _SEVERITY_RANK[i["severity"]]))
+    issues.sort(key=lambda i: (STATUS_ORDER.index(i["status"]), SEVERITY_RANK[i["severity"]]))
     return issues[:limit]
 
 

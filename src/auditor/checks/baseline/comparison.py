@@ -126,6 +126,24 @@ class Comparison:
         "Check the features and the training labels (a model that does not beat a dummy has "
         "learned nothing usable); when a linear model does as well, prefer the simpler model."
     ),
+    remedies={
+        "not_better_than_baseline": (
+            "The model does not beat a trivial rule, so it has learned nothing usable: check "
+            "that the features reach the model and that the labels are right."
+        ),
+        "better_on_test_rows_only": (
+            "The model beats the trivial rule on the test rows but not across the folds: test "
+            "it on more rows or another period before relying on the advantage."
+        ),
+        "worse_than_linear": (
+            "A plain linear model scores better on the test rows: ship the simpler model, or "
+            "find what the complex one gets wrong (feature encoding, too few rows)."
+        ),
+        "worse_than_linear_on_folds": (
+            "A plain linear model does at least as well: prefer it, unless the complex model "
+            "is needed for a reason the audit cannot see; record that reason."
+        ),
+    },
 )
 def comparison(ctx: AuditContext, params: ComparisonParams) -> CheckOutcome:
     """Compare the model with baselines on the same test rows and the same folds.

@@ -117,6 +117,24 @@ class Gap:
         "below cross-validation, compare the train and test distributions (data.feature_drift) "
         "and look for duplicated or grouped rows shared across folds (leakage checks)."
     ),
+    remedies={
+        "train_gap": (
+            "Judge the model by its validation and test scores, not its training score. To "
+            "narrow the gap, regularise it (shallower trees, more rows per leaf, fewer "
+            "boosting rounds) or try a simpler model; the baselines show whether one scores "
+            "as well."
+        ),
+        "memorises_training_rows": (
+            "The model reproduces its training rows almost exactly: regularise it strongly or "
+            "choose a simpler model, and look for an identifier or a copy of the target among "
+            "the features (leakage checks)."
+        ),
+        "holdout_below_cv": (
+            "The test rows score below what cross-validation promised: compare the train and "
+            "test distributions (data.feature_drift), look for rows or entities shared across "
+            "folds (leakage checks), and check whether the test period differs."
+        ),
+    },
 )
 def overfit(ctx: AuditContext, params: OverfitParams) -> CheckOutcome:
     """Compare in-sample with validation scores, and cross-validated with holdout scores.
