@@ -259,25 +259,27 @@ def test_weakest_slice_names_the_reported_slice_with_its_numbers():
     data = result_data([slice_check([row], [row])], None)
     sentence = narrative.weakest_slice(data)
     assert sentence == (
-        "The weakest slice is 'region == 'north'' (120 test rows, 8.00%): error rate 31.0% "
-        "against 10.0% elsewhere (3.10x, q < 0.001)."
+        "The weakest slice, 'region == 'north'' (120 test rows, 8.00%), has an error rate of "
+        "31.0% against 10.0% elsewhere (3.10x, q < 0.001)."
     )
 
 
 def test_without_a_reported_slice_the_strongest_candidate_is_not_called_a_weakness():
     row = [1, "income < 10", 475, 0.32, 0.31, 0.1, 3.03, 2.4, 3.8, 0.19, 0.19, False]
     sentence = narrative.weakest_slice(result_data([slice_check([], [row])], None))
-    assert sentence.startswith("No slice's error stood out significantly.")
-    assert "The strongest candidate is 'income < 10' (475 test rows, 32.0%): error rate" in sentence
-    assert "(3.03x), within what the search's size" in sentence
-    assert "(q = 0.190)." in sentence
+    assert sentence.startswith("No slice was flagged.")
+    assert "The strongest candidate, 'income < 10' (475 test rows, 32.0%), has an error rate" in (
+        sentence
+    )
+    assert "(3.03x), but once the errors the model's own predictions expect there" in sentence
+    assert "the excess is not significant (q = 0.190)." in sentence
 
 
 def test_regression_slices_read_their_own_error_metric():
     columns = [c.replace("error_rate", "mean_absolute_error") for c in SLICE_COLUMNS]
     row = [1, "x < 2", 80, 0.1, 32478.2, 25502.2, 1.27, 1.05, 1.54, 0.18, 0.18, False]
     sentence = narrative.weakest_slice(result_data([slice_check([], [row], columns)], None))
-    assert "mean absolute error 32,478 against 25,502 elsewhere (1.27x)" in sentence
+    assert "has a mean absolute error of 32,478 against 25,502 elsewhere (1.27x)" in sentence
 
 
 def test_skipped_slice_search_says_it_did_not_run():

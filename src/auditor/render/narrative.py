@@ -219,25 +219,26 @@ def weakest_slice(data: dict) -> str | None:
         return f"The slice search did not run: {check['summary']}"
     reported, tested = _table(check, "weak_slices"), _table(check, "tested_slices")
     if reported is not None and reported["rows"]:
-        return f"The weakest slice is {_slice_phrase(reported)}, {_q(reported)})."
+        return f"The weakest slice, {_slice_phrase(reported)}, {_q(reported)})."
     if tested is None or not tested["rows"]:
         return check["summary"]
     return (
-        f"No slice's error stood out significantly. The strongest candidate is "
-        f"{_slice_phrase(tested)}), within what the search's size and the model's own expected "
-        f"error explain ({_q(tested)})."
+        f"No slice was flagged. The strongest candidate, {_slice_phrase(tested)}), but once "
+        "the errors the model's own predictions expect there and the number of slices searched "
+        f"are taken into account, the excess is not significant ({_q(tested)})."
     )
 
 
 def _slice_phrase(table: dict) -> str:
-    """``'x < 2' (80 test rows, 10.0%): error rate 31% against 10% elsewhere (3.10x``."""
+    """``'x < 2' (80 test rows, 10.0%), has an error rate of 31% against 10% elsewhere (3.10x``."""
     row = dict(zip(table["columns"], table["rows"][0], strict=True))
     inside, elsewhere = table["columns"][4], table["columns"][5]
-    metric = inside.removesuffix("_in_slice")
-    fmt = share if metric == "error_rate" else number
+    metric = inside.removesuffix("_in_slice").replace("_", " ")
+    fmt = share if metric == "error rate" else number
+    article = "an" if metric[0] in "aeiou" else "a"
     return (
-        f"'{row['slice']}' ({_plural(row['rows'], 'test row')}, {share(row['share'])}): "
-        f"{metric.replace('_', ' ')} {fmt(row[inside])} against {fmt(row[elsewhere])} "
+        f"'{row['slice']}' ({_plural(row['rows'], 'test row')}, {share(row['share'])}), "
+        f"has {article} {metric} of {fmt(row[inside])} against {fmt(row[elsewhere])} "
         f"elsewhere ({row['lift']:.2f}x"
     )
 
