@@ -144,7 +144,7 @@ def test_contents_then_sections_in_order_with_footer_on_every_page(loans_pdf):
     assert starts == sorted(starts), dict(zip(headings, starts, strict=True))
     for number, text in enumerate(pages, start=1):
         assert f"Page {number} of {len(pages)}" in text
-        assert "Model audit report · default · " in text
+        assert "Model audit · loan_model.skops 2b03913a · target default · test data" in text
 
 
 def boxes_on_pages(document, tags: set[str]) -> dict[tuple[int, str], set[int]]:
