@@ -9,6 +9,7 @@ probes notice a fetch when the policy is absent.
 from __future__ import annotations
 
 import dataclasses
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -128,6 +129,7 @@ def test_contents_then_sections_in_order_with_footer_on_every_page(loans_pdf):
     assert 8 <= len(pages) <= 20
     assert "Contents" in pages[1]
     assert "How to read this report" in pages[1]
+    assert re.search(r"Data quality, page 3\b", pages[1])
     body = "\n" + "\n".join(pages[2:])
     headings = [
         "Data quality",
