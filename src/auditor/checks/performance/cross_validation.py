@@ -252,11 +252,13 @@ def _fold_curve(
         "cv_folds",
         f"{metric.label} on each validation fold",
         "scatter",
-        "Validation fold (the model refitted without its rows)",
+        "Validation fold (scored by a model refitted without its rows)",
         f"{metric.label} ({direction} is better)",
         tuple(series),
-        f"Each point is the score of a model refitted on the other folds and scored on one of "
-        f"the {folds}." + mean_text + " Points far apart mean the score depends a lot on which "
+        f"Each point is the score on one of the {folds} of a model refitted without that "
+        f"fold's rows, by {cv.folds.scheme}."
+        + mean_text
+        + " Points far apart mean the score depends a lot on which "
         "rows the model learned from; one point far from the others is an unusual fold.",
         x_tick_labels=tuple(str(i + 1) for i in range(per_repeat)),
     )
