@@ -471,13 +471,16 @@ def _gap_finding(
         )
     if inconclusive:
         statements = [_describe(g, task, params) for g in inconclusive[:_MAX_QUOTED]]
-        what = "These differences are" if len(inconclusive) > 1 else "The difference is"
+        what = (
+            "These measurements cross their limits, but the differences are"
+            if len(inconclusive) > 1
+            else "This measurement crosses its limit, but the difference is"
+        )
         return Finding(
             "inconclusive_gap",
             "low",
-            f"{column!r}: " + "; ".join(statements) + f". {what} beyond the limit but within "
-            "what sampling noise can produce on groups of these sizes: more test rows are "
-            "needed to tell.",
+            f"{column!r}: " + "; ".join(statements) + f". {what} within what sampling noise "
+            "can produce on groups of these sizes: more test rows are needed to tell.",
             (column,),
             {"gaps": [_gap_evidence(g) for g in inconclusive], **evidence_limits},
         )

@@ -744,11 +744,11 @@ def _pair_heatmap(report: SliceReport, features: list[CodedFeature]) -> Table:
             lift = report.pair_lift.get(key)
             cells.append(None if lift is None else float(lift))
         rows.append((features[j1].name, *cells))
-    where = "held-out half" if report.mode == "split" else "all rows"
+    where = "the held-out half" if report.mode == "split" else "all test rows"
     return Table(
         "pair_heatmap",
         "Lift of the worst slice of each feature pair (diagonal: of the feature alone), "
-        f"measured on the {where}; empty where no slice of the pair beats chance",
+        f"measured on {where}; empty where no slice of the pair beats chance",
         ("feature", *names),
         tuple(rows),
     )
