@@ -51,7 +51,7 @@ class TemporalParams:
 
 @register_check(
     CHECK_ID,
-    title="Test rows that are not later than training rows",
+    title="Time order of training and test rows",
     needs=("train", "time_column"),
     params=TemporalParams,
     rationale=(

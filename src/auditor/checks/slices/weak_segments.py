@@ -189,7 +189,7 @@ class WeakSegmentsParams:
 
 @register_check(
     CHECK_ID,
-    title="Slices where the model fails",
+    title="Weak slices: subgroups with more errors",
     needs=("test", "predictions"),
     params=WeakSegmentsParams,
     rationale=(
