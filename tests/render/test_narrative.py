@@ -251,6 +251,23 @@ def test_not_checked_groups_skipped_checks_by_their_reason():
     )
 
 
+def test_decisions_count_flags_catches_and_false_alarms_of_the_positive_class():
+    matrix = {
+        "key": "confusion_matrix",
+        "columns": ["true \\ predicted", "0", "1"],
+        "rows": [["0", 1169, 65], ["1", 190, 76]],
+    }
+    data = result_data([check("performance.holdout_metrics", tables=(matrix,))], None)
+    data["target"] = "default"
+    data["manifest"]["positive_class"] = "1"
+    assert narrative.decisions(data) == (
+        "At its decision threshold the model flags 141 of the 1,500 test rows as default = 1: "
+        "it catches 76 of the 266 rows that are (28.6%), and 65 of its flags are false alarms."
+    )
+    data["task"] = "multiclass"
+    assert narrative.decisions(data) is None
+
+
 # --- weakest slice ----------------------------------------------------------------------------
 
 

@@ -104,6 +104,7 @@ def render_html(result: AuditResult) -> str:
             more_issues=len(issues) - _COVER_ISSUES,
             weakest_slice=narrative.weakest_slice(data),
             not_checked=narrative.not_checked(data),
+            decisions=narrative.decisions(data),
             sections=sections,
             status_labels=STATUS_LABELS,
             packages={

@@ -200,6 +200,31 @@ def priority_issues(
     return issues[:limit]
 
 
+def decisions(data: dict) -> str | None:
+    """What the model's yes/no decisions do on the test rows, for a binary task, in counts."""
+    positive = data["manifest"].get("positive_class")
+    check = next((c for c in data["checks"] if c["id"] == "performance.holdout_metrics"), None)
+    matrix = _table(check, "confusion_matrix")
+    if data["task"] != "binary" or positive is None or matrix is None:
+        return None
+    labels = [str(c) for c in matrix["columns"][1:]]
+    rows = {str(row[0]): row[1:] for row in matrix["rows"]}
+    if positive not in labels or positive not in rows:
+        return None
+    column = labels.index(positive)
+    flagged = sum(row[column] for row in rows.values())
+    caught = rows[positive][column]
+    actual = sum(rows[positive])
+    total = sum(sum(row) for row in rows.values())
+    event = f"{data['target']} = {positive}"
+    return (
+        f"At its decision threshold the model flags {flagged:,} of the {total:,} test rows as "
+        f"{event}: it catches {caught:,} of the {actual:,} rows that are "
+        f"({share(caught / actual) if actual else '—'}), and {flagged - caught:,} of its "
+        "flags are false alarms."
+    )
+
+
 def not_checked(data: dict) -> list[str]:
     """The checks that did not run, grouped by why: what the verdict cannot speak for."""
     by_reason: dict[str, list[str]] = {}
@@ -337,7 +362,8 @@ def _performance_intro(checks: list[dict], data: dict) -> str:
         if folds is not None:
             headline += f"; mean over cross-validation folds: {number(folds['value'])}"
         sentences.append(headline + ".")
-    return " ".join(sentences)
+    sentences.append(decisions(data) or "")
+    return " ".join(sentence for sentence in sentences if sentence)
 
 
 def _primary(data: dict) -> str | None:
