@@ -1,4 +1,5 @@
-"""Fixtures shared by the render tests: a local HTTP server that records what is fetched."""
+"""Fixtures shared by the render tests: the loans sample's report, and a local HTTP server
+that records what is fetched."""
 
 from __future__ import annotations
 
@@ -6,6 +7,9 @@ import http.server
 import threading
 
 import pytest
+
+import auditor
+from auditor.render.html import render_html
 
 
 class _Recorder(http.server.BaseHTTPRequestHandler):
@@ -38,3 +42,18 @@ def http_server():
         server.shutdown()
         server.server_close()
         thread.join(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def loans_html(loans) -> str:
+    """The HTML report of the bundled loans audit (two warnings: overfitting, a baseline)."""
+    result = auditor.audit(
+        train=loans["train"],
+        test=loans["test"],
+        model=loans["model"],
+        target="default",
+        id_column="application_id",
+        time_column="application_date",
+        sensitive=["sex"],
+    )
+    return render_html(result)

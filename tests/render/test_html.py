@@ -39,20 +39,6 @@ def hostile_html() -> str:
     return render_html(result)
 
 
-@pytest.fixture(scope="module")
-def loans_html(loans) -> str:
-    result = auditor.audit(
-        train=loans["train"],
-        test=loans["test"],
-        model=loans["model"],
-        target="default",
-        id_column="application_id",
-        time_column="application_date",
-        sensitive=["sex"],
-    )
-    return render_html(result)
-
-
 def test_column_name_is_escaped_and_no_script_tag_exists(hostile_html):
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in hostile_html
     assert "<script" not in hostile_html.lower()
