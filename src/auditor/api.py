@@ -16,7 +16,7 @@ from auditor._version import __version__
 from auditor.errors import InputError
 from auditor.gate import evaluate_gate
 from auditor.inputs import load_inputs
-from auditor.registry import CheckSpec, build_params, load_registry
+from auditor.registry import CheckSpec, build_params, guidance, load_registry
 from auditor.result import AuditResult, overall_verdict
 from auditor.runner import run_checks
 from auditor.spec import AuditSpec, GatePolicy, gate_policy, load_spec, unknown_key_message
@@ -211,6 +211,7 @@ def run_audit(
             "model": None if ctx.model is None else _describe_model(ctx.model),
             "model_features": list(ctx.model_features),
             "notes": list(ctx.notes),
+            "guidance": guidance(checks, registry),
         },
     )
 

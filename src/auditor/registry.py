@@ -9,12 +9,21 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from auditor.errors import InputError
-from auditor.result import CATEGORIES, Curve, Finding, Measurement, Status, Table
+from auditor.result import (
+    CATEGORIES,
+    SEVERITY_RANK,
+    CheckResult,
+    Curve,
+    Finding,
+    Measurement,
+    Status,
+    Table,
+)
 from auditor.spec import unknown_key_message
 
 # One line per check module: adding a check adds its module here.
@@ -156,6 +165,30 @@ def load_registry() -> dict[str, CheckSpec]:
     for module in CHECK_MODULES:
         importlib.import_module(module)
     return REGISTRY
+
+
+def worst_finding_code(findings: Iterable[Finding]) -> str | None:
+    """The code of the most severe finding (the first of equals), or None without findings."""
+    ranked = sorted(findings, key=lambda f: SEVERITY_RANK[f.severity])
+    return ranked[0].code if ranked else None
+
+
+def guidance(
+    checks: Iterable[CheckResult], registry: Mapping[str, CheckSpec]
+) -> dict[str, dict[str, str]]:
+    """Why each check matters and what to do about its most severe finding, by check id.
+
+    Stored in the result's manifest so that renderers need no check module: the report is
+    drawn from audit.json alone, with the words that applied when the audit ran.
+    """
+    return {
+        check.id: {
+            "rationale": spec.rationale,
+            "remedy": spec.remedy_for(worst_finding_code(check.findings)),
+        }
+        for check in checks
+        if (spec := registry.get(check.id)) is not None
+    }
 
 
 def param(default: Any, doc: str, *, share: bool = False, minimum: float | None = None) -> Any:

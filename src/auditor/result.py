@@ -24,6 +24,8 @@ Severity = Literal["low", "medium", "high"]
 TASKS: tuple[str, ...] = ("binary", "multiclass", "regression")
 STATUSES: tuple[str, ...] = ("pass", "warn", "fail", "skipped", "error")
 SEVERITIES: tuple[str, ...] = ("low", "medium", "high")
+# Most severe first: how findings are ordered wherever they are ranked.
+SEVERITY_RANK: dict[str, int] = {"high": 0, "medium": 1, "low": 2}
 CATEGORIES: tuple[str, ...] = (
     "data",
     "leakage",

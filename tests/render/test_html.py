@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import base64
+import dataclasses
 import re
+import subprocess
+import sys
 
 import jinja2
 import numpy as np
@@ -104,3 +107,45 @@ def test_empty_table_says_none_instead_of_a_bare_header(loans_html):
     weak = article.split("Slices where the error is significantly higher", 1)[1]
     table = weak.split("</table>", 1)[0]
     assert '<td colspan="12" class="muted">None.</td>' in table
+
+
+@pytest.fixture(scope="module")
+def small_result(binary_split, binary_model):
+    train, test = binary_split
+    return auditor.audit(train=train, test=test, target="y", model=binary_model)
+
+
+def test_guidance_travels_in_the_result_and_older_results_read_it_from_the_checks(
+    small_result,
+):
+    """audit.json carries each check's rationale and remedy; one without them (written
+    before they were stored) renders the very same report from the registry."""
+    guidance = small_result.manifest["guidance"]
+    assert set(guidance) == {c.id for c in small_result.checks}
+    assert all(text["rationale"] and text["remedy"] for text in guidance.values())
+    older = dataclasses.replace(
+        small_result,
+        manifest={k: v for k, v in small_result.manifest.items() if k != "guidance"},
+    )
+    assert render_html(older) == render_html(small_result)
+
+
+def test_rendering_a_saved_audit_imports_no_check_and_no_data_library(small_result, tmp_path):
+    """`auditor render` draws from audit.json alone: no check module, pandas or scipy.stats
+    is imported, which keeps re-rendering (and printing the PDF) fast."""
+    path = tmp_path / "audit.json"
+    path.write_text(small_result.to_json(), encoding="utf-8")
+    probe = (
+        "import sys\n"
+        "from pathlib import Path\n"
+        "from auditor.render.html import render_html\n"
+        "from auditor.result import read_result\n"
+        f"render_html(read_result(Path({str(path)!r})))\n"
+        "heavy = [m for m in sys.modules if m.startswith(('auditor.checks', 'pandas', "
+        "'scipy.stats', 'sklearn'))]\n"
+        "print(sorted(heavy)[:5])\n"
+    )
+    completed = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=120, check=True
+    )
+    assert completed.stdout.strip() == "[]"

@@ -216,16 +216,14 @@ def test_issues_put_failures_first_keep_medium_findings_of_passing_checks_drop_l
         None,
     )
 
-    def remedy(check_id, code):
-        return f"{check_id}/{code}"
-
-    issues = narrative.priority_issues(data, remedy, limit=10)
+    remedies = {c["id"]: f"{c['id']}: what to do" for c in data["checks"]}
+    issues = narrative.priority_issues(data, remedies, limit=10)
     assert [i["id"] for i in issues] == ["leakage.c", "explain.e", "data.a", "fairness.d"]
     assert issues[0]["messages"] == ["copied rows"]
-    assert issues[0]["remedy"] == "leakage.c/x"
-    assert issues[2]["remedy"] == "data.a/x"
+    assert issues[0]["remedy"] == "leakage.c: what to do"
+    assert issues[2]["remedy"] == "data.a: what to do"
     assert issues[1]["messages"] == ["The check crashed: ValueError: boom"]
-    assert [i["id"] for i in narrative.priority_issues(data, remedy, limit=2)] == [
+    assert [i["id"] for i in narrative.priority_issues(data, remedies, limit=2)] == [
         "leakage.c",
         "explain.e",
     ]

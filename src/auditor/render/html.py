@@ -59,13 +59,12 @@ def _environment():
 def render_html(result: AuditResult) -> str:
     """Render the self-contained HTML report of ``result``."""
     from auditor.metrics import METRICS_BY_KEY
-    from auditor.registry import load_registry
 
-    registry = load_registry()
     # The JSON form (sorted keys), so a report rendered now and one re-rendered from
     # audit.json list mappings in the same order: byte-identical output.
     data = json.loads(result.to_json())
     labels = {key: spec.label for key, spec in METRICS_BY_KEY.items()}
+    guide = data["manifest"].get("guidance") or _guidance_from_registry(result)
     objects = {c.id: c for c in result.checks}
     sections = []
     for category in CATEGORIES:
@@ -80,16 +79,13 @@ def render_html(result: AuditResult) -> str:
                 "counts": _counts(checks),
                 "reading": narrative.section_reading(category, checks, data),
                 "checks": [
-                    _check_view(objects[c["id"]], c, registry.get(c["id"]), labels) for c in checks
+                    _check_view(objects[c["id"]], c, guide.get(c["id"], {}), labels) for c in checks
                 ],
             }
         )
 
-    def remedy(check_id: str, code: str | None) -> str:
-        spec = registry.get(check_id)
-        return "" if spec is None else spec.remedy_for(code)
-
-    issues = narrative.priority_issues(data, remedy, limit=len(data["checks"]))
+    remedies = {check_id: text["remedy"] for check_id, text in guide.items()}
+    issues = narrative.priority_issues(data, remedies, limit=len(data["checks"]))
     return (
         _environment()
         .get_template("report.html.j2")
@@ -180,7 +176,9 @@ def _best_baseline(result: AuditResult) -> dict[str, str] | None:
     return {"label": label, "value": number(m.value), "ci": interval(m.ci_low, m.ci_high)}
 
 
-def _check_view(obj: CheckResult, check: dict, spec: Any, labels: dict[str, str]) -> dict[str, Any]:
+def _check_view(
+    obj: CheckResult, check: dict, guide: dict[str, str], labels: dict[str, str]
+) -> dict[str, Any]:
     from auditor.render.figures import curve_png
 
     return {
@@ -188,10 +186,8 @@ def _check_view(obj: CheckResult, check: dict, spec: Any, labels: dict[str, str]
         # Passing data and leakage checks fold their evidence away (and drop it from the PDF):
         # readers need the problems, and the full tables stay in the HTML and audit.json.
         "quiet": check["status"] in {"pass", "skipped"} and check["category"] in _QUIET_CATEGORIES,
-        "why": spec.rationale
-        if spec is not None and check["status"] in {"pass", "warn", "fail"}
-        else "",
-        "remedy": "" if spec is None else spec.remedy_for(_worst_code(check["findings"])),
+        "why": guide.get("rationale", "") if check["status"] in {"pass", "warn", "fail"} else "",
+        "remedy": guide.get("remedy", ""),
         "measurements": [
             {
                 "label": labels.get(m["key"]) or humanize(m["key"]),
@@ -211,10 +207,11 @@ def _check_view(obj: CheckResult, check: dict, spec: Any, labels: dict[str, str]
     }
 
 
-def _worst_code(findings: list[dict]) -> str | None:
-    """The code of the most severe finding (the first of equals), whose remedy the card shows."""
-    ranked = sorted(findings, key=lambda f: narrative.SEVERITY_RANK[f["severity"]])
-    return ranked[0]["code"] if ranked else None
+def _guidance_from_registry(result: AuditResult) -> dict[str, dict[str, str]]:
+    """A result saved before audit.json carried its guidance: read it from the checks."""
+    from auditor.registry import guidance, load_registry
+
+    return guidance(result.checks, load_registry())
 
 
 def _heat(value: Any) -> str:

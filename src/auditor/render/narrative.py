@@ -8,10 +8,11 @@ leakage, because a check that passed only failed to find a problem it looks for.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Mapping
 from typing import Any
 
 from auditor.render.formatting import interval, number, p_equals, share
+from auditor.result import SEVERITY_RANK
 
 STATUS_WORDS = {
     "pass": "passed",
@@ -22,7 +23,6 @@ STATUS_WORDS = {
 }
 # Report order of statuses: what needs attention first.
 STATUS_ORDER = ("fail", "error", "warn", "pass", "skipped")
-SEVERITY_RANK = {"high": 0, "medium": 1, "low": 2}
 
 
 def _names(items: list[str]) -> str:
@@ -162,14 +162,12 @@ def _metric_label(key: str) -> str:
 # --- what to look at first ------------------------------------------------------------------
 
 
-def priority_issues(
-    data: dict, remedy: Callable[[str, str | None], str], limit: int
-) -> list[dict[str, Any]]:
+def priority_issues(data: dict, remedies: Mapping[str, str], limit: int) -> list[dict[str, Any]]:
     """Checks that need a decision, worst first, each with its findings and what to do.
 
     Failed, crashed and warning checks come first; a passing check appears only for a
-    medium or high finding. Low findings stay in their sections. ``remedy(check_id, code)``
-    says what to do about the check's most severe finding.
+    medium or high finding. Low findings stay in their sections. ``remedies`` says, by check
+    id, what to do about the check's most severe finding.
     """
     issues = []
     for check in data["checks"]:
@@ -182,7 +180,7 @@ def priority_issues(
             todo = "Report the error with audit.json; the other checks ran without it."
         elif check["status"] in {"fail", "warn"} or findings:
             messages = [f["message"] for f in findings] or [check["summary"]]
-            todo = remedy(check["id"], findings[0]["code"] if findings else None)
+            todo = remedies.get(check["id"], "")
         else:
             continue
         issues.append(
