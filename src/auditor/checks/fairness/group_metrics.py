@@ -434,8 +434,9 @@ def _describe(gap: _Gap, task: str, params: GroupMetricsParams, *, interval: boo
     )
     if "ratio" in _beyond_limits(gap, task, params):
         text += (
-            f"; the ratio of the selection rates is {gap.ratio:.2f} "
-            f"(four-fifths limit {params.min_ratio:g})"
+            f"; the ratio of the selection rates (shares predicted positive) is "
+            f"{gap.ratio:.2f} (four-fifths limit {params.min_ratio:g}, a rule for when the "
+            "positive prediction is the favourable outcome)"
         )
     return text
 
