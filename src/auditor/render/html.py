@@ -95,7 +95,7 @@ def render_html(result: AuditResult) -> str:
             conditions=narrative.gate_conditions(data),
             gate_reasons=narrative.gate_reasons(data),
             counts=_counts(data["checks"]),
-            headline=_headline(result, labels),
+            headline=_headline(result, data, labels),
             issues=issues[:_COVER_ISSUES],
             more_issues=len(issues) - _COVER_ISSUES,
             weakest_slice=narrative.weakest_slice(data),
@@ -132,7 +132,7 @@ def _counts(checks: list[dict]) -> str:
     )
 
 
-def _headline(result: AuditResult, labels: dict[str, str]) -> list[dict[str, str]]:
+def _headline(result: AuditResult, data: dict, labels: dict[str, str]) -> list[dict[str, str]]:
     holdout = result.check("performance.holdout_metrics")
     if holdout is None or not holdout.measurements:
         return []
@@ -155,7 +155,7 @@ def _headline(result: AuditResult, labels: dict[str, str]) -> list[dict[str, str
                     "ci": interval(m.ci_low, m.ci_high),
                 }
             )
-    baseline = _best_baseline(result)
+    baseline = _best_baseline(data)
     if baseline is not None:
         shown.insert(1, baseline)
     n_rows = holdout.measurement("n_test_rows")
@@ -164,16 +164,18 @@ def _headline(result: AuditResult, labels: dict[str, str]) -> list[dict[str, str
     return shown[:4]
 
 
-def _best_baseline(result: AuditResult) -> dict[str, str] | None:
+def _best_baseline(data: dict) -> dict[str, str] | None:
     """The best baseline's score on the test rows, to read the headline metric against."""
-    check = result.check("baseline.comparison")
-    m = None if check is None else check.measurement("best_baseline_score")
-    if m is None or m.value is None or m.ci_low is None or not check.tables:
+    check = next((c for c in data["checks"] if c["id"] == "baseline.comparison"), None)
+    found = narrative.best_baseline(check)
+    if found is None or found[1]["ci_low"] is None:
         return None
-    # The scores table names each baseline; the best is the row holding its score.
-    names = [row[0] for row in check.tables[0].rows[1:] if row[1] == m.value]
-    label = f"Best baseline ({names[0]})" if names else "Best baseline"
-    return {"label": label, "value": number(m.value), "ci": interval(m.ci_low, m.ci_high)}
+    name, best = found
+    return {
+        "label": f"Best baseline ({name})" if name else "Best baseline",
+        "value": number(best["value"]),
+        "ci": interval(best["ci_low"], best["ci_high"]),
+    }
 
 
 def _check_view(

@@ -376,16 +376,25 @@ def _baseline_intro(checks: list[dict], data: dict) -> str:
         "rows: dummy predictors and a regularised linear model, compared on the same test rows "
         "(paired bootstrap) and the same folds (corrected t-test)."
     )
-    check = checks[0]
-    model, best = (_measurement(check, k) for k in ("model_score", "best_baseline_score"))
-    scores = _table(check, "baseline_scores")
-    if model is None or best is None or scores is None:
+    model, found = _measurement(checks[0], "model_score"), best_baseline(checks[0])
+    if model is None or found is None:
         return sentence
-    name = next((row[0] for row in scores["rows"][1:] if row[1] == best["value"]), "")
+    name, best = found
     return (
         f"{sentence} The model scores {number(model['value'])} on the test rows; the best "
         f"baseline{f' ({name})' if name else ''} scores {number(best['value'])}."
     )
+
+
+def best_baseline(check: dict | None) -> tuple[str, dict] | None:
+    """The best baseline's name ('' if unnamed) and its score on the test rows."""
+    best = _measurement(check, "best_baseline_score")
+    scores = _table(check, "baseline_scores")
+    if best is None or scores is None:
+        return None
+    # The scores table names each baseline; the best is the row holding its score.
+    name = next((row[0] for row in scores["rows"][1:] if row[1] == best["value"]), "")
+    return name, best
 
 
 def _slices_intro(checks: list[dict], data: dict) -> str:
