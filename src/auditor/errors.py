@@ -10,6 +10,10 @@ class InputError(ValueError):
     """The input cannot be audited; the message says what is wrong and how to fix it."""
 
 
+class MissingSystemLibraryError(InputError):
+    """A system library an output format needs is absent; the message names the package."""
+
+
 def preview(names, limit: int = 5) -> str:
     """Quote up to ``limit`` names with repr and say how many more there are."""
     names = list(names)

@@ -9,21 +9,17 @@ The probes also run on pages planted to fail them, so a probe that has gone blin
 
 from __future__ import annotations
 
-import os
-import shutil
 import struct
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from browser import Browser, Page
-from typer.testing import CliRunner
 
-from auditor.cli.app import app
+from _system_tools import require_program
 
 pytestmark = pytest.mark.slow
 
-runner = CliRunner()
 
 PHONE = {"width": 390, "height": 844, "mobile": True, "device_scale_factor": 2}
 
@@ -55,28 +51,17 @@ PAST_RIGHT_EDGE = """(() => {
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
     """One Chromium for the module; CI sets AUDITOR_REQUIRE_BROWSER=1 so it cannot skip."""
-    if shutil.which("chromium") is None:
-        if os.environ.get("AUDITOR_REQUIRE_BROWSER") == "1":
-            pytest.fail(
-                "AUDITOR_REQUIRE_BROWSER=1 but chromium is not on PATH: install Debian's "
-                "chromium (apt-get install chromium)"
-            )
-        pytest.skip("chromium is not on PATH (Debian: apt-get install chromium)")
+    require_program("chromium", "chromium")
     with Browser() as opened:
         yield opened
 
 
 @pytest.fixture(scope="module")
-def report(loans, tmp_path_factory) -> Path:
+def report(loans_audit) -> Path:
     """report.html as `auditor audit` writes it for the bundled loans sample."""
-    out = tmp_path_factory.mktemp("browser") / "out"
-    audited = runner.invoke(
-        app,
-        ["audit", "--config", str(loans["config"]), "--out-dir", str(out), "--format", "html,json"],
-    )
     # Exit 1 is a failed gate, which still writes the report; the gate is not under test here.
-    assert audited.exit_code in (0, 1), audited.output
-    return out / "report.html"
+    assert loans_audit.exit_code in (0, 1), loans_audit.stdout + loans_audit.stderr
+    return loans_audit.out_dir / "report.html"
 
 
 @pytest.fixture(scope="module")

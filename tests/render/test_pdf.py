@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import dataclasses
 import re
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -18,6 +17,7 @@ import pytest
 from typer.testing import CliRunner
 
 import auditor
+from _system_tools import require_program
 from auditor.cli.app import app
 from auditor.render.pdf import render_pdf
 
@@ -27,10 +27,13 @@ runner = CliRunner()
 
 
 def pdf_text(path: Path, *, layout: bool = True) -> str:
-    if shutil.which("pdftotext") is None:
-        pytest.skip("pdftotext (poppler-utils) is not installed; cannot read the PDF's text")
     completed = subprocess.run(
-        ["pdftotext", *(["-layout"] if layout else []), str(path), "-"],
+        [
+            require_program("pdftotext", "poppler-utils"),
+            *(["-layout"] if layout else []),
+            str(path),
+            "-",
+        ],
         capture_output=True,
         text=True,
         timeout=60,
@@ -40,25 +43,13 @@ def pdf_text(path: Path, *, layout: bool = True) -> str:
 
 
 @pytest.fixture(scope="module")
-def loans_pdf(loans, tmp_path_factory) -> Path:
-    """``auditor audit`` writes audit.json; ``auditor render`` turns it into a PDF."""
-    work = tmp_path_factory.mktemp("pdf")
-    audited = runner.invoke(
-        app,
-        [
-            "audit",
-            "--config",
-            str(loans["config"]),
-            "--out-dir",
-            str(work / "out"),
-            "--format",
-            "json",
-        ],
-    )
-    assert audited.exit_code == 0, audited.output
-    target = work / "x.pdf"
+def loans_pdf(loans_audit, tmp_path_factory) -> Path:
+    """``auditor render`` turns the loans audit's audit.json into a PDF."""
+    assert loans_audit.exit_code == 0, loans_audit.stdout + loans_audit.stderr
+    target = tmp_path_factory.mktemp("pdf") / "x.pdf"
     rendered = runner.invoke(
-        app, ["render", str(work / "out" / "audit.json"), "--format", "pdf", "-o", str(target)]
+        app,
+        ["render", str(loans_audit.out_dir / "audit.json"), "--format", "pdf", "-o", str(target)],
     )
     assert rendered.exit_code == 0, rendered.output
     assert f"Wrote {target}" in rendered.stdout
@@ -80,10 +71,8 @@ def test_pdf_text_has_target_metric_and_page_numbers(loans_pdf):
 
 def test_pdf_keeps_the_inline_figures(loans_pdf):
     """data: URIs are the one protocol the fetcher allows: the figures must survive."""
-    if shutil.which("pdfimages") is None:
-        pytest.skip("pdfimages (poppler-utils) is not installed; cannot list the PDF's images")
     listing = subprocess.run(
-        ["pdfimages", "-list", str(loans_pdf)],
+        [require_program("pdfimages", "poppler-utils"), "-list", str(loans_pdf)],
         capture_output=True,
         text=True,
         timeout=60,
@@ -188,14 +177,14 @@ def past_right_margin(document) -> list[tuple[int, str, str]]:
 
 
 @pytest.fixture(scope="module")
-def loans_layout(loans_pdf):
+def loans_layout(loans_audit):
     """weasyprint's laid-out pages of the loans report (boxes with positions and pages)."""
-    import weasyprint
-
     from auditor.render.html import render_html
+    from auditor.render.pdf import load_weasyprint
     from auditor.result import read_result
 
-    result = read_result(loans_pdf.parent / "out" / "audit.json")
+    weasyprint = load_weasyprint()
+    result = read_result(loans_audit.out_dir / "audit.json")
     fetcher = weasyprint.URLFetcher(allowed_protocols=("data",))
     return weasyprint.HTML(string=render_html(result), url_fetcher=fetcher).render()
 
@@ -212,7 +201,9 @@ def test_nothing_runs_off_the_right_edge_of_the_page(loans_layout):
 
 def test_layout_probes_see_a_cut_table_and_a_cell_off_the_page():
     """Controls: a 200-row table cannot fit one page, and a nowrap cell cannot fit its width."""
-    import weasyprint
+    from auditor.render.pdf import load_weasyprint
+
+    weasyprint = load_weasyprint()
 
     rows = "".join(f"<tr><td>{i}</td></tr>" for i in range(200))
     document = weasyprint.HTML(string=f"<table>{rows}</table>").render()
@@ -268,7 +259,9 @@ def test_report_pdf_fetches_no_url_and_reads_no_file(
 
 def test_probes_see_fetches_when_weasyprint_is_allowed_everything(http_server, local_css, tmp_path):
     """Control: without the report's fetcher the same HTML does reach the server and disk."""
-    import weasyprint
+    from auditor.render.pdf import load_weasyprint
+
+    weasyprint = load_weasyprint()
 
     base_url, requests = http_server
     target = tmp_path / "permissive.pdf"

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import logging
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -64,6 +65,20 @@ def _version(value: bool) -> None:
         raise typer.Exit()
 
 
+class _StderrHandler(logging.Handler):
+    """Notes from the library (``logging.getLogger("auditor")``) as plain lines on stderr."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        typer.echo(f"note: {record.getMessage()}", err=True)
+
+
+def _show_notes_on_stderr() -> None:
+    auditor_logger = logging.getLogger("auditor")
+    if not any(isinstance(h, _StderrHandler) for h in auditor_logger.handlers):
+        auditor_logger.addHandler(_StderrHandler(logging.WARNING))
+    auditor_logger.propagate = False
+
+
 @app.callback()
 def _root(
     version: Annotated[
@@ -74,6 +89,7 @@ def _root(
     ] = False,
 ) -> None:
     """Audit a trained model before it ships."""
+    _show_notes_on_stderr()
 
 
 def _formats(value: str | None) -> tuple[str, ...] | None:
@@ -163,6 +179,7 @@ def audit(
 ) -> int:
     """Audit a model (or its predictions) on test data, write reports, and apply the gate."""
     from auditor.api import run_audit
+    from auditor.render import ensure_renderable
     from auditor.spec import load_spec
 
     spec = load_spec(config).with_overrides(
@@ -191,6 +208,7 @@ def audit(
         spec = dataclasses.replace(
             spec, gate=dataclasses.replace(spec.gate, fail_on=(*spec.gate.fail_on, "warn"))
         )
+    ensure_renderable(spec.formats)
     result = run_audit(spec, select=select, command=_command_line())
     return _report(result, Path(spec.out_dir), spec.formats, mlflow=mlflow)
 
@@ -247,12 +265,13 @@ def render(
 ) -> int:
     """Re-create a report from an audit.json alone (no data, no model)."""
     from auditor.io.atomic import write_atomic
-    from auditor.render import REPORT_NAMES, render_format
+    from auditor.render import REPORT_NAMES, ensure_renderable, render_format
     from auditor.result import read_result
 
     formats = _formats(format) or ()
     if len(formats) != 1 or formats[0] not in REPORT_NAMES:
         raise InputError(f"--format {format!r} must be one of {', '.join(REPORT_NAMES)}.")
+    ensure_renderable(formats)
     result = read_result(audit_json)
     target = output or audit_json.with_name(REPORT_NAMES[formats[0]])
     write_atomic(target, render_format(result, formats[0]))
@@ -282,10 +301,12 @@ def demo(
 ) -> int:
     """Run the whole audit on the bundled loan-default sample and write its reports."""
     from auditor.api import run_audit
+    from auditor.render import ensure_renderable
     from auditor.spec import load_spec
 
     config = sample_data_dir() / "audit.toml"
     spec = load_spec(config).with_overrides(out_dir=str(out_dir))
+    ensure_renderable(spec.formats)
     typer.echo(f"Auditing the bundled sample ({config.parent.name}/audit.toml) ...")
     result = run_audit(spec, command="auditor demo")
     _report(result, out_dir, spec.formats)

@@ -18,6 +18,17 @@ REPORT_NAMES = {
 }
 
 
+def ensure_renderable(formats: Sequence[str]) -> None:
+    """Raise InputError now if a wanted format cannot be rendered on this machine.
+
+    Called before an audit runs, so a missing system library costs a second, not the audit.
+    """
+    if "pdf" in formats:
+        from auditor.render.pdf import load_weasyprint
+
+        load_weasyprint()
+
+
 def render_format(result: AuditResult, fmt: str) -> str | bytes:
     """Render ``result`` in one format: ``html``, ``pdf``, ``json``, ``junit`` or ``md``."""
     if fmt == "json":
