@@ -1,13 +1,19 @@
-"""Shared fixtures: the seed, the bundled sample data, tiny fitted models."""
+"""Shared fixtures: the seed, the bundled sample data and its audits, tiny fitted models."""
 
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
-import numpy as np
-import pandas as pd
-import pytest
+# Before numpy, scipy or scikit-learn load: oversubscribed OpenMP threads make the fits of
+# this suite many times slower on a small machine, and `pytest` run directly has no Makefile.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+from dataclasses import dataclass  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+import pytest  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLE = REPO / "sample_data"
@@ -53,6 +59,69 @@ def tickets() -> dict[str, Path]:
         "test": SAMPLE / "tickets_test.csv",
         "model": SAMPLE / "tickets_model.skops",
     }
+
+
+@dataclass(frozen=True)
+class SampleAudit:
+    """One ``auditor audit`` run of a bundled sample, shared by the tests that only read it."""
+
+    name: str
+    target: str
+    task: str
+    out_dir: Path
+    exit_code: int
+    stdout: str
+    stderr: str
+
+
+# Every format but the PDF, which tests render from audit.json when they need it.
+SAMPLE_FORMATS = "html,json,junit,md"
+
+
+def _audit_sample(tmp_path_factory, name: str, target: str, task: str, args: list) -> SampleAudit:
+    from typer.testing import CliRunner
+
+    from auditor.cli.app import app
+
+    out_dir = tmp_path_factory.mktemp(f"{name}-audit") / "out"
+    ran = CliRunner().invoke(
+        app, ["audit", *map(str, args), "--out-dir", str(out_dir), "--format", SAMPLE_FORMATS]
+    )
+    return SampleAudit(name, target, task, out_dir, ran.exit_code, ran.stdout, ran.stderr)
+
+
+@pytest.fixture(scope="session")
+def loans_audit(loans, tmp_path_factory) -> SampleAudit:
+    """The bundled loans sample audited as ``auditor demo`` does, with its audit.toml."""
+    return _audit_sample(
+        tmp_path_factory, "loans", "default", "binary", ["--config", loans["config"]]
+    )
+
+
+def _files_audit(paths: dict[str, Path]) -> list:
+    return ["--train", paths["train"], "--test", paths["test"], "--model", paths["model"]]
+
+
+@pytest.fixture(scope="session")
+def housing_audit(housing, tmp_path_factory) -> SampleAudit:
+    return _audit_sample(
+        tmp_path_factory,
+        "housing",
+        "price",
+        "regression",
+        [*_files_audit(housing), "--target", "price"],
+    )
+
+
+@pytest.fixture(scope="session")
+def tickets_audit(tickets, tmp_path_factory) -> SampleAudit:
+    return _audit_sample(
+        tmp_path_factory,
+        "tickets",
+        "priority",
+        "multiclass",
+        [*_files_audit(tickets), "--target", "priority"],
+    )
 
 
 def make_binary_frame(n: int, seed: int, n_features: int = 4) -> pd.DataFrame:

@@ -78,6 +78,7 @@ def test_paths_as_str_and_path(loans):
         model=loans["model"],
         target="default",
         id_column="application_id",
+        select=["data.missing_values", "performance.holdout_metrics"],
     )
     assert from_paths.task == "binary"
     assert {f.role: f.file_name for f in from_paths.inputs} == {
