@@ -188,7 +188,39 @@ def test_threshold_on_a_metric_not_measured_fails(checks):
         pytest.param(
             'tarrget = "y"', r"unknown key 'tarrget'; did you mean 'target'\?", id="unknown_top_key"
         ),
-        pytest.param("seed = '7'", r"key 'seed' must be an integer, got '7'", id="seed_type"),
+        pytest.param(
+            "seed = '7'",
+            r"key 'seed' must be an integer from 0 to 4294967295, got '7'",
+            id="seed_type",
+        ),
+        pytest.param(
+            "seed = -1",
+            r"key 'seed' must be an integer from 0 to 4294967295, got -1",
+            id="seed_negative",
+        ),
+        pytest.param(
+            "seed = 4294967296", r"key 'seed' must be an integer from 0", id="seed_too_large"
+        ),
+        pytest.param(
+            "[gate.metrics]\nroc_auc = { min = nan }",
+            r"key 'min' must be a finite number, got nan",
+            id="threshold_nan",
+        ),
+        pytest.param(
+            "[gate.metrics]\nlog_loss = { max = inf }",
+            r"key 'max' must be a finite number, got inf",
+            id="threshold_inf",
+        ),
+        pytest.param(
+            "[gate]\nmax_group_gap = -inf",
+            r"key 'max_group_gap' must be a finite number",
+            id="gap_inf",
+        ),
+        pytest.param(
+            "[gate.metrics]\nroc_auc = { min = 0.9, max = 0.8 }",
+            r"min 0.9 above max 0.8; no score could pass",
+            id="threshold_min_above_max",
+        ),
         pytest.param(
             "[columns]\nsensitive = 'sex'",
             r"\[columns\] key 'sensitive' must be a list of strings",
@@ -221,7 +253,7 @@ def test_threshold_on_a_metric_not_measured_fails(checks):
         ),
         pytest.param(
             "[gate.metrics]\nroc_auc = { min = '0.7' }",
-            r"key 'min' must be a number",
+            r"key 'min' must be a finite number",
             id="threshold_type",
         ),
         pytest.param(
@@ -332,3 +364,13 @@ def test_valid_check_params_are_built():
     built = params["data.missing_values"]
     assert (built.warn_share, built.max_share_gap, built.alpha) == (0.3, 0.1, 0.0)
     assert isinstance(built.alpha, float)
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), -float("inf")])
+def test_a_check_parameter_must_be_finite(value):
+    from auditor.registry import build_params, load_registry
+
+    spec = load_registry()["leakage.target"]
+    with pytest.raises(InputError, match=r"key 'fail_at' must be like 0.97, got"):
+        build_params(spec, {"fail_at": value})
+    assert build_params(spec, {"fail_at": 0.99}).fail_at == 0.99

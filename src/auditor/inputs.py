@@ -73,9 +73,10 @@ def load_inputs(
             )
     loaded_at = time.perf_counter()
 
+    notes: list[str] = []
     model_obj = model
     if model_obj is None and spec.model is not None:
-        model_obj = load_model(spec.model, trust_model=spec.trust_model)
+        model_obj = load_model(spec.model, trust_model=spec.trust_model, notes=notes)
         files.append(_file_input("model", Path(spec.model), None, None))
     elif model_obj is not None and not callable(getattr(model_obj, "predict", None)):
         raise InputError(
@@ -87,10 +88,9 @@ def load_inputs(
     pred_df = None
     if predictions_source is not None:
         pred_df = _table(predictions_source, "predictions", "--predictions", files)
-    baseline_obj = _baseline_model(baseline_model, spec, files)
+    baseline_obj = _baseline_model(baseline_model, spec, files, notes)
     model_loaded_at = time.perf_counter()
 
-    notes: list[str] = []
     if pred_df is not None:
         # Align with the test file as given, then drop the same unlabelled rows from both.
         pred_df = _aligned_prediction_rows(pred_df, test_df, spec)
@@ -158,10 +158,6 @@ def load_inputs(
             classes=classes,
             source="test (baseline model)",
         )
-        if task != "regression":
-            encode_labels(
-                pd.Series(baseline_preds.y_pred), classes, source="the --baseline-model predictions"
-            )
     predicted_at = time.perf_counter()
 
     context = AuditContext(
@@ -191,11 +187,13 @@ def load_inputs(
     return LoadedInputs(context, tuple(files), durations)
 
 
-def _baseline_model(given: Any, spec: AuditSpec, files: list[InputFile]) -> Any:
+def _baseline_model(given: Any, spec: AuditSpec, files: list[InputFile], notes: list[str]) -> Any:
     """The user's baseline model (--baseline-model), loaded under the same trust policy."""
     if given is None and spec.baseline_model is not None:
         path = Path(spec.baseline_model)
-        loaded = load_model(path, trust_model=spec.trust_model, source="--baseline-model")
+        loaded = load_model(
+            path, trust_model=spec.trust_model, source="--baseline-model", notes=notes
+        )
         files.append(_file_input("baseline_model", path, None, None))
         return loaded
     if given is not None and not callable(getattr(given, "predict", None)):
@@ -301,27 +299,63 @@ def _model_features(
 
 
 def predict(model: Any, X: pd.DataFrame, *, task: str, classes: tuple, source: str) -> Predictions:
-    """Predict labels (or values) and, for classifiers that can, class probabilities."""
+    """Predict labels (or values) and, for classifiers that can, class probabilities.
+
+    The model is the user's code: anything it raises, and any output a predictions file
+    could not hold (wrong shape, unknown labels, probabilities outside [0, 1] or not summing
+    to 1, non-finite values), is an InputError naming the model and the problem.
+    """
+    who = f"The model ({source} rows)"
     try:
         y_pred = np.asarray(model.predict(X))
         proba = None
         if task != "regression" and hasattr(model, "predict_proba"):
             proba = np.asarray(model.predict_proba(X), dtype=float)
-    except (ValueError, TypeError, KeyError, AttributeError, IndexError) as exc:
+    except Exception as exc:  # noqa: BLE001 - the user's model may raise anything
         message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise InputError(
-            f"The model failed to predict on the {source} data ({type(exc).__name__}: {message}). "
+            f"The model failed to predict on the {source} data ({type(exc).__name__}: {message[:300]}). "
             "Check that the columns and their types match what the model was trained on."
         ) from None
-    if y_pred.shape[0] != X.shape[0]:
+    if y_pred.ndim != 1 or y_pred.shape[0] != X.shape[0]:
         raise InputError(
-            f"The model returned {y_pred.shape[0]} predictions for {X.shape[0]} {source} rows."
+            f"{who} returned predictions of shape {y_pred.shape} for {X.shape[0]} rows; "
+            "expected one prediction per row."
         )
-    if proba is not None and proba.shape != (X.shape[0], len(classes)):
-        raise InputError(
-            f"The model's predict_proba returned shape {proba.shape}; expected ({X.shape[0]}, {len(classes)})."
-        )
+    if task == "regression":
+        values = pd.to_numeric(pd.Series(y_pred), errors="coerce").to_numpy(dtype=float)
+        if not np.isfinite(values).all():
+            raise InputError(
+                f"{who} returned {int((~np.isfinite(values)).sum())} missing, infinite or "
+                "non-numeric predictions. A regression model must predict a finite number per row."
+            )
+        return Predictions(y_pred=values)
+    encode_labels(pd.Series(y_pred), classes, source=f"{who} predict")
+    if proba is not None:
+        if proba.shape != (X.shape[0], len(classes)):
+            raise InputError(
+                f"{who} predict_proba returned shape {proba.shape}; expected ({X.shape[0]}, {len(classes)})."
+            )
+        _check_probabilities(proba, f"{who} predict_proba")
     return Predictions(y_pred=y_pred, proba=proba)
+
+
+def _check_probabilities(proba: np.ndarray, who: str) -> None:
+    """Rows of class probabilities: finite, within [0, 1], summing to 1."""
+    outside = ~np.isfinite(proba) | (proba < -1e-9) | (proba > 1 + 1e-9)
+    if outside.any():
+        row, column = (int(i) for i in np.argwhere(outside)[0])
+        raise InputError(
+            f"{who} returned {proba[row, column]:.4g} on row {row}; probabilities must be "
+            "finite and within [0, 1]. Check the model's output or pass a predictions file."
+        )
+    sums = proba.sum(axis=1)
+    if not np.allclose(sums, 1.0, atol=1e-3):
+        worst = int(np.argmax(np.abs(sums - 1)))
+        raise InputError(
+            f"{who} returned probabilities that sum to {sums[worst]:.4g} on row {worst}; "
+            "each row must sum to 1."
+        )
 
 
 def _predictions_name(spec: AuditSpec) -> str:
@@ -412,13 +446,7 @@ def _proba_columns(pred: pd.DataFrame, classes: tuple, task: str, name: str) -> 
     proba = np.column_stack(
         [_probabilities(pred[columns[label]], name, columns[label]) for label in wanted]
     )
-    sums = proba.sum(axis=1)
-    if not np.allclose(sums, 1.0, atol=1e-3):
-        worst = int(np.argmax(np.abs(sums - 1)))
-        raise InputError(
-            f"{name!r} probabilities do not sum to 1 on row {worst} (sum {sums[worst]:.4g}). "
-            "Give one proba_<class> column per class with rows summing to 1."
-        )
+    _check_probabilities(proba, f"{name!r} (one proba_<class> column per class)")
     return proba
 
 

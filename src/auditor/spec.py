@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import datetime as dt
 import difflib
+import logging
+import math
+import os
 import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
@@ -20,6 +23,8 @@ from auditor.errors import InputError
 TASKS = ("binary", "multiclass", "regression")
 FORMATS = ("html", "pdf", "json", "junit", "md")
 GATE_STATUSES = ("fail", "error", "warn")
+# The environment variable that lets a config file's ``trust_model = true`` take effect.
+TRUST_ENV = "AUDITOR_TRUST_MODEL"
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,6 +117,10 @@ class AuditSpec:
         if self.model is not None and self.predictions is not None:
             raise InputError(
                 "Both a model and a predictions file were given. Pass --model or --predictions, not both."
+            )
+        if not _is_seed(self.seed):
+            raise InputError(
+                f"seed {self.seed!r} from {source} must be an integer from 0 to 4294967295."
             )
         if self.n_jobs == 0 or self.n_jobs < -1:
             raise InputError(
@@ -213,6 +222,13 @@ def spec_from_mapping(
         )
 
     top = _checked_table(data, _TOP_LEVEL, where)
+    if top.get("trust_model") and os.environ.get(TRUST_ENV) != "1":
+        # A pull request that edits the config must not be able to turn on unpickling.
+        top["trust_model"] = False
+        logging.getLogger("auditor").warning(
+            f"{where} sets trust_model = true, which a config file alone cannot do: pass "
+            f"--trust-model, or set {TRUST_ENV}=1 in the environment as well."
+        )
     for key in ("train", "test", "model", "predictions", "baseline_model", "out_dir", "schema"):
         if key in top:
             top[key] = as_path(top[key])
@@ -258,6 +274,11 @@ def gate_policy(data: Any, where: str) -> GatePolicy:
             raise InputError(
                 f"{where}.metrics.{metric} needs min, max or min_over_baseline, like {{ min = 0.8 }}."
             )
+        if bound.get("min", -math.inf) > bound.get("max", math.inf):
+            raise InputError(
+                f"{where}.metrics.{metric} has min {bound['min']!r} above max {bound['max']!r}; "
+                "no score could pass. Swap or fix them."
+            )
         metrics[metric] = MetricThreshold(**bound)
     waivers = {}
     for check_id, waiver in gate.pop("waivers", {}).items():
@@ -284,7 +305,11 @@ def _is_int(v: Any) -> bool:
 
 
 def _is_number(v: Any) -> bool:
-    return isinstance(v, (int, float)) and not isinstance(v, bool)
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def _is_seed(v: Any) -> bool:
+    return _is_int(v) and 0 <= v < 2**32
 
 
 def _is_bool(v: Any) -> bool:
@@ -306,7 +331,8 @@ def _is_date(v: Any) -> bool:
 _TYPE_NAMES: dict[Validator, str] = {
     _is_str: "a string",
     _is_int: "an integer",
-    _is_number: "a number",
+    _is_number: "a finite number",
+    _is_seed: "an integer from 0 to 4294967295",
     _is_bool: "true or false",
     _is_str_list: "a list of strings",
     _is_table: "a table",
@@ -322,7 +348,7 @@ _TOP_LEVEL: dict[str, Validator] = {
     "baseline_model": _is_str,
     "task": _is_str,
     "positive_class": _is_str,
-    "seed": _is_int,
+    "seed": _is_seed,
     "formats": _is_str_list,
     "out_dir": _is_str,
     "trust_model": _is_bool,
