@@ -3,7 +3,12 @@
 ``InputError`` means the user's input cannot be audited (a missing file, an unknown column,
 misaligned predictions, an invalid config): exit code 2, one line that says what is wrong
 and how to fix it. Problems *in the data* are never exceptions; they are findings.
+``RenderError`` means some report formats failed after the others were written: exit 3.
 """
+
+from __future__ import annotations
+
+from pathlib import Path
 
 
 class InputError(ValueError):
@@ -19,3 +24,19 @@ def preview(names, limit: int = 5) -> str:
     names = list(names)
     shown = ", ".join(repr(str(n)) for n in names[:limit])
     return shown + (f" (+{len(names) - limit} more)" if len(names) > limit else "")
+
+
+class RenderError(Exception):
+    """Some formats failed to render; every other report, audit.json first, was written."""
+
+    def __init__(self, written: list[Path], failures: dict[str, BaseException]) -> None:
+        self.written = written
+        self.failures = failures
+        described = "; ".join(
+            f"{fmt}: {type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}"
+            for fmt, exc in failures.items()
+        )
+        super().__init__(
+            f"rendering failed for {described}. The other reports were written "
+            f"({', '.join(p.name for p in written) or 'none'})."
+        )

@@ -10,7 +10,9 @@ from __future__ import annotations
 import dataclasses
 import functools
 import logging
+import signal
 import sys
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
@@ -18,7 +20,7 @@ from typing import Annotated, Any
 import typer
 
 from auditor._version import __version__
-from auditor.errors import InputError
+from auditor.errors import InputError, RenderError
 
 EXIT_PASS, EXIT_GATE_FAILED, EXIT_BAD_INPUT, EXIT_INTERNAL = 0, 1, 2, 3
 
@@ -32,16 +34,39 @@ app = typer.Typer(
 )
 
 
+class _Terminated(BaseException):
+    """SIGTERM, raised like KeyboardInterrupt so that every cleanup on the way out runs."""
+
+
+def _raise_terminated(signum: int, frame: Any) -> None:
+    raise _Terminated()
+
+
 def _exits_cleanly(command: Callable[..., int]) -> Callable[..., None]:
-    """Map input errors to exit 2 with one line, and crashes to exit 3."""
+    """Map input errors to exit 2 with one line, crashes to exit 3, signals to 128 + signal."""
 
     @functools.wraps(command)
     def wrapper(*args: Any, **kwargs: Any) -> None:
+        on_main_thread = threading.current_thread() is threading.main_thread()
+        previous = signal.signal(signal.SIGTERM, _raise_terminated) if on_main_thread else None
         try:
             code = command(*args, **kwargs)
         except InputError as exc:
             typer.echo(f"error: {exc}", err=True)
             raise typer.Exit(EXIT_BAD_INPUT) from None
+        except (KeyboardInterrupt, _Terminated) as exc:
+            name = "SIGTERM" if isinstance(exc, _Terminated) else "SIGINT"
+            typer.echo(
+                f"interrupted by {name}: each output folder holds either the complete new set "
+                "of reports or what it held before.",
+                err=True,
+            )
+            raise typer.Exit(
+                128 + (signal.SIGTERM if name == "SIGTERM" else signal.SIGINT)
+            ) from None
+        except RenderError as exc:
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(EXIT_INTERNAL) from None
         except typer.Exit:
             raise
         except Exception as exc:  # noqa: BLE001 - the last line of defence, exit 3
@@ -54,6 +79,9 @@ def _exits_cleanly(command: Callable[..., int]) -> Callable[..., None]:
                 err=True,
             )
             raise typer.Exit(EXIT_INTERNAL) from None
+        finally:
+            if previous is not None:
+                signal.signal(signal.SIGTERM, previous)
         raise typer.Exit(code)
 
     return wrapper
@@ -179,6 +207,7 @@ def audit(
 ) -> int:
     """Audit a model (or its predictions) on test data, write reports, and apply the gate."""
     from auditor.api import run_audit
+    from auditor.io.atomic import check_out_dir
     from auditor.render import ensure_renderable
     from auditor.spec import load_spec
 
@@ -208,6 +237,7 @@ def audit(
         spec = dataclasses.replace(
             spec, gate=dataclasses.replace(spec.gate, fail_on=(*spec.gate.fail_on, "warn"))
         )
+    check_out_dir(spec.out_dir)
     ensure_renderable(spec.formats)
     result = run_audit(spec, select=select, command=_command_line())
     return _report(result, Path(spec.out_dir), spec.formats, mlflow=mlflow)
@@ -216,7 +246,10 @@ def audit(
 def _report(result: Any, out_dir: Path, formats: tuple[str, ...], *, mlflow: bool = False) -> int:
     from auditor.render import write_reports
 
-    written = write_reports(result, out_dir, formats)
+    try:
+        written, failed = write_reports(result, out_dir, formats), None
+    except RenderError as exc:
+        written, failed = exc.written, exc
     _append_step_summary(result)
     if mlflow:
         from auditor.tracking import log_to_mlflow
@@ -231,6 +264,8 @@ def _report(result: Any, out_dir: Path, formats: tuple[str, ...], *, mlflow: boo
             typer.echo(f"  - {reason}")
     for path in written:
         typer.echo(f"Wrote {path}")
+    if failed is not None:
+        raise failed
     return result.exit_code
 
 
@@ -243,8 +278,15 @@ def _append_step_summary(result: Any) -> None:
         return
     from auditor.render.markdown import render_markdown
 
-    with open(summary_path, "a", encoding="utf-8") as handle:
-        handle.write(render_markdown(result) + "\n")
+    try:
+        with open(summary_path, "a", encoding="utf-8") as handle:
+            handle.write(render_markdown(result) + "\n")
+    except OSError as exc:
+        # The reports are written; a job summary CI cannot take is worth a note, not a failure.
+        logging.getLogger("auditor").warning(
+            f"could not add the summary to GITHUB_STEP_SUMMARY ({exc.strerror or exc}); "
+            "the reports were written."
+        )
 
 
 def _command_line() -> str:
@@ -301,11 +343,13 @@ def demo(
 ) -> int:
     """Run the whole audit on the bundled loan-default sample and write its reports."""
     from auditor.api import run_audit
+    from auditor.io.atomic import check_out_dir
     from auditor.render import ensure_renderable
     from auditor.spec import load_spec
 
     config = sample_data_dir() / "audit.toml"
     spec = load_spec(config).with_overrides(out_dir=str(out_dir))
+    check_out_dir(out_dir)
     ensure_renderable(spec.formats)
     typer.echo(f"Auditing the bundled sample ({config.parent.name}/audit.toml) ...")
     result = run_audit(spec, command="auditor demo")

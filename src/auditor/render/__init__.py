@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from auditor.errors import InputError
-from auditor.io.atomic import write_atomic
+from auditor.errors import InputError, RenderError
+from auditor.io.atomic import write_set_atomic
 from auditor.result import AuditResult
 
 REPORT_NAMES = {
@@ -53,15 +53,35 @@ def render_format(result: AuditResult, fmt: str) -> str | bytes:
 
 
 def write_reports(result: AuditResult, out_dir: Path, formats: Sequence[str]) -> list[Path]:
-    """Render every format first, then write each file atomically into ``out_dir``.
+    """Render every format, then write the set into ``out_dir`` as one transaction.
 
-    Rendering everything before writing means a failure leaves no partial set of reports.
+    A renderer that crashes does not cost the others: audit.json (from which any report can
+    be re-created with ``auditor render``) and every format that rendered are written, then
+    RenderError names the formats that failed.
     """
     wanted = list(dict.fromkeys(formats))
-    rendered = {fmt: render_format(result, fmt) for fmt in wanted if fmt != "pdf"}
-    if "pdf" in wanted:
-        # The PDF prints the HTML report: draw its figures once when both are written.
-        from auditor.render.pdf import print_html
+    rendered: dict[str, str | bytes] = {}
+    failures: dict[str, BaseException] = {}
+    # The PDF prints the HTML report: draw its figures once when both are written.
+    for fmt in sorted(
+        wanted,
+        key=lambda f: ("json", "html", "pdf").index(f) if f in ("json", "html", "pdf") else 3,
+    ):
+        try:
+            if fmt == "pdf":
+                from auditor.render.pdf import print_html
 
-        rendered["pdf"] = print_html(rendered.get("html") or render_format(result, "html"))
-    return [write_atomic(Path(out_dir) / REPORT_NAMES[fmt], rendered[fmt]) for fmt in wanted]
+                html = rendered.get("html")
+                rendered["pdf"] = print_html(
+                    html if isinstance(html, str) else render_format(result, "html")
+                )
+            else:
+                rendered[fmt] = render_format(result, fmt)
+        except Exception as exc:  # noqa: BLE001 - one renderer's crash must not lose the audit
+            failures[fmt] = exc
+    written = write_set_atomic(
+        Path(out_dir), {REPORT_NAMES[fmt]: rendered[fmt] for fmt in wanted if fmt in rendered}
+    )
+    if failures:
+        raise RenderError(written, failures)
+    return written
