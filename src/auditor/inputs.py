@@ -19,7 +19,7 @@ from auditor.context import AuditContext, Predictions, detect_task, encode_label
 from auditor.errors import InputError, preview
 from auditor.io.files import sha256_of
 from auditor.io.models import load_model
-from auditor.io.tables import from_user_frame, read_table
+from auditor.io.tables import from_user_frame, nested_columns_as_text, read_table
 from auditor.result import InputFile
 from auditor.roles import resolve_roles
 from auditor.schemas import read_schema
@@ -51,6 +51,7 @@ def load_inputs(
     """
     started = time.perf_counter()
     files: list[InputFile] = []
+    notes: list[str] = []
     test_source = test if test is not None else spec.test
     if test_source is None:
         raise InputError(
@@ -61,9 +62,11 @@ def load_inputs(
             "No target column was given. Pass --target COLUMN (the label the model predicts)."
         )
     schema = None if spec.schema is None else read_schema(spec.schema, source="--schema")
-    test_df = _table(test_source, "test", "--test", files)
+    test_df = _table(test_source, "test", "--test", files, notes)
     train_source = train if train is not None else spec.train
-    train_df = None if train_source is None else _table(train_source, "train", "--train", files)
+    train_df = (
+        None if train_source is None else _table(train_source, "train", "--train", files, notes)
+    )
     frames = {"test": test_df} if train_df is None else {"train": train_df, "test": test_df}
     for name, frame in frames.items():
         if spec.target not in frame.columns:
@@ -73,7 +76,6 @@ def load_inputs(
             )
     loaded_at = time.perf_counter()
 
-    notes: list[str] = []
     model_obj = model
     if model_obj is None and spec.model is not None:
         model_obj = load_model(spec.model, trust_model=spec.trust_model, notes=notes)
@@ -87,7 +89,7 @@ def load_inputs(
         raise InputError("Both a model and predictions were given. Pass one of them, not both.")
     pred_df = None
     if predictions_source is not None:
-        pred_df = _table(predictions_source, "predictions", "--predictions", files)
+        pred_df = _table(predictions_source, "predictions", "--predictions", files, notes)
     baseline_obj = _baseline_model(baseline_model, spec, files, notes)
     model_loaded_at = time.perf_counter()
 
@@ -209,16 +211,24 @@ def _plain_scalar(value: Any) -> Any:
     return value.item() if hasattr(value, "item") else value
 
 
-def _table(source: Any, role: str, flag: str, files: list[InputFile]) -> pd.DataFrame:
+def _table(
+    source: Any, role: str, flag: str, files: list[InputFile], notes: list[str]
+) -> pd.DataFrame:
     if isinstance(source, (str, Path)):
         frame = read_table(source, source=flag)
         files.append(_file_input(role, Path(source), *frame.shape))
-        return frame
-    frame = from_user_frame(source, source=f"{role} frame")
-    digest = hashlib.sha256(
-        pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes()
-    ).hexdigest()
-    files.append(InputFile(role, f"<{role} DataFrame>", frame.shape[0], frame.shape[1], digest))
+    else:
+        frame = from_user_frame(source, source=f"{role} frame")
+        digest = hashlib.sha256(
+            pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes()
+        ).hexdigest()
+        files.append(InputFile(role, f"<{role} DataFrame>", frame.shape[0], frame.shape[1], digest))
+    frame, nested = nested_columns_as_text(frame)
+    if nested:
+        notes.append(
+            f"The {role} columns {preview(nested)} hold lists or records; the checks read "
+            "them as JSON text."
+        )
     return frame
 
 
@@ -409,7 +419,13 @@ def _join_on_id(pred: pd.DataFrame, test: pd.DataFrame, id_column: str, name: st
         raise InputError(
             f"{name!r} repeats values of {id_column!r}. Give each test row one prediction."
         )
-    joined = test[[id_column]].merge(pred, on=id_column, how="left", indicator=True)
+    keys = test[[id_column]]
+    numeric = [pd.api.types.is_numeric_dtype(f[id_column]) for f in (keys, pred)]
+    if numeric[0] != numeric[1]:
+        # 17 in a CSV test file and "17" in a Parquet predictions file name the same row.
+        keys = keys.astype({id_column: str})
+        pred = pred.astype({id_column: str})
+    joined = keys.merge(pred, on=id_column, how="left", indicator=True)
     missing = int((joined["_merge"] != "both").sum())
     if missing:
         raise InputError(

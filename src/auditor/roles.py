@@ -202,6 +202,13 @@ def resolve_roles(
             inferred[column] += hint
 
     excluded = {target, *ids, *entities, *dates, declared.group, declared.time} - {None}
+    for column in reference.columns:
+        lacking = [name for name, frame in frames.items() if column not in frame.columns]
+        if lacking and column not in excluded:
+            excluded.add(column)
+            inferred[column] = (
+                f"missing from the {' and '.join(lacking)} data; not compared between splits"
+            )
     features = tuple(c for c in reference.columns if c not in excluded)
     numeric = tuple(c for c in features if _is_numeric(reference[c]))
     categorical = tuple(c for c in features if c not in numeric)

@@ -101,10 +101,21 @@ class _StderrHandler(logging.Handler):
 
 
 def _show_notes_on_stderr() -> None:
+    """auditor's own notes go to stderr; library warnings (numpy, scikit-learn) do not.
+
+    A RuntimeWarning from numpy deep inside a check says nothing a user can act on, and
+    printed before an ``error:`` line it breaks the one-line contract of exit 2. Checks that
+    care record the warnings they see in their findings.
+    """
     auditor_logger = logging.getLogger("auditor")
     if not any(isinstance(h, _StderrHandler) for h in auditor_logger.handlers):
         auditor_logger.addHandler(_StderrHandler(logging.WARNING))
     auditor_logger.propagate = False
+    logging.captureWarnings(True)
+    library_warnings = logging.getLogger("py.warnings")
+    if not library_warnings.handlers:
+        library_warnings.addHandler(logging.NullHandler())
+    library_warnings.propagate = False
 
 
 @app.callback()

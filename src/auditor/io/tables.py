@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from auditor.errors import InputError, preview
@@ -11,6 +14,7 @@ from auditor.io.files import existing_file
 
 CSV_SUFFIXES = (".csv", ".csv.gz", ".csv.bz2", ".csv.zip", ".csv.xz", ".tsv", ".txt")
 PARQUET_SUFFIXES = (".parquet", ".pq", ".parq")
+_NESTED = (list, tuple, dict, set, np.ndarray)
 
 
 def read_table(path: str | Path, *, source: str = "table") -> pd.DataFrame:
@@ -97,3 +101,38 @@ def from_user_frame(frame, *, source: str) -> pd.DataFrame:
     raise InputError(
         f"{source} must be a pandas or polars DataFrame or a file path; got {type(frame).__name__}."
     )
+
+
+def nested_columns_as_text(frame: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
+    """Turn columns holding lists, dicts or arrays (Parquet list/struct) into JSON text.
+
+    Checks compare, count and hash values; a list cannot be hashed. As text, equal nested
+    values still compare equal and the column is treated as categorical. Returns the frame
+    and the names of the columns converted.
+    """
+    converted = []
+    for column in frame.columns:
+        series = frame[column]
+        if not pd.api.types.is_object_dtype(series.dtype):
+            continue
+        if not series.map(lambda v: isinstance(v, _NESTED)).any():
+            continue
+        converted.append(column)
+        frame = frame.assign(**{column: series.map(_as_json_text)})
+    return frame, converted
+
+
+def _as_json_text(value: Any) -> Any:
+    if isinstance(value, _NESTED):
+        return json.dumps(_plain(value), sort_keys=True, default=str)
+    return value
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, np.ndarray):
+        return [_plain(v) for v in value.tolist()]
+    if isinstance(value, (list, tuple, set)):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    return value.item() if isinstance(value, np.generic) else value

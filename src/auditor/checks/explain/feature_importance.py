@@ -15,7 +15,7 @@ import pandas as pd
 
 from auditor.context import AuditContext
 from auditor.metrics import METRICS_BY_KEY, primary_metric
-from auditor.registry import CheckOutcome, param, register_check
+from auditor.registry import CheckOutcome, SkipCheck, param, register_check
 from auditor.result import Curve, Finding, Measurement, Series, Table
 from auditor.stats.random import rng_for
 
@@ -172,6 +172,11 @@ def feature_importance(ctx: AuditContext, params: FeatureImportanceParams) -> Ch
     """
     deadline = time.perf_counter() + params.time_budget_s
     explanation = explain(ctx, params, deadline)
+    if not np.isfinite(explanation.importance).all():
+        raise SkipCheck(
+            "the explanation produced infinite or undefined importances (a feature holds "
+            "values near the floating-point limit, such as 1e308)"
+        )
     total = float(np.clip(explanation.importance, 0, None).sum())
     shares = (
         np.clip(explanation.importance, 0, None) / total
