@@ -36,6 +36,7 @@ from auditor.metrics import (
     PRIMARY_METRIC_WITHOUT_PROBA,
     MetricSpec,
 )
+from auditor.progress import step
 from auditor.stats.random import rng_for
 
 DEFAULT_SPLITS = 5
@@ -559,6 +560,7 @@ def cross_fit(
         )
         for i, (train, valid) in enumerate(zip(folds.train, folds.valid, strict=True))
     )
+    step(f"refitting {name} on {folds.n_folds} folds of {len(X):,} rows")
     fits = Parallel(n_jobs=ctx.n_jobs)(jobs)
     fits = [
         fit if samples[i] is None else replace(fit, train_rows=folds.train[i][samples[i]])
@@ -720,6 +722,7 @@ def fit_on_train(
         from sklearn.base import clone
 
         seed = int(rng_for(ctx.seed, "evaluation.refit").integers(2**31 - 1))
+        step(f"refitting {name} on {len(ctx.train):,} training rows")
         return _fit_and_predict(
             _with_fixed_seeds(clone(estimator), seed),
             ctx.train[list(features)],

@@ -20,6 +20,7 @@ from auditor.errors import InputError, preview
 from auditor.io.files import sha256_of
 from auditor.io.models import load_model
 from auditor.io.tables import from_user_frame, nested_columns_as_text, read_table
+from auditor.progress import size_text, step
 from auditor.result import InputFile
 from auditor.roles import resolve_roles
 from auditor.schemas import read_schema
@@ -78,6 +79,7 @@ def load_inputs(
 
     model_obj = model
     if model_obj is None and spec.model is not None:
+        step(f"loading the model {Path(spec.model).name}")
         model_obj = load_model(spec.model, trust_model=spec.trust_model, notes=notes)
         files.append(_file_input("model", Path(spec.model), None, None))
     elif model_obj is not None and not callable(getattr(model_obj, "predict", None)):
@@ -144,6 +146,7 @@ def load_inputs(
     preds = None
     if model_obj is not None:
         model_features = _model_features(model_obj, test_df, spec.target, roles.id)
+        step(f"predicting {len(test_df):,} test rows")
         preds = predict(
             model_obj, test_df[list(model_features)], task=task, classes=classes, source="test"
         )
@@ -215,6 +218,9 @@ def _table(
     source: Any, role: str, flag: str, files: list[InputFile], notes: list[str]
 ) -> pd.DataFrame:
     if isinstance(source, (str, Path)):
+        path = Path(source)
+        if path.is_file():
+            step(f"reading {path.name} ({size_text(path.stat().st_size)})")
         frame = read_table(source, source=flag)
         files.append(_file_input(role, Path(source), *frame.shape))
     else:

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from auditor.context import AuditContext
+from auditor.progress import step
 from auditor.registry import NEEDS, CheckSpec, SkipCheck, build_params
 from auditor.result import CATEGORIES, CheckResult
 
@@ -26,10 +27,12 @@ def run_checks(
 
     ``params`` maps check ids to validated parameter objects (see ``build_params``).
     """
-    return [
-        run_check(ctx, spec, params.get(spec.id) or build_params(spec, {}))
-        for spec in order_checks(specs)
-    ]
+    ordered = order_checks(specs)
+    results = []
+    for number, spec in enumerate(ordered, 1):
+        step(f"check {number}/{len(ordered)}: {spec.id}")
+        results.append(run_check(ctx, spec, params.get(spec.id) or build_params(spec, {})))
+    return results
 
 
 def run_check(ctx: AuditContext, spec: CheckSpec, params: Any) -> CheckResult:

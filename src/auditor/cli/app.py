@@ -13,6 +13,7 @@ import logging
 import signal
 import sys
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
@@ -118,6 +119,38 @@ def _show_notes_on_stderr() -> None:
     library_warnings.propagate = False
 
 
+class _ProgressHandler(logging.Handler):
+    """Progress steps with the time since the command started."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.INFO)
+        self.started = time.perf_counter()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        elapsed = time.perf_counter() - self.started
+        typer.echo(f"[{elapsed:6.1f}s] {record.getMessage()}", err=True)
+
+
+def _show_progress(progress: bool | None, quiet: bool) -> None:
+    """Progress on stderr when asked, or by default when a person watches a terminal.
+
+    CI logs (the CI variable set, or stderr not a terminal) stay quiet unless asked;
+    ``--quiet`` hides progress and notes alike.
+    """
+    import os
+
+    if progress is None:
+        progress = sys.stderr.isatty() and not os.environ.get("CI")
+    progress_logger = logging.getLogger("auditor.progress")
+    for handler in [h for h in progress_logger.handlers if isinstance(h, _ProgressHandler)]:
+        progress_logger.removeHandler(handler)
+    progress_logger.propagate = False
+    progress_logger.setLevel(logging.INFO if progress and not quiet else logging.WARNING)
+    if progress and not quiet:
+        progress_logger.addHandler(_ProgressHandler())
+    logging.getLogger("auditor").setLevel(logging.ERROR if quiet else logging.WARNING)
+
+
 @app.callback()
 def _root(
     version: Annotated[
@@ -215,8 +248,19 @@ def audit(
         bool,
         typer.Option("--mlflow", help="Log metrics, verdict and reports to the active MLflow run."),
     ] = False,
+    progress: Annotated[
+        bool | None,
+        typer.Option(
+            "--progress/--no-progress",
+            help="Show long steps on stderr (default: on a terminal, off in CI).",
+        ),
+    ] = None,
+    quiet: Annotated[
+        bool, typer.Option("--quiet", help="No progress and no notes on stderr; errors only.")
+    ] = False,
 ) -> int:
     """Audit a model (or its predictions) on test data, write reports, and apply the gate."""
+    _show_progress(progress, quiet)
     from auditor.api import run_audit
     from auditor.io.atomic import check_out_dir
     from auditor.render import ensure_renderable
@@ -358,6 +402,7 @@ def demo(
     from auditor.render import ensure_renderable
     from auditor.spec import load_spec
 
+    _show_progress(None, quiet=False)
     config = sample_data_dir() / "audit.toml"
     spec = load_spec(config).with_overrides(out_dir=str(out_dir))
     check_out_dir(out_dir)

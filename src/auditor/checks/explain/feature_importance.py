@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from auditor import progress
 from auditor.context import AuditContext
 from auditor.metrics import METRICS_BY_KEY, primary_metric
 from auditor.registry import CheckOutcome, SkipCheck, param, register_check
@@ -230,6 +231,7 @@ def explain(ctx: AuditContext, params: FeatureImportanceParams, deadline: float)
     rows = rng.permutation(len(ctx.test))[: params.max_rows]
     X = ctx.features_for_model(ctx.test).iloc[rows].reset_index(drop=True)
     notes: list[str] = []
+    progress.step(f"explaining the model on {len(X):,} test rows")
     try:
         shap = _import_shap()
     except ImportError as exc:

@@ -1,0 +1,70 @@
+"""Progress on stderr: shown when asked (or on a terminal), silent in CI logs and under --quiet."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+import skops.io
+from typer.testing import CliRunner
+
+from auditor.cli.app import app
+from auditor.progress import size_text
+
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def small(binary_split, binary_model, tmp_path_factory):
+    work = tmp_path_factory.mktemp("progress")
+    binary_split[0].to_csv(work / "train.csv", index=False)
+    binary_split[1].to_csv(work / "test.csv", index=False)
+    skops.io.dump(binary_model, work / "model.skops")
+    return work
+
+
+def audit(small, *flags: str, env=None):
+    args = ["audit", "--train", str(small / "train.csv"), "--test", str(small / "test.csv")]
+    args += ["--target", "y", "--model", str(small / "model.skops"), "--format", "json"]
+    args += ["--out-dir", str(small / "out"), "--select", "performance", *flags]
+    return runner.invoke(app, args, env=env)
+
+
+def test_progress_names_each_long_step_with_the_time(small):
+    result = audit(small, "--progress")
+    assert result.exit_code == 0, result.output
+    steps = [re.sub(r"^\[\s*[\d.]+s\] ", "", line) for line in result.stderr.splitlines()]
+    assert all(re.match(r"^\[\s*[\d.]+s\] ", line) for line in result.stderr.splitlines())
+    assert steps[:4] == [
+        f"reading test.csv ({size_text((small / 'test.csv').stat().st_size)})",
+        f"reading train.csv ({size_text((small / 'train.csv').stat().st_size)})",
+        "loading the model model.skops",
+        "predicting 600 test rows",
+    ]
+    assert "check 1/4: performance.calibration" in steps
+    assert "refitting the model on 5 folds of 1,200 rows" in steps
+    assert "Wrote" not in result.stderr
+
+
+def test_no_progress_when_nobody_watches_or_when_quiet(small):
+    assert audit(small).stderr == ""  # stderr is not a terminal here, as in CI
+    assert audit(small, "--progress", "--quiet").stderr == ""
+    assert audit(small, "--no-progress").stderr == ""
+
+
+def test_quiet_also_hides_notes(small, tmp_path):
+    config = tmp_path / "audit.toml"
+    config.write_text("trust_model = true\n")
+    noisy = audit(small, "--config", str(config), env={"AUDITOR_TRUST_MODEL": ""})
+    assert "config file alone cannot do" in noisy.stderr
+    quiet = audit(small, "--config", str(config), "--quiet", env={"AUDITOR_TRUST_MODEL": ""})
+    assert quiet.exit_code == 0, quiet.output
+    assert quiet.stderr == ""
+
+
+@pytest.mark.parametrize(
+    ("n_bytes", "text"),
+    [(0, "1 KB"), (950_000, "950 KB"), (12_345_678, "12.3 MB"), (1_200_000_000, "1.2 GB")],
+)
+def test_sizes_read_in_the_unit_a_person_uses(n_bytes, text):
+    assert size_text(n_bytes) == text
