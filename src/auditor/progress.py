@@ -10,11 +10,18 @@ from __future__ import annotations
 import logging
 
 logger = logging.getLogger("auditor.progress")
+_current = ["starting"]
 
 
 def step(message: str) -> None:
     """Say that a long step starts, e.g. ``step("reading train.csv (210 MB)")``."""
+    _current[0] = message
     logger.info(message)
+
+
+def current_step() -> str:
+    """The step under way, for messages such as a timeout's."""
+    return _current[0]
 
 
 def size_text(n_bytes: int) -> str:

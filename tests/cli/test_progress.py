@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import signal
 
 import pytest
 import skops.io
@@ -68,3 +69,31 @@ def test_quiet_also_hides_notes(small, tmp_path):
 )
 def test_sizes_read_in_the_unit_a_person_uses(n_bytes, text):
     assert size_text(n_bytes) == text
+
+
+def test_a_timeout_stops_the_audit_naming_the_step_and_writes_nothing(small, tmp_path):
+    out_dir = tmp_path / "out"
+    args = ["audit", "--train", str(small / "train.csv"), "--test", str(small / "test.csv")]
+    args += ["--target", "y", "--model", str(small / "model.skops"), "--format", "json,html"]
+    result = runner.invoke(app, [*args, "--out-dir", str(out_dir), "--timeout", "0.5"])
+    assert result.exit_code == 2, result.output
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1
+    assert re.match(
+        r"error: The audit did not finish within --timeout 0.5 s \(it was at: .+\)", lines[0]
+    )
+    assert not out_dir.exists()
+    assert signal.getsignal(signal.SIGALRM) is signal.SIG_DFL
+
+
+def test_a_generous_timeout_changes_nothing(small):
+    result = audit(small, "--timeout", "600")
+    assert result.exit_code == 0, result.output
+    assert (small / "out" / "audit.json").is_file()
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "nan"])
+def test_a_timeout_must_be_positive(small, value):
+    result = audit(small, "--timeout", value)
+    assert result.exit_code == 2
+    assert "must be a positive number of seconds" in result.stderr

@@ -7,14 +7,16 @@ failed, 2 bad input or usage (one line, nothing written), 3 internal error.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 import logging
+import math
 import signal
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -43,6 +45,10 @@ def _raise_terminated(signum: int, frame: Any) -> None:
     raise _Terminated()
 
 
+class _TimedOut(BaseException):
+    """--timeout expired; a BaseException so that no check or renderer swallows it."""
+
+
 def _exits_cleanly(command: Callable[..., int]) -> Callable[..., None]:
     """Map input errors to exit 2 with one line, crashes to exit 3, signals to 128 + signal."""
 
@@ -53,6 +59,9 @@ def _exits_cleanly(command: Callable[..., int]) -> Callable[..., None]:
         try:
             code = command(*args, **kwargs)
         except InputError as exc:
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(EXIT_BAD_INPUT) from None
+        except _TimedOut as exc:
             typer.echo(f"error: {exc}", err=True)
             raise typer.Exit(EXIT_BAD_INPUT) from None
         except (KeyboardInterrupt, _Terminated) as exc:
@@ -258,6 +267,12 @@ def audit(
     quiet: Annotated[
         bool, typer.Option("--quiet", help="No progress and no notes on stderr; errors only.")
     ] = False,
+    timeout: Annotated[
+        float | None,
+        typer.Option(
+            help="Stop with exit 2, writing nothing, if the audit takes longer (seconds)."
+        ),
+    ] = None,
 ) -> int:
     """Audit a model (or its predictions) on test data, write reports, and apply the gate."""
     _show_progress(progress, quiet)
@@ -294,8 +309,39 @@ def audit(
         )
     check_out_dir(spec.out_dir)
     ensure_renderable(spec.formats)
-    result = run_audit(spec, select=select, command=_command_line())
-    return _report(result, Path(spec.out_dir), spec.formats, mlflow=mlflow)
+    with _time_limit(timeout):
+        result = run_audit(spec, select=select, command=_command_line())
+        return _report(result, Path(spec.out_dir), spec.formats, mlflow=mlflow)
+
+
+@contextlib.contextmanager
+def _time_limit(seconds: float | None) -> Iterator[None]:
+    """Stop the block (exit 2, nothing written) when it runs longer than ``seconds``.
+
+    SIGALRM interrupts Python code between steps; a single long call into compiled code
+    (one huge predict) ends before the limit is noticed. Reports are swapped in with the
+    alarm held back, so a timeout leaves the old set or the new one, never a mix.
+    """
+    if seconds is None:
+        yield
+        return
+    if not math.isfinite(seconds) or seconds <= 0:
+        raise InputError(f"--timeout {seconds!r} must be a positive number of seconds.")
+    from auditor.progress import current_step
+
+    def expire(signum: int, frame: Any) -> None:
+        raise _TimedOut(
+            f"The audit did not finish within --timeout {seconds:g} s (it was at: "
+            f"{current_step()}). Raise --timeout, --skip slow checks, or use --n-jobs."
+        )
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
 
 
 def _report(result: Any, out_dir: Path, formats: tuple[str, ...], *, mlflow: bool = False) -> int:

@@ -2,8 +2,8 @@
 
 Files are written to a temporary place beside their destination and renamed into place
 (a rename within one folder is atomic). A set of reports is first written whole into a
-temporary folder inside the out dir, then each file is renamed into place with SIGINT and
-SIGTERM held back, so an interrupt lands before the swap (nothing changes) or after it.
+temporary folder inside the out dir, then each file is renamed into place with SIGINT,
+SIGTERM and SIGALRM held back, so an interrupt lands before the swap (nothing changes) or after it.
 Permissions follow the umask, as for any file the user creates.
 """
 
@@ -115,11 +115,14 @@ def _umask() -> int:
 
 @contextlib.contextmanager
 def _signals_held() -> Iterator[None]:
-    """Hold SIGINT and SIGTERM back while files are renamed into place (main thread only)."""
+    """Hold SIGINT, SIGTERM and a --timeout's SIGALRM back while files are renamed into place.
+
+    Only the main thread receives signals; elsewhere there is nothing to hold.
+    """
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    held = {signal.SIGINT, signal.SIGTERM}
+    held = {signal.SIGINT, signal.SIGTERM, signal.SIGALRM}
     previous = signal.pthread_sigmask(signal.SIG_BLOCK, held)
     try:
         yield
