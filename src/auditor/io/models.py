@@ -159,7 +159,17 @@ def load_model(
             f"{source} {path.name!r} holds a {type(model).__name__}, which has no predict method. "
             "Pass a fitted scikit-learn compatible estimator or Pipeline."
         )
-    made_safe = make_safe_to_run(model, trust_model=trust_model, source=f"{source} {path.name!r}")
+    try:
+        made_safe = make_safe_to_run(
+            model, trust_model=trust_model, source=f"{source} {path.name!r}"
+        )
+    except InputError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - a model too odd to inspect is not run
+        raise InputError(
+            f"{source} {path.name!r} could not be inspected before use ({type(exc).__name__}). "
+            "Save a plain fitted scikit-learn estimator or Pipeline with skops."
+        ) from None
     for note in made_safe:
         logger.warning(note)
     if notes is not None:
