@@ -22,8 +22,11 @@ def require_program(program: str, package: str) -> str:
 
 
 def require_library(library: str, package: str) -> None:
-    """Skip the test unless the dynamic loader finds ``library`` (fail when CI requires it)."""
-    if ctypes.util.find_library(library) is None:
+    """Skip the test unless the dynamic loader loads ``library`` (fail when CI requires it)."""
+    found = ctypes.util.find_library(library)
+    try:
+        ctypes.CDLL(found or f"lib{library}.so")
+    except OSError:
         _missing(
             library, f"lib{library} is not installed (Debian/Ubuntu: apt-get install {package})"
         )
