@@ -56,10 +56,24 @@ def run_cli(args: list[str], hidden: str, tmp_path: Path) -> subprocess.Complete
     )
 
 
-def test_without_harfbuzz_subset_the_pdf_is_written_and_said_once(loans_audit, tmp_path):
+@pytest.fixture(scope="module")
+def small_audit_json(binary_split, binary_model, tmp_path_factory) -> Path:
+    """A short audit (two checks): its PDF has few pages, so each child process is quick."""
+    import auditor
+
+    _, test = binary_split
+    result = auditor.audit(
+        test=test, target="y", model=binary_model, select=["data.missing_values", "performance"]
+    )
+    path = tmp_path_factory.mktemp("small") / "audit.json"
+    path.write_text(result.to_json(), encoding="utf-8")
+    return path
+
+
+def test_without_harfbuzz_subset_the_pdf_is_written_and_said_once(small_audit_json, tmp_path):
     target = tmp_path / "out.pdf"
     completed = run_cli(
-        ["render", str(loans_audit.out_dir / "audit.json"), "--format", "pdf", "-o", str(target)],
+        ["render", str(small_audit_json), "--format", "pdf", "-o", str(target)],
         "harfbuzz-subset",
         tmp_path,
     )
@@ -74,12 +88,12 @@ def test_without_harfbuzz_subset_the_pdf_is_written_and_said_once(loans_audit, t
     assert "Traceback" not in completed.stderr
 
 
-def test_with_harfbuzz_subset_nothing_is_said(loans_audit, tmp_path):
+def test_with_harfbuzz_subset_nothing_is_said(small_audit_json, tmp_path):
     """The look-alike: hiding an unrelated library leaves the PDF path quiet."""
     require_library("harfbuzz-subset", "libharfbuzz-subset0")
     target = tmp_path / "out.pdf"
     completed = run_cli(
-        ["render", str(loans_audit.out_dir / "audit.json"), "--format", "pdf", "-o", str(target)],
+        ["render", str(small_audit_json), "--format", "pdf", "-o", str(target)],
         "no-such-library",
         tmp_path,
     )
