@@ -219,69 +219,77 @@ def _plain(value: Any) -> Any:
 
 
 def read_result(path: str | Path) -> AuditResult:
-    """Read an ``audit.json`` written by any auditor with the same schema major version."""
+    """Read an ``audit.json`` written by any auditor with the same schema major version.
+
+    The file is checked against the result schema (``auditor.result_schema``) before anything
+    is built from it: a file that is too large, not JSON, or not the shape of a result raises
+    InputError naming the JSON path of the first problem and the fix.
+    """
+    from auditor.result_schema import MAX_BYTES
+
     path = Path(path)
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        size = path.stat().st_size
+        text = None if size > MAX_BYTES else path.read_bytes().decode("utf-8")
+        data = None if text is None else json.loads(text)
     except FileNotFoundError:
         raise InputError(
             f"{path.name!r} does not exist. Pass the audit.json an audit wrote."
         ) from None
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except OSError as exc:
         raise InputError(
-            f"{path.name!r} is not valid JSON ({exc}). Pass the audit.json an audit wrote."
+            f"{path.name!r} cannot be read ({exc.strerror or type(exc).__name__}). "
+            "Pass the audit.json an audit wrote."
         ) from None
+    except RecursionError:
+        raise InputError(
+            f"{path.name!r} is nested too deeply to be an audit result. "
+            "Pass the audit.json an audit wrote."
+        ) from None
+    except (UnicodeDecodeError, ValueError) as exc:
+        # json.JSONDecodeError is a ValueError, as is an integer of more than 4,300 digits.
+        first_line = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise InputError(
+            f"{path.name!r} is not valid JSON ({first_line}). Pass the audit.json an audit wrote."
+        ) from None
+    if text is None:
+        raise InputError(
+            f"{path.name!r} holds {size:,} bytes, more than the {MAX_BYTES // 2**20} MB "
+            "an audit.json may hold. Pass the audit.json an audit wrote."
+        )
     return result_from_dict(data, source=path.name)
 
 
 def result_from_dict(data: Mapping[str, Any], *, source: str = "the result") -> AuditResult:
-    """Rebuild an ``AuditResult`` from its JSON form."""
-    if not isinstance(data, Mapping) or "schema_version" not in data:
-        raise InputError(f"{source!r} is not an auditor result: it has no schema_version.")
-    version = data["schema_version"]
-    if version != SCHEMA_VERSION:
-        raise InputError(
-            f"{source!r} has schema_version {version!r}; this auditor reads version "
-            f"{SCHEMA_VERSION}. Re-run the audit or use the auditor version that wrote it."
-        )
-    for field_name, value, allowed in _enumerated_fields(data):
-        if value not in allowed:
-            raise InputError(
-                f"{source!r} has {field_name} {value!r}, which is not one of {', '.join(allowed)}. "
-                "Pass an audit.json written by auditor."
-            )
+    """Rebuild an ``AuditResult`` from its JSON form, after checking its shape.
+
+    Keys this version does not know are ignored (later versions may add keys within schema
+    version 1); a missing or malformed key raises InputError naming its JSON path.
+    """
+    from auditor.result_schema import validate_result
+
+    validate_result(data, source=source)
     try:
         gate = data.get("gate")
         return AuditResult(
-            schema_version=version,
+            schema_version=data["schema_version"],
             tool=dict(data["tool"]),
             created_at=data["created_at"],
             task=data["task"],
             target=data["target"],
             verdict=data["verdict"],
             checks=tuple(_check_from_dict(c) for c in data["checks"]),
-            inputs=tuple(InputFile(**i) for i in data["inputs"]),
+            inputs=tuple(
+                InputFile(i["role"], i["file_name"], i["rows"], i["columns"], i["sha256"])
+                for i in data["inputs"]
+            ),
             gate=None if gate is None else GateVerdict(gate["passed"], tuple(gate["reasons"])),
             manifest=data["manifest"],
         )
-    except (KeyError, TypeError) as exc:
+    except (KeyError, TypeError) as exc:  # pragma: no cover - the schema check comes first
         raise InputError(
             f"{source!r} is not a complete auditor result: {exc!r} is wrong or missing."
         ) from None
-
-
-def _enumerated_fields(data: Mapping[str, Any]):
-    """Every field of a result JSON whose value must come from a fixed set."""
-    yield "task", data.get("task"), TASKS
-    yield "verdict", data.get("verdict"), ("pass", "warn", "fail")
-    for check in data.get("checks") or ():
-        if not isinstance(check, Mapping):
-            continue
-        yield "check status", check.get("status"), STATUSES
-        yield "check category", check.get("category"), CATEGORIES
-        for finding in check.get("findings") or ():
-            if isinstance(finding, Mapping):
-                yield "finding severity", finding.get("severity"), SEVERITIES
 
 
 def _tuple_or_none(values: Sequence[float] | None) -> tuple[float, ...] | None:
@@ -299,7 +307,12 @@ def _check_from_dict(c: Mapping[str, Any]) -> CheckResult:
             Finding(f["code"], f["severity"], f["message"], tuple(f["columns"]), f["evidence"])
             for f in c["findings"]
         ),
-        measurements=tuple(Measurement(**m) for m in c["measurements"]),
+        measurements=tuple(
+            Measurement(
+                m["key"], m["value"], m.get("ci_low"), m.get("ci_high"), m.get("greater_is_better")
+            )
+            for m in c["measurements"]
+        ),
         tables=tuple(
             Table(t["key"], t["title"], tuple(t["columns"]), tuple(tuple(r) for r in t["rows"]))
             for t in c["tables"]

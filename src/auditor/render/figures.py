@@ -10,15 +10,23 @@ Readability rules every figure follows:
 - A series with ``counts`` gets a panel of its own under the plot: how many rows stand
   behind each point.
 - Layout is constrained: no tick label, axis label or legend is cut off; long axis labels
-  wrap; large numbers are written 250k, 1.5M.
+  wrap; large numbers are written 250k, 1.5M. Names are cut before layout (tick labels to 30
+  characters, legend entries to 60: what a 4.6-inch figure holds beside its plot), so a
+  10,000-character column name costs nothing; audit.json keeps the whole name.
+- Any value may be missing (None, NaN) or infinite: such a point is not drawn, and where an
+  estimate was not measured the figure says so ("not measured") instead of failing. An
+  interval is drawn as given, even when it does not contain its estimate (a percentile
+  bootstrap interval need not).
 """
 
 from __future__ import annotations
 
 import base64
 import io
+import math
 import textwrap
 
+from auditor.render.formatting import MAX_NAME_CHARS, prose, shorten
 from auditor.result import Curve, Series
 
 # Okabe-Ito: distinguishable with the common colour-vision deficiencies.
@@ -57,6 +65,13 @@ _LEGEND_CHAR_POINTS = 4.5
 _TICK_WIDTH = 13
 _LEVEL_TICKS = 4
 _DPI = 110
+# Axis labels are sentences written by the checks; longer ones are cut before wrapping.
+_MAX_AXIS_LABEL_CHARS = 2 * MAX_NAME_CHARS
+# Names on the figure: category ticks beside the plot, legend entries under it.
+_MAX_TICK_CHARS = 30
+_MAX_LEGEND_CHARS = 60
+NOT_MEASURED = "not measured"
+_NOTE_COLOR = "#555555"
 
 
 def curve_png(curve: Curve) -> str:
@@ -65,6 +80,23 @@ def curve_png(curve: Curve) -> str:
 
     fig = curve_figure(curve)
     try:
+        png = _encode(fig)
+    finally:
+        plt.close(fig)
+    return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
+
+
+def placeholder_png(message: str) -> str:
+    """A figure-sized PNG that says ``message``: for a figure that could not be drawn."""
+    import matplotlib
+
+    matplotlib.use("Agg", force=True)
+    from matplotlib import pyplot as plt
+
+    fig = plt.figure(figsize=_SIZE, dpi=_DPI)
+    try:
+        fig.text(0.5, 0.5, _wrap(prose(message), 48), ha="center", va="center", color=_NOTE_COLOR)
+        fig.canvas.draw()
         png = _encode(fig)
     finally:
         plt.close(fig)
@@ -119,12 +151,44 @@ def _encode(fig) -> bytes:
     return buffer.getvalue()
 
 
+def _float(value) -> float:
+    """A drawable coordinate: NaN for anything missing, infinite or not a number."""
+    if value is None or isinstance(value, (bool, str)):
+        return math.nan
+    try:
+        number = float(value)
+    except (TypeError, ValueError, OverflowError):
+        return math.nan
+    return number if math.isfinite(number) else math.nan
+
+
 def _floats(values) -> list[float]:
-    return [float("nan") if v is None else float(v) for v in values]
+    return [_float(v) for v in values or ()]
+
+
+def _finite(value: float) -> bool:
+    return not math.isnan(value)
 
 
 def _wrap(label: str, width: int) -> str:
     return "\n".join(textwrap.wrap(label, max(width, 8), break_on_hyphens=False))
+
+
+def _axis_label(label) -> str:
+    return prose(label, limit=_MAX_AXIS_LABEL_CHARS)
+
+
+def _drawable(series: Series) -> bool:
+    """Whether the series has at least one point with both coordinates measured."""
+    return any(
+        _finite(x) and _finite(y)
+        for x, y in zip(_floats(series.x), _floats(series.y), strict=False)
+    )
+
+
+def _series_label(series: Series) -> str:
+    name = shorten(series.name, _MAX_LEGEND_CHARS)
+    return name if _drawable(series) else f"{name} ({NOT_MEASURED})"
 
 
 def _has_interval(series: Series) -> bool:
@@ -157,12 +221,14 @@ def _draw(ax, curve: Curve) -> list[tuple]:
                         on_top=dense,
                     )
                 )
+    if curve.kind != "interval" and not any(_drawable(s) for s in curve.series):
+        _note(ax, 0.5, f"{NOT_MEASURED}: no point of this figure has a value")
     if curve.key in _UNIT_SQUARE:
         ax.set_xlim(-0.02, 1.02)
         ax.set_ylim(-0.02, 1.02)
     entries += _draw_references(ax, curve)
     if curve.x_tick_labels:
-        names = curve.x_tick_labels
+        names = [shorten(n, _MAX_TICK_CHARS) for n in curve.x_tick_labels]
         if len(names) <= _LEVEL_TICKS or max(map(len, names)) <= 3:
             ax.set_xticks(
                 range(len(names)), ["\n".join(textwrap.wrap(n, _TICK_WIDTH)) for n in names]
@@ -170,13 +236,16 @@ def _draw(ax, curve: Curve) -> list[tuple]:
         else:
             ax.set_xticks(range(len(names)), names, rotation=30, ha="right")
     if curve.y_tick_labels:
-        ax.set_yticks(range(len(curve.y_tick_labels)), curve.y_tick_labels)
+        ax.set_yticks(
+            range(len(curve.y_tick_labels)),
+            [shorten(n, _MAX_TICK_CHARS) for n in curve.y_tick_labels],
+        )
     _compact_numbers(ax, curve)
     if not any(s.counts is not None for s in curve.series):
-        ax.set_xlabel(_wrap(curve.x_label, _LABEL_WIDTH))
+        ax.set_xlabel(_wrap(_axis_label(curve.x_label), _LABEL_WIDTH))
     # About 5.5 points a character: a y label fits in ~80% of the axes' share of the height.
     height = ax.get_position().height * ax.figure.get_size_inches()[1]
-    ax.set_ylabel(_wrap(curve.y_label, int(height * 72 * 0.8 / 5.5)))
+    ax.set_ylabel(_wrap(_axis_label(curve.y_label), int(height * 72 * 0.8 / 5.5)))
     ax.grid(alpha=0.25)
     return entries
 
@@ -193,7 +262,7 @@ def _draw_points(ax, series: Series, i: int) -> tuple:
         linewidths=0,
         zorder=3,
     )
-    return points, series.name
+    return points, _series_label(series)
 
 
 def _linestyle(i: int) -> str | tuple:
@@ -243,13 +312,21 @@ def _draw_line(
             zorder=4 if summary and on_top else 1,
         )
         handle = (band, line)
-    return handle, series.name
+    return handle, _series_label(series)
 
 
 def _draw_intervals(ax, curve: Curve) -> list[tuple]:
-    """Each estimate as a point with its interval as an error bar."""
+    """Each estimate as a point, its interval as an error bar drawn from ``y_low`` to
+    ``y_high`` as given.
+
+    Bars are drawn around the interval's own middle, never as lengths from the estimate: a
+    percentile interval need not contain its estimate (a dummy's R² of -4e-7 with the
+    interval [-0.038, -0.00001]), and lengths measured from the estimate would then be
+    negative. An estimate without an interval is a point alone; a position whose estimate
+    was not measured says so.
+    """
     count = len(curve.series)
-    positions = [set(_floats(s.x)) for s in curve.series]
+    positions = [{x for x in _floats(s.x) if _finite(x)} for s in curve.series]
     # Series side by side only where they share positions; otherwise each stays centred.
     overlap = count > 1 and any(
         positions[a] & positions[b] for a in range(count) for b in range(a + 1, count)
@@ -257,50 +334,97 @@ def _draw_intervals(ax, curve: Curve) -> list[tuple]:
     entries = []
     for i, series in enumerate(curve.series):
         color = PALETTE[i % len(PALETTE)]
+        marker = MARKERS[i % len(MARKERS)]
         offset = (i - (count - 1) / 2) * 0.15 if overlap else 0.0
         x = [v + offset for v in _floats(series.x)]
         y = _floats(series.y)
-        yerr = None
-        if _has_interval(series):
-            low, high = _floats(series.y_low), _floats(series.y_high)
-            # An estimate without an interval gets a bar of length zero (nan would hide it).
-            below = [0.0 if lo != lo else v - lo for v, lo in zip(y, low, strict=True)]
-            above = [0.0 if hi != hi else hi - v for v, hi in zip(y, high, strict=True)]
-            yerr = [below, above]
-        container = ax.errorbar(
+        n = len(x)
+        low = _floats(series.y_low) if series.y_low is not None else [math.nan] * n
+        high = _floats(series.y_high) if series.y_high is not None else [math.nan] * n
+        bars = [
+            (xi, (lo + hi) / 2, abs(hi - lo) / 2)
+            for xi, lo, hi in zip(x, low, high, strict=False)
+            if _finite(xi) and _finite(lo) and _finite(hi)
+        ]
+        handles = []
+        if bars:
+            bar_x, middle, half = zip(*bars, strict=True)
+            handles.append(
+                ax.errorbar(
+                    bar_x,
+                    middle,
+                    yerr=[half, half],
+                    fmt="none",
+                    ecolor=color,
+                    capsize=4,
+                    linewidth=1.4,
+                    zorder=3,
+                )
+            )
+        (points,) = ax.plot(
             x,
-            y,
-            yerr=yerr,
-            fmt=MARKERS[i % len(MARKERS)],
-            color=color,
-            capsize=4,
+            y[:n] + [math.nan] * (n - len(y)),
+            linestyle="none",
+            marker=marker,
             markersize=6,
-            linewidth=1.4,
-            zorder=3,
+            color=color,
+            zorder=4,
         )
-        entries.append((container, series.name))
+        handles.append(points)
+        for xi, yi in zip(x, y, strict=False):
+            if _finite(xi) and not _finite(yi):
+                _note(ax, xi, NOT_MEASURED, vertical=True)
+        handle = handles[0] if len(handles) == 1 else tuple(handles)
+        entries.append((handle, _series_label(series)))
     if curve.x_tick_labels:
         ax.set_xlim(-0.6, len(curve.x_tick_labels) - 0.4)
     return entries
 
 
+def _note(ax, x: float, text: str, *, vertical: bool = False) -> None:
+    """Grey italic text at data position ``x`` (axes centre for the height): a visible mark
+    where a value is missing."""
+    from matplotlib.transforms import blended_transform_factory
+
+    transform = (
+        ax.transAxes if not vertical else blended_transform_factory(ax.transData, ax.transAxes)
+    )
+    ax.text(
+        x,
+        0.5,
+        text,
+        transform=transform,
+        rotation=90 if vertical else 0,
+        ha="center",
+        va="center",
+        fontsize=7,
+        fontstyle="italic",
+        color=_NOTE_COLOR,
+        zorder=5,
+        bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.8, "pad": 1},
+    )
+
+
 def _draw_counts(ax, curve: Curve) -> None:
     """Rows behind each point, as thin bars of equal width (no area suggests more rows)."""
     counted = [(i, s) for i, s in enumerate(curve.series) if s.counts is not None]
+    top = 0.0
     for i, series in counted:
-        ax.vlines(
-            _floats(series.x),
-            0,
-            list(series.counts),
-            color=PALETTE[i % len(PALETTE)],
-            linewidth=3,
-            alpha=0.75,
-        )
-    top = max((max(s.counts, default=0) for _, s in counted), default=0)
+        bars = [
+            (x, n)
+            for x, n in zip(_floats(series.x), _floats(series.counts), strict=False)
+            if _finite(x) and _finite(n)
+        ]
+        if not bars:
+            continue
+        xs, heights = zip(*bars, strict=True)
+        ax.vlines(xs, 0, heights, color=PALETTE[i % len(PALETTE)], linewidth=3, alpha=0.75)
+        top = max(top, *heights)
+    top = int(top) if float(top).is_integer() else top
     ax.set_ylim(0, max(top, 1) * 1.15)
     ax.set_yticks([0, top] if top else [0])
     ax.set_ylabel("Rows per\npoint" if len(counted) > 1 else "Rows\nin bin")
-    ax.set_xlabel(_wrap(curve.x_label, _LABEL_WIDTH))
+    ax.set_xlabel(_wrap(_axis_label(curve.x_label), _LABEL_WIDTH))
     ax.grid(alpha=0.25)
 
 
@@ -332,10 +456,16 @@ def _chance_levels(ax, curve: Curve, reference: dict) -> list:
     """
     levels = []
     for series in curve.series:
-        points = [(x, y) for x, y in zip(series.x, series.y, strict=True) if None not in (x, y)]
+        points = [
+            (x, y)
+            for x, y in zip(_floats(series.x), _floats(series.y), strict=False)
+            if _finite(x) and _finite(y)
+        ]
         if points:
             top = max(x for x, _ in points)
-            levels.append((series.name, float(min(y for x, y in points if x == top))))
+            levels.append(
+                (shorten(series.name, _MAX_TICK_CHARS), min(y for x, y in points if x == top))
+            )
     if not levels:
         return []
     for _, level in levels:

@@ -1,17 +1,34 @@
 """The HTML report: jinja2 with autoescape and StrictUndefined, figures as inline PNG.
 
 The template receives the result as plain JSON data plus a small view model; all text that
-comes from the data (column names, class labels, messages) is escaped by jinja.
+comes from the data (column names, class labels, messages) is escaped by jinja. Every value the
+template prints goes through ``_display`` first: long unbroken words are cut and free text is
+capped (``formatting.prose``), so no value can stall the PDF's layout. Names print through the
+``name`` filter: cut to 80 characters, the whole name in a tooltip.
 """
 
 from __future__ import annotations
 
 import json
+import logging
+import math
+from collections.abc import Mapping
 from typing import Any
 
 from auditor.render import narrative
-from auditor.render.formatting import STATUS_LABELS, formatter_for, humanize, interval, number
+from auditor.render.formatting import (
+    STATUS_LABELS,
+    formatter_for,
+    humanize,
+    interval,
+    is_shortened,
+    number,
+    prose,
+    shorten,
+)
 from auditor.result import CATEGORIES, AuditResult, CheckResult
+
+logger = logging.getLogger("auditor")
 
 # The category titles, in report order.
 SECTION_TITLES = {
@@ -51,9 +68,34 @@ def _environment():
         undefined=StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
+        finalize=_display,
     )
     env.filters["num"] = number
+    env.filters["name"] = _name
+    env.filters["short"] = shorten
     return env
+
+
+def _display(value: Any) -> Any:
+    """What the template prints for a value: text shortened for display (``prose``); markup
+    built here (names with their tooltip) and figures' data URIs as they are."""
+    from markupsafe import Markup
+
+    if isinstance(value, Markup) or not isinstance(value, str) or value.startswith("data:"):
+        return value
+    return prose(value)
+
+
+def _name(value: Any):
+    """A name from the data (column, slice, group, category, file): at most 80 characters,
+    the whole name in a tooltip when it was cut."""
+    from markupsafe import Markup, escape
+
+    if value is None:
+        return ""
+    if not is_shortened(value):
+        return escape(str(value))
+    return Markup('<span title="{}">{}</span>').format(str(value), shorten(value))
 
 
 def render_html(result: AuditResult) -> str:
@@ -63,8 +105,10 @@ def render_html(result: AuditResult) -> str:
     # The JSON form (sorted keys), so a report rendered now and one re-rendered from
     # audit.json list mappings in the same order: byte-identical output.
     data = json.loads(result.to_json())
+    data["manifest"] = _manifest_view(data["manifest"])
+    data["tool"] = {"name": "auditor", "version": "unknown", **data["tool"]}
     labels = {key: spec.label for key, spec in METRICS_BY_KEY.items()}
-    guide = data["manifest"].get("guidance") or _guidance_from_registry(result)
+    guide = _guidance(data["manifest"].get("guidance")) or _guidance_from_registry(result)
     objects = {c.id: c for c in result.checks}
     sections = []
     for category in CATEGORIES:
@@ -84,7 +128,7 @@ def render_html(result: AuditResult) -> str:
             }
         )
 
-    remedies = {check_id: text["remedy"] for check_id, text in guide.items()}
+    remedies = {check_id: text.get("remedy", "") for check_id, text in guide.items()}
     issues = narrative.priority_issues(data, remedies, limit=len(data["checks"]))
     return (
         _environment()
@@ -110,6 +154,36 @@ def render_html(result: AuditResult) -> str:
             },
         )
     )
+
+
+def _manifest_view(manifest: Mapping[str, Any]) -> dict[str, Any]:
+    """The manifest with every key the template prints, for results written without some."""
+    view = dict(manifest)
+    for key, default in (("seed", "unknown"), ("python", "unknown"), ("command", "")):
+        if view.get(key) is None:
+            view[key] = default
+    view.setdefault("model", None)
+    if not isinstance(view.get("packages"), Mapping):
+        view["packages"] = {}
+    if not isinstance(view.get("notes"), list):
+        view["notes"] = []
+    columns = view.get("columns") if isinstance(view.get("columns"), Mapping) else {}
+    inferred = columns.get("inferred")
+    view["columns"] = {**columns, "inferred": inferred if isinstance(inferred, Mapping) else {}}
+    return view
+
+
+def _guidance(stored: Any) -> dict[str, dict[str, str]]:
+    """The rationale and remedy of each check as stored in audit.json, keeping only text."""
+    if not isinstance(stored, Mapping):
+        return {}
+    return {
+        str(check_id): {
+            key: str(text[key]) for key in ("rationale", "remedy") if text.get(key) is not None
+        }
+        for check_id, text in stored.items()
+        if isinstance(text, Mapping)
+    }
 
 
 def _reading_order(check: dict) -> tuple[int, int]:
@@ -195,18 +269,35 @@ def _check_view(
                 "label": labels.get(m["key"]) or humanize(m["key"]),
                 "value": formatter_for(m["key"])(m["value"]),
                 "ci": interval(m["ci_low"], m["ci_high"], formatter_for(m["key"])),
-                "direction": {True: "higher is better", False: "lower is better", None: ""}[
-                    m["greater_is_better"]
-                ],
+                "direction": {True: "higher is better", False: "lower is better"}.get(
+                    m.get("greater_is_better"), ""
+                ),
             }
             for m in check["measurements"]
         ],
         "figures": [
-            {"src": curve_png(curve), "title": curve.title, "caption": curve.caption}
+            {"src": _figure(curve_png, curve), "title": curve.title, "caption": curve.caption}
             for curve in obj.curves
         ],
         "tables": [_table_view(t) for t in check["tables"]],
     }
+
+
+def _figure(draw, curve) -> str:
+    """The figure's data URI; a figure that cannot be drawn becomes a note, not a lost report.
+
+    ``figures.py`` draws missing and odd values on purpose; this is the last line of defence
+    for anything it did not foresee, so one figure never costs the audit its report.
+    """
+    from auditor.render.figures import placeholder_png
+
+    try:
+        return draw(curve)
+    except Exception as exc:  # noqa: BLE001 - any failure of one figure must not stop the report
+        logger.warning(
+            "The figure %r could not be drawn: %s: %s", curve.key, type(exc).__name__, exc
+        )
+        return placeholder_png(f"This figure could not be drawn ({type(exc).__name__}).")
 
 
 def _guidance_from_registry(result: AuditResult) -> dict[str, dict[str, str]]:
@@ -220,7 +311,13 @@ def _heat(value: Any) -> str:
     """Cell shading for a lift: transparent at 1x, full orange (colour-blind safe) at 3x."""
     if not isinstance(value, (int, float)) or isinstance(value, bool):
         return ""
-    alpha = min(1.0, max(0.0, (value - 1) / 2))
+    try:
+        lift = float(value)
+    except OverflowError:
+        lift = math.inf
+    if math.isnan(lift):
+        return ""
+    alpha = min(1.0, max(0.0, (lift - 1) / 2))
     return f"background-color: rgba(213, 94, 0, {alpha:.2f})"
 
 

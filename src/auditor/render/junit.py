@@ -2,23 +2,38 @@
 
 fail -> <failure>, error -> <error>, skipped -> <skipped>, warn -> a passing testcase whose
 <system-out> carries the warning. Timestamps come from the result, so the output is
-byte-identical for the same result.
+byte-identical for the same result. ElementTree escapes markup; characters XML 1.0 cannot
+hold (control characters, unpaired surrogates) are removed from every text taken from the
+result, so a crafted column name cannot break the file.
 """
 
 from __future__ import annotations
 
+import math
 import re
 import xml.etree.ElementTree as ET
+from typing import Any
 
 from auditor.result import AuditResult, CheckResult
 
-# XML 1.0 forbids most control characters; a crafted column name must not break the file.
-_ILLEGAL_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+# XML 1.0 forbids most control characters and unpaired surrogates.
+_ILLEGAL_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 _GATE_CLASS = "auditor.gate"
 
 
-def _clean(text: str) -> str:
-    return _ILLEGAL_XML.sub("\ufffd", text)
+def _clean(text: Any) -> str:
+    return _ILLEGAL_XML.sub("", "" if text is None else str(text))
+
+
+def _seconds(value: Any) -> str:
+    """A duration as JUnit reporters parse it; 0.000 when it was not recorded."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return "0.000"
+    try:
+        seconds = float(value)
+    except OverflowError:
+        return "0.000"
+    return f"{seconds:.3f}" if math.isfinite(seconds) and seconds >= 0 else "0.000"
 
 
 def _details(check: CheckResult) -> str:
@@ -26,16 +41,18 @@ def _details(check: CheckResult) -> str:
     return _clean("\n".join(lines))
 
 
-def _testcase(parent: ET.Element, classname: str, name: str, time_s: float) -> ET.Element:
+def _testcase(parent: ET.Element, classname: str, name: str, time_s: Any) -> ET.Element:
     return ET.SubElement(
-        parent, "testcase", {"classname": classname, "name": _clean(name), "time": f"{time_s:.3f}"}
+        parent,
+        "testcase",
+        {"classname": _clean(classname), "name": _clean(name), "time": _seconds(time_s)},
     )
 
 
 def render_junit(result: AuditResult) -> str:
     """Render ``result`` as a JUnit XML document (Jenkins/GitLab/GitHub reporters)."""
     counts = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
-    total_time = sum(c.duration_s for c in result.checks)
+    total_time = sum(float(_seconds(c.duration_s)) for c in result.checks)
     suites = ET.Element("testsuites", {"name": "auditor"})
     suite = ET.SubElement(
         suites, "testsuite", {"name": f"auditor audit of {_clean(result.target)}"}
@@ -55,9 +72,9 @@ def render_junit(result: AuditResult) -> str:
             node = ET.SubElement(
                 case,
                 "error",
-                {"message": _clean(check.summary), "type": _clean(error.get("type", "Error"))},
+                {"message": _clean(check.summary), "type": _clean(error.get("type") or "Error")},
             )
-            node.text = _clean(f"{check.summary}\n{error.get('where', '')}".strip())
+            node.text = _clean(f"{check.summary}\n{error.get('where') or ''}".strip())
         elif check.status == "skipped":
             counts["skipped"] += 1
             ET.SubElement(case, "skipped", {"message": _clean(check.skip_reason or check.summary)})
@@ -76,7 +93,11 @@ def render_junit(result: AuditResult) -> str:
             ).text = _clean(reason)
     attributes = {key: str(value) for key, value in counts.items()}
     suite.attrib.update(
-        {**attributes, "time": f"{total_time:.3f}", "timestamp": result.created_at.rstrip("Z")}
+        {
+            **attributes,
+            "time": f"{total_time:.3f}",
+            "timestamp": _clean(result.created_at).rstrip("Z"),
+        }
     )
     suites.attrib.update({**attributes, "time": f"{total_time:.3f}"})
     ET.indent(suites)

@@ -1,13 +1,19 @@
 """The Markdown summary: verdict, gate reasons, headline metrics and the findings table.
 
-Written for a CI job summary or a pull-request comment (GitHub-flavoured Markdown). Text
-from the data is escaped so that a column name cannot break the table or inject markup.
+Written for a CI job summary or a pull-request comment (GitHub-flavoured Markdown). Every
+field that comes from the result (check ids, titles, summaries, messages, column names, the
+target, times, seed, versions, gate reasons) is escaped for Markdown and for the HTML that a
+GitHub job summary renders inside it, so a column name cannot break a table or inject markup;
+names are cut to 80 characters and free text is shortened like in the HTML report.
 """
 
 from __future__ import annotations
 
+import re
+from typing import Any
+
 from auditor.metrics import METRICS_BY_KEY, PRIMARY_METRIC
-from auditor.render.formatting import STATUS_LABELS, number
+from auditor.render.formatting import STATUS_LABELS, interval, number, prose, shorten, signed
 from auditor.result import AuditResult, CheckResult
 
 _MD_SPECIAL = str.maketrans(
@@ -17,15 +23,19 @@ _MD_SPECIAL = str.maketrans(
         "`": "\\`",
         "*": "\\*",
         "_": "\\_",
+        "~": "\\~",
         "[": "\\[",
         "]": "\\]",
+        "&": "&amp;",
         "<": "&lt;",
         ">": "&gt;",
         "#": "\\#",
-        "\n": " ",
-        "\r": " ",
     }
 )
+# Line breaks (any kind) and other control characters fold into one space.
+_BREAKS = re.compile(r"[\x00-\x1f\x7f\x85\u2028\u2029]+")
+# A check id printed as code: only ids of this shape (others are escaped as plain text).
+_PLAIN_ID = re.compile(r"^[a-z0-9_]+(\.[a-z0-9_]+)*$")
 _HEADLINE_KEYS = (
     "roc_auc",
     "roc_auc_ovr",
@@ -38,16 +48,32 @@ _HEADLINE_KEYS = (
 )
 
 
-def escape_md(text: str) -> str:
+def escape_md(text: Any) -> str:
     """Escape Markdown and HTML specials; fold newlines so a table row stays one line."""
-    return str(text).translate(_MD_SPECIAL)
+    return _BREAKS.sub(" ", str(text)).translate(_MD_SPECIAL)
+
+
+def _name(text: Any) -> str:
+    """A name from the data (column, file, target, class), cut to 80 characters and escaped."""
+    return escape_md(shorten(text))
+
+
+def _text(text: Any) -> str:
+    """Free text from the result (summary, message, reason), shortened and escaped."""
+    return escape_md(prose(_BREAKS.sub(" ", str(text))))
+
+
+def _check_id(check_id: Any) -> str:
+    """A check id as code (`data.schema`), or escaped text when it is not of that shape."""
+    text = str(check_id)
+    return f"`{text}`" if len(text) <= 80 and _PLAIN_ID.match(text) else _name(text)
 
 
 def render_markdown(result: AuditResult) -> str:
     """Render the Markdown summary of ``result``."""
     gate = result.gate
     lines = [
-        f"# auditor: {result.verdict.upper()} — model predicting {escape_md(result.target)}",
+        f"# auditor: {escape_md(result.verdict.upper())} — model predicting {_name(result.target)}",
         "",
     ]
     if gate is not None:
@@ -56,7 +82,7 @@ def render_markdown(result: AuditResult) -> str:
             if gate.passed
             else f"**Gate: FAILED** ({len(gate.reasons)} reasons)"
         )
-        lines += [f"- {escape_md(reason)}" for reason in gate.reasons]
+        lines += [f"- {_text(reason)}" for reason in gate.reasons]
         lines.append("")
     holdout = result.check("performance.holdout_metrics")
     if holdout is not None and holdout.measurements:
@@ -67,13 +93,13 @@ def render_markdown(result: AuditResult) -> str:
             m = holdout.measurement(key)
             if m is None or m.value is None:
                 continue
-            interval = "—" if m.ci_low is None else f"[{number(m.ci_low)}, {number(m.ci_high)}]"
-            lines.append(f"| {METRICS_BY_KEY[key].label} | {number(m.value)} | {interval} |")
+            bounds = interval(m.ci_low, m.ci_high) or "—"
+            lines.append(f"| {METRICS_BY_KEY[key].label} | {number(m.value)} | {bounds} |")
         lines.append("")
     lines += ["| Status | Check | Summary |", "|---|---|---|"]
     for check in result.checks:
         lines.append(
-            f"| {STATUS_LABELS[check.status]} | `{check.id}` | {escape_md(check.summary)} |"
+            f"| {STATUS_LABELS[check.status]} | {_check_id(check.id)} | {_text(check.summary)} |"
         )
     findings = [
         (check, f) for check in result.checks for f in check.findings if f.severity != "low"
@@ -81,13 +107,16 @@ def render_markdown(result: AuditResult) -> str:
     if findings:
         lines += ["", "| Severity | Check | Columns | Finding |", "|---|---|---|---|"]
         for check, f in findings:
-            columns = ", ".join(escape_md(c) for c in f.columns) or "—"
-            lines.append(f"| {f.severity} | `{check.id}` | {columns} | {escape_md(f.message)} |")
-    inputs = ", ".join(f"{escape_md(i.role)} {escape_md(i.file_name)}" for i in result.inputs)
+            columns = ", ".join(_name(c) for c in f.columns) or "—"
+            lines.append(
+                f"| {escape_md(f.severity)} | {_check_id(check.id)} | {columns} "
+                f"| {_text(f.message)} |"
+            )
+    inputs = ", ".join(f"{escape_md(i.role)} {_name(i.file_name)}" for i in result.inputs)
     lines += [
         "",
-        f"<sub>auditor {escape_md(result.tool['version'])} · {result.created_at} · seed "
-        f"{result.manifest.get('seed')} · {inputs}</sub>",
+        f"<sub>auditor {_name(result.tool.get('version', 'unknown'))} · "
+        f"{_name(result.created_at)} · seed {_name(result.manifest.get('seed'))} · {inputs}</sub>",
         "",
     ]
     return "\n".join(lines)
@@ -97,38 +126,37 @@ def render_comparison(
     comparison: CheckResult, reference: AuditResult, candidate: AuditResult
 ) -> str:
     """Render a ``regression.compare`` result as Markdown: deltas, then what got worse."""
-    verdict = {"pass": "no regression", "warn": "worse (warnings)", "fail": "WORSE"}[
-        comparison.status
-    ]
+    verdict = {"pass": "no regression", "warn": "worse (warnings)", "fail": "WORSE"}.get(
+        comparison.status, escape_md(comparison.status)
+    )
     lines = [
         f"# auditor compare: {verdict}",
         "",
-        f"Reference: {escape_md(_inputs(reference))} ({reference.created_at}); "
-        f"candidate: {escape_md(_inputs(candidate))} ({candidate.created_at}).",
+        f"Reference: {_inputs(reference)} ({_name(reference.created_at)}); "
+        f"candidate: {_inputs(candidate)} ({_name(candidate.created_at)}).",
         "",
-        escape_md(comparison.summary),
+        _text(comparison.summary),
         "",
     ]
     table = comparison.tables[0]
     lines += ["| Metric | Reference | Candidate | Delta | Tolerance |", "|---|---:|---:|---:|---:|"]
     for label, ref, ref_low, ref_high, cand, cand_low, cand_high, delta, allowed in table.rows:
         lines.append(
-            f"| {label} | {_with_interval(ref, ref_low, ref_high)} | {_with_interval(cand, cand_low, cand_high)} "
-            f"| {delta:+.4f} | {number(allowed)} |"
+            f"| {_name(label)} | {_with_interval(ref, ref_low, ref_high)} "
+            f"| {_with_interval(cand, cand_low, cand_high)} | {signed(delta)} | {number(allowed)} |"
         )
     if comparison.findings:
         lines += ["", "| Severity | What changed |", "|---|---|"]
-        lines += [f"| {f.severity} | {escape_md(f.message)} |" for f in comparison.findings]
+        lines += [f"| {escape_md(f.severity)} | {_text(f.message)} |" for f in comparison.findings]
     return "\n".join(lines) + "\n"
 
 
 def _inputs(result: AuditResult) -> str:
     model = next((i.file_name for i in result.inputs if i.role in {"model", "predictions"}), "?")
     test = next((i.file_name for i in result.inputs if i.role == "test"), "?")
-    return f"{model} on {test}"
+    return f"{_name(model)} on {_name(test)}"
 
 
-def _with_interval(value: float, low: float | None, high: float | None) -> str:
-    if low is None or high is None:
-        return number(value)
-    return f"{number(value)} [{number(low)}, {number(high)}]"
+def _with_interval(value: Any, low: Any, high: Any) -> str:
+    bounds = interval(low, high)
+    return f"{number(value)} {bounds}" if bounds else number(value)

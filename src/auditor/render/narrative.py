@@ -8,10 +8,18 @@ leakage, because a check that passed only failed to find a problem it looks for.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import Any
 
-from auditor.render.formatting import interval, number, p_equals, share
+from auditor.render.formatting import (
+    INFINITY,
+    interval,
+    number,
+    p_equals,
+    share,
+    shorten,
+)
 from auditor.result import SEVERITY_RANK
 
 STATUS_WORDS = {
@@ -30,8 +38,23 @@ def _names(items: list[str]) -> str:
     return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
 
 
-def _plural(count: int, word: str) -> str:
-    return f"{count:,} {word}{'' if count == 1 else 's'}"
+def _plural(count: Any, word: str) -> str:
+    return f"{number(count)} {word}{'' if count == 1 else 's'}"
+
+
+def _finite(value: Any) -> bool:
+    """A real, finite number (not a bool, not None, NaN or an infinity)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    try:
+        return math.isfinite(value)
+    except OverflowError:  # an integer too large for a float
+        return False
+
+
+def _g(value: Any) -> str:
+    """A threshold as configured (``0.8``, ``0.05``), whatever the config held."""
+    return f"{value:g}" if _finite(value) else number(value)
 
 
 def _measurement(check: dict | None, key: str) -> dict | None:
@@ -118,45 +141,52 @@ def gate_reasons(data: dict) -> list[dict[str, str | None]]:
 
 def gate_conditions(data: dict) -> list[str]:
     """What the gate required, as configured; the thresholds a reader can hold the model to."""
-    policy = data["manifest"].get("spec", {}).get("gate")
-    if not policy:
+    spec = data["manifest"].get("spec")
+    policy = spec.get("gate") if isinstance(spec, Mapping) else None
+    if not policy or not isinstance(policy, Mapping):
         return []
+    fail_on = policy.get("fail_on") or ("fail", "error")
     conditions = [
         "no check with status "
-        + " or ".join(policy["fail_on"])
-        + (" (except waived checks)" if policy["waivers"] else "")
+        + " or ".join(str(s) for s in fail_on)
+        + (" (except waived checks)" if policy.get("waivers") else "")
     ]
-    which = "lower end of its 95% interval" if policy["use_interval"] else "point estimate"
-    upper = "upper end of its 95% interval" if policy["use_interval"] else "point estimate"
-    for key, threshold in policy["metrics"].items():
+    use_interval = policy.get("use_interval", True)
+    which = "lower end of its 95% interval" if use_interval else "point estimate"
+    upper = "upper end of its 95% interval" if use_interval else "point estimate"
+    metrics = policy.get("metrics")
+    for key, threshold in metrics.items() if isinstance(metrics, Mapping) else ():
+        if not isinstance(threshold, Mapping):
+            continue
         label = _metric_label(key)
         if threshold.get("min") is not None:
-            conditions.append(f"{label} ({which}) at least {threshold['min']:g}")
+            conditions.append(f"{label} ({which}) at least {_g(threshold['min'])}")
         if threshold.get("max") is not None:
-            conditions.append(f"{label} ({upper}) at most {threshold['max']:g}")
+            conditions.append(f"{label} ({upper}) at most {_g(threshold['max'])}")
         if threshold.get("min_over_baseline") is not None:
             conditions.append(
                 f"{label} above the best baseline by at least "
-                f"{threshold['min_over_baseline']:g} ({which})"
+                f"{_g(threshold['min_over_baseline'])} ({which})"
             )
     for key, text in (
-        ("max_overfit_gap", "train-validation gap at most {:g}"),
-        ("max_group_gap", "largest metric gap between groups at most {:g}"),
+        ("max_overfit_gap", "train-validation gap at most {}"),
+        ("max_group_gap", "largest metric gap between groups at most {}"),
     ):
         if policy.get(key) is not None:
-            conditions.append(text.format(policy[key]))
+            conditions.append(text.format(_g(policy[key])))
     if policy.get("max_slice_lift") is not None:
+        support = policy.get("min_slice_support")
+        on = f" on {support:.0%} or more of rows" if _finite(support) else ""
         conditions.append(
-            f"no weak slice above {policy['max_slice_lift']:g}x the error rate of the rest "
-            f"on {policy['min_slice_support']:.0%} or more of rows"
+            f"no weak slice above {_g(policy['max_slice_lift'])}x the error rate of the rest{on}"
         )
     return conditions
 
 
-def _metric_label(key: str) -> str:
+def _metric_label(key: Any) -> str:
     from auditor.metrics import METRICS_BY_KEY
 
-    return METRICS_BY_KEY[key].label if key in METRICS_BY_KEY else key
+    return METRICS_BY_KEY[key].label if key in METRICS_BY_KEY else shorten(key)
 
 
 # --- what to look at first ------------------------------------------------------------------
@@ -207,19 +237,22 @@ def decisions(data: dict) -> str | None:
         return None
     labels = [str(c) for c in matrix["columns"][1:]]
     rows = {str(row[0]): row[1:] for row in matrix["rows"]}
+    positive = str(positive)
     if positive not in labels or positive not in rows:
         return None
+    if not all(_finite(cell) for row in rows.values() for cell in row):
+        return None  # a count was not recorded: no sentence rather than a wrong one
     column = labels.index(positive)
     flagged = sum(row[column] for row in rows.values())
     caught = rows[positive][column]
     actual = sum(rows[positive])
     total = sum(sum(row) for row in rows.values())
-    event = f"{data['target']} = {positive}"
+    event = f"{shorten(data['target'])} = {shorten(positive)}"
     return (
-        f"At its decision threshold the model flags {flagged:,} of the {total:,} test rows as "
-        f"{event}: it catches {caught:,} of the {actual:,} rows that are "
-        f"({share(caught / actual) if actual else '—'}), and {flagged - caught:,} of its "
-        "flags are false alarms."
+        f"At its decision threshold the model flags {number(flagged)} of the {number(total)} "
+        f"test rows as {event}: it catches {number(caught)} of the {number(actual)} rows that "
+        f"are ({share(caught / actual) if actual else '—'}), and {number(flagged - caught)} of "
+        "its flags are false alarms."
     )
 
 
@@ -258,12 +291,22 @@ def _slice_phrase(table: dict) -> str:
     inside, elsewhere = table["columns"][4], table["columns"][5]
     metric = inside.removesuffix("_in_slice").replace("_", " ")
     fmt = share if metric == "error rate" else number
-    article = "an" if metric[0] in "aeiou" else "a"
+    article = "an" if metric[:1] in tuple("aeiou") else "a"
     return (
-        f"'{row['slice']}' ({_plural(row['rows'], 'test row')}, {share(row['share'])}), "
-        f"has {article} {metric} of {fmt(row[inside])} against {fmt(row[elsewhere])} "
-        f"elsewhere ({row['lift']:.2f}x"
+        f"'{shorten(row['slice'])}' ({_plural(row['rows'], 'test row')}, "
+        f"{share(row['share'])}), has {article} {metric} of {fmt(row[inside])} against "
+        f"{fmt(row[elsewhere])} elsewhere ({_lift(row.get('lift'), row[inside], row[elsewhere])}"
     )
+
+
+def _lift(lift: Any, inside: Any, elsewhere: Any) -> str:
+    """``3.10x``; ``∞x`` when the rest has no error (JSON stores that lift as null)."""
+    if _finite(lift):
+        return f"{lift:.2f}x"
+    infinite = isinstance(lift, float) and lift == math.inf
+    if infinite or (lift is None and elsewhere == 0 and _finite(inside) and inside > 0):
+        return f"{INFINITY}x"
+    return "lift not measured"
 
 
 def _q(table: dict) -> str:
@@ -409,7 +452,11 @@ def _slices_intro(checks: list[dict], data: dict) -> str:
 
 def _fairness_intro(checks: list[dict], data: dict) -> str:
     columns = data["manifest"].get("columns", {}).get("sensitive") or []
-    quoted = _names([f"'{c}'" for c in columns]) if columns else "the declared sensitive columns"
+    quoted = (
+        _names([f"'{shorten(c)}'" for c in columns])
+        if columns
+        else "the declared sensitive columns"
+    )
     return (
         f"These measurements compare the model's selection rate and error rates between the "
         f"groups of {quoted}, with intervals that account for group size."
@@ -422,10 +469,10 @@ def _explain_intro(checks: list[dict], data: dict) -> str:
         "rows (mean absolute SHAP value)."
     )
     table = _table(checks[0], "feature_importance")
-    if table is None or not table["rows"]:
+    if table is None or not table["rows"] or "importance_share" not in table["columns"]:
         return sentence
     column = table["columns"].index("importance_share")
-    top = [f"'{row[0]}' ({share(row[column])})" for row in table["rows"][:3]]
+    top = [f"'{shorten(row[0])}' ({share(row[column])})" for row in table["rows"][:3]]
     return f"{sentence} The largest shares of importance: {_names(top)}."
 
 
