@@ -374,3 +374,12 @@ def test_a_check_parameter_must_be_finite(value):
     with pytest.raises(InputError, match=r"key 'fail_at' must be like 0.97, got"):
         build_params(spec, {"fail_at": value})
     assert build_params(spec, {"fail_at": 0.99}).fail_at == 0.99
+
+
+def test_a_config_nested_beyond_reading_is_an_input_error(tmp_path):
+    path = tmp_path / "audit.toml"
+    path.write_text("seed = " + "[" * 5000 + "]" * 5000 + "\n", encoding="utf-8")
+    with pytest.raises(InputError, match="nests tables or arrays too deeply"):
+        load_spec(path)
+    path.write_text("seed = 3\n", encoding="utf-8")
+    assert load_spec(path).seed == 3

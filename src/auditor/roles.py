@@ -202,7 +202,8 @@ def resolve_roles(
             inferred[column] += hint
 
     excluded = {target, *ids, *entities, *dates, declared.group, declared.time} - {None}
-    for column in reference.columns:
+    every_column = dict.fromkeys(c for frame in frames.values() for c in frame.columns)
+    for column in every_column:
         lacking = [name for name, frame in frames.items() if column not in frame.columns]
         if lacking and column not in excluded:
             excluded.add(column)

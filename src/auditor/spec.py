@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import datetime as dt
 import difflib
-import logging
 import math
 import os
 import tomllib
@@ -198,6 +197,11 @@ def load_spec(config: str | Path | None) -> AuditSpec:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise InputError(f"--config {path.name!r} is not valid TOML: {exc}.") from None
+    except RecursionError:
+        raise InputError(
+            f"--config {path.name!r} nests tables or arrays too deeply to read. "
+            "Write a flat audit.toml like sample_data/audit.toml."
+        ) from None
     where = path.name
     if path.name == "pyproject.toml":
         data = data.get("tool", {}).get("auditor")
@@ -223,12 +227,9 @@ def spec_from_mapping(
 
     top = _checked_table(data, _TOP_LEVEL, where)
     if top.get("trust_model") and os.environ.get(TRUST_ENV) != "1":
-        # A pull request that edits the config must not be able to turn on unpickling.
+        # A pull request that edits the config must not be able to turn on unpickling; the
+        # refusal of a model that needs trust says how to grant it.
         top["trust_model"] = False
-        logging.getLogger("auditor").warning(
-            f"{where} sets trust_model = true, which a config file alone cannot do: pass "
-            f"--trust-model, or set {TRUST_ENV}=1 in the environment as well."
-        )
     for key in ("train", "test", "model", "predictions", "baseline_model", "out_dir", "schema"):
         if key in top:
             top[key] = as_path(top[key])

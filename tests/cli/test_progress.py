@@ -53,12 +53,27 @@ def test_no_progress_when_nobody_watches_or_when_quiet(small):
     assert audit(small, "--no-progress").stderr == ""
 
 
-def test_quiet_also_hides_notes(small, tmp_path):
-    config = tmp_path / "audit.toml"
-    config.write_text("trust_model = true\n")
-    noisy = audit(small, "--config", str(config), env={"AUDITOR_TRUST_MODEL": ""})
-    assert "config file alone cannot do" in noisy.stderr
-    quiet = audit(small, "--config", str(config), "--quiet", env={"AUDITOR_TRUST_MODEL": ""})
+def test_quiet_also_hides_notes(binary_split, small, tmp_path):
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+
+    train = binary_split[0].drop(columns="colour")
+    cached = make_pipeline(LogisticRegression(), memory=str(tmp_path / "cache"))
+    model = tmp_path / "cached.skops"
+    skops.io.dump(cached.fit(train.drop(columns="y"), train["y"]), model)
+    base = ["audit", "--test", str(small / "test.csv"), "--target", "y", "--model", str(model)]
+    base += [
+        "--format",
+        "json",
+        "--out-dir",
+        str(tmp_path / "out"),
+        "--select",
+        "data.missing_values",
+    ]
+    noisy = runner.invoke(app, base)
+    assert noisy.exit_code == 0, noisy.output
+    assert "was switched off" in noisy.stderr
+    quiet = runner.invoke(app, [*base, "--quiet"])
     assert quiet.exit_code == 0, quiet.output
     assert quiet.stderr == ""
 

@@ -188,3 +188,17 @@ def test_int_ids_join_str_ids_of_the_other_file(text_side, binary_split, binary_
         select=["performance.holdout_metrics"],
     )
     assert joined.checks[0].measurements == direct.checks[0].measurements
+
+
+def test_a_test_column_the_train_data_lacks_is_named_not_crashed_on(binary_split, binary_model):
+    train, test = binary_split
+    result = auditor.audit(
+        train=train,
+        test=test.assign(batch=np.where(test["y"] == 1, None, "b")),
+        target="y",
+        model=binary_model,
+        select=["data"],
+    )
+    assert "error" not in statuses(result).values()
+    inferred = result.manifest["columns"]["inferred"]
+    assert inferred["batch"] == "missing from the train data; not compared between splits"

@@ -187,3 +187,9 @@ def test_render_to_a_folder_is_a_one_line_error(loans_audit, tmp_path):
     )
     assert result.exit_code == 2
     assert "is a folder" in one_error_line(result)
+
+
+def test_an_out_dir_name_the_system_cannot_hold_is_a_one_line_error(small, tmp_path):
+    result = audit(small, tmp_path / ("x" * 300))
+    assert result.exit_code == 2
+    assert "File name too long" in one_error_line(result)

@@ -12,6 +12,7 @@ import dataclasses
 import functools
 import logging
 import math
+import os
 import signal
 import sys
 import threading
@@ -77,6 +78,10 @@ def _exits_cleanly(command: Callable[..., int]) -> Callable[..., None]:
         except RenderError as exc:
             typer.echo(f"error: {exc}", err=True)
             raise typer.Exit(EXIT_INTERNAL) from None
+        except BrokenPipeError:
+            # The reader (`auditor checks | head`) has gone: stop quietly, as cat would.
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            raise typer.Exit(128 + signal.SIGPIPE) from None
         except typer.Exit:
             raise
         except Exception as exc:  # noqa: BLE001 - the last line of defence, exit 3
@@ -146,7 +151,6 @@ def _show_progress(progress: bool | None, quiet: bool) -> None:
     CI logs (the CI variable set, or stderr not a terminal) stay quiet unless asked;
     ``--quiet`` hides progress and notes alike.
     """
-    import os
 
     if progress is None:
         progress = sys.stderr.isatty() and not os.environ.get("CI")
@@ -372,7 +376,6 @@ def _report(result: Any, out_dir: Path, formats: tuple[str, ...], *, mlflow: boo
 
 def _append_step_summary(result: Any) -> None:
     """On GitHub Actions, add the Markdown summary to the job's page."""
-    import os
 
     summary_path = os.environ.get("GITHUB_STEP_SUMMARY")
     if not summary_path:
@@ -519,9 +522,35 @@ def sample_data_dir() -> Path:
     return Path(__file__).resolve().parents[3] / "sample_data"
 
 
+def _click_exceptions(name: str) -> tuple[type[BaseException], ...]:
+    """``name`` from click, and from the copy of click that recent typer versions vendor."""
+    import importlib
+
+    found = []
+    for module in ("click.exceptions", "typer._click.exceptions"):
+        try:
+            found.append(getattr(importlib.import_module(module), name))
+        except (ImportError, AttributeError):
+            continue
+    return tuple(found)
+
+
 def main() -> None:
-    """Console-script entry point."""
-    app()
+    """Console-script entry point: usage errors, like input errors, are one line (exit 2)."""
+    try:
+        code = app(prog_name="auditor", standalone_mode=False)
+    except _click_exceptions("UsageError") as exc:
+        if type(exc).__name__ == "NoArgsIsHelpError":
+            typer.echo(exc.format_message())
+            sys.exit(EXIT_PASS)
+        command = exc.ctx.command_path if exc.ctx is not None else "auditor"
+        message = " ".join(exc.format_message().split()).rstrip(".") + "."
+        typer.echo(f"error: {message} Run '{command} --help' for the options.", err=True)
+        sys.exit(EXIT_BAD_INPUT)
+    except _click_exceptions("Abort"):
+        typer.echo("interrupted by SIGINT.", err=True)
+        sys.exit(128 + signal.SIGINT)
+    sys.exit(code if isinstance(code, int) else EXIT_PASS)
 
 
 from auditor.cli.schema import app as schema_app  # noqa: E402 - sub-app; imports only typer

@@ -29,7 +29,16 @@ def check_out_dir(out_dir: str | Path, flag: str = "--out-dir") -> Path:
 
     Called before the audit runs, so an unwritable folder costs a second, not the audit.
     """
-    out_dir = Path(out_dir)
+    try:
+        return _checked_out_dir(Path(out_dir), flag)
+    except OSError as exc:
+        raise InputError(
+            f"{flag} {str(out_dir)[:200]!r} cannot be used ({exc.strerror or exc}). "
+            "Pass a shorter, existing or creatable folder path."
+        ) from None
+
+
+def _checked_out_dir(out_dir: Path, flag: str) -> Path:
     if out_dir.exists() and not out_dir.is_dir():
         raise InputError(f"{flag} {str(out_dir)!r} is a file, not a folder. Pass a folder path.")
     existing = out_dir

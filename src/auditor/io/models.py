@@ -115,6 +115,12 @@ _BALL_TREE = "sklearn.neighbors._ball_tree.BallTree"
 # Types skops itself leaves untrusted because crafted index arrays crash their compiled code.
 _INDEX_CHECKED = frozenset({_TREE, _PREDICTOR, _KD_TREE, _BALL_TREE})
 
+# Every refusal says how to grant trust, including for a config file's trust_model = true.
+TRUST_HINT = (
+    "Re-run with --trust-model if you trust its source (trust_model = true in a config file "
+    "also needs AUDITOR_TRUST_MODEL=1 in the environment)."
+)
+
 # Text vectorizers with input="filename" or "file" open whatever the data names.
 _FILE_READING_INPUTS = ("filename", "file")
 
@@ -192,7 +198,7 @@ def _load_skops(path: Path, *, trust_model: bool, source: str) -> Any:
     if refused and not trust_model:
         raise InputError(
             f"{source} {path.name!r} references {preview(refused)}, which could run code when "
-            "the model is used. Re-run with --trust-model if you trust its source."
+            f"the model is used. {TRUST_HINT}"
         )
     try:
         return skops.io.load(path, trusted=untrusted)
@@ -270,7 +276,7 @@ def _load_pickle(path: Path, *, trust_model: bool, source: str) -> Any:
     if not trust_model:
         raise InputError(
             f"{source} {path.name!r} is a pickle, and loading it can run arbitrary code. "
-            "Re-run with --trust-model if you trust its source, or save it with skops."
+            f"Save it with skops, or: {TRUST_HINT}"
         )
     import joblib
 
@@ -310,7 +316,7 @@ def make_safe_to_run(model: Any, *, trust_model: bool, source: str) -> list[str]
         if params.get("input") in _FILE_READING_INPUTS and not trust_model:
             raise InputError(
                 f"{source} holds a {type(obj).__name__} with input={params['input']!r}, which "
-                "opens files named in the data. Re-run with --trust-model if you trust its source."
+                f"opens files named in the data. {TRUST_HINT}"
             )
         if params.get("memory") is not None:
             obj.set_params(memory=None)

@@ -52,7 +52,12 @@ def missing_values(ctx: AuditContext, params: MissingValuesParams) -> CheckOutco
     ``alpha``: the effect floor keeps huge tables from flagging trivial gaps.
     """
     splits = present_splits(ctx)
-    columns = [c for c in ctx.test.columns if c != ctx.target]
+    # Columns of every split: one that a split lacks is named in the inferred roles instead.
+    columns = [
+        c
+        for c in ctx.test.columns
+        if c != ctx.target and all(c in frame.columns for frame in splits.values())
+    ]
     counts = {name: frame[columns].isna().sum() for name, frame in splits.items()}
     rows = {name: len(frame) for name, frame in splits.items()}
     shares = {name: counts[name] / rows[name] for name in splits}
