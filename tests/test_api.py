@@ -107,7 +107,7 @@ def test_predictions_dataframe(binary_split, binary_model, pandas_result):
 
 def test_write_creates_the_requested_files(pandas_result, tmp_path):
     out_dir = tmp_path / "reports"
-    written = pandas_result.write(out_dir, ["json", "html"])
+    written = auditor.write_reports(pandas_result, out_dir, ["json", "html"])
     assert written == [out_dir / "audit.json", out_dir / "report.html"]
     assert sorted(p.name for p in out_dir.iterdir()) == ["audit.json", "report.html"]
     assert json.loads((out_dir / "audit.json").read_text(encoding="utf-8"))["target"] == "y"

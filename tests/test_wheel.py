@@ -85,7 +85,7 @@ def site(wheel, tmp_path_factory) -> Path:
 def audit_json(binary_split, binary_model, tmp_path_factory) -> Path:
     train, test = binary_split
     result = auditor.audit(train=train, test=test, target="y", model=binary_model)
-    (path,) = result.write(tmp_path_factory.mktemp("audit"), ["json"])
+    (path,) = auditor.write_reports(result, tmp_path_factory.mktemp("audit"), ["json"])
     return path
 
 

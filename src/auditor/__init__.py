@@ -7,7 +7,7 @@
 
 from auditor._version import __version__
 
-__all__ = ["AuditResult", "__version__", "audit", "read_result"]
+__all__ = ["AuditResult", "__version__", "audit", "read_result", "write_reports"]
 
 
 def __getattr__(name: str):
@@ -16,6 +16,10 @@ def __getattr__(name: str):
         from auditor.api import audit
 
         return audit
+    if name == "write_reports":
+        from auditor.render import write_reports
+
+        return write_reports
     if name in {"AuditResult", "read_result"}:
         from auditor import result
 

@@ -73,7 +73,7 @@ def audit(
     -------
     AuditResult
         ``result.verdict``, ``result.gate``, ``result.exit_code`` and
-        ``result.write(out_dir, formats)``.
+        and ``auditor.write_reports(result, out_dir, formats)`` writes the reports.
 
     Raises
     ------

@@ -9,9 +9,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from auditor.checks._common import status_from
 from auditor.metrics import METRICS_BY_KEY
-from auditor.result import AuditResult, CheckResult, Finding, Measurement, Table
+from auditor.result import AuditResult, CheckResult, Finding, Measurement, Table, status_from
 
 CHECK_ID = "regression.compare"
 _METRIC_SOURCE = "performance.holdout_metrics"

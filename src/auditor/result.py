@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, fields, is_dataclass
+from dataclasses import dataclass, field, fields, is_dataclass, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -186,11 +186,13 @@ class AuditResult:
             return 0 if self.gate.passed else 1
         return 1 if self.verdict == "fail" else 0
 
-    def write(self, out_dir: str | Path, formats: Sequence[str] = ("html", "json")) -> list[Path]:
-        """Write the requested report formats into ``out_dir`` atomically; return the paths."""
-        from auditor.render import write_reports
 
-        return write_reports(self, Path(out_dir), formats)
+def status_from(findings: Sequence[Finding]) -> Status:
+    """``fail`` if any finding is high severity, ``warn`` if any is medium, else ``pass``."""
+    severities = {f.severity for f in findings}
+    if "high" in severities:
+        return "fail"
+    return "warn" if "medium" in severities else "pass"
 
 
 def overall_verdict(checks: Sequence[CheckResult]) -> Literal["pass", "warn", "fail"]:
@@ -219,7 +221,8 @@ def _plain(value: Any) -> Any:
 
 
 def read_result(path: str | Path) -> AuditResult:
-    """Read an ``audit.json`` written by any auditor with the same schema major version.
+    """Read an ``audit.json`` written by any auditor with the same schema major version,
+    upgraded to what this version writes (see ``upgraded``).
 
     The file is checked against the result schema (``auditor.result_schema``) before anything
     is built from it: a file that is too large, not JSON, or not the shape of a result raises
@@ -257,7 +260,7 @@ def read_result(path: str | Path) -> AuditResult:
             f"{path.name!r} holds {size:,} bytes, more than the {MAX_BYTES // 2**20} MB "
             "an audit.json may hold. Pass the audit.json an audit wrote."
         )
-    return result_from_dict(data, source=path.name)
+    return upgraded(result_from_dict(data, source=path.name))
 
 
 def result_from_dict(data: Mapping[str, Any], *, source: str = "the result") -> AuditResult:
@@ -290,6 +293,20 @@ def result_from_dict(data: Mapping[str, Any], *, source: str = "the result") -> 
         raise InputError(
             f"{source!r} is not a complete auditor result: {exc!r} is wrong or missing."
         ) from None
+
+
+def upgraded(result: AuditResult) -> AuditResult:
+    """``result`` with what files of older versions lack, so renderers read all alike.
+
+    Files written before audit.json carried each check's rationale and remedy get them from
+    the check registry: the one case where reading a result imports the checks.
+    """
+    if "guidance" in result.manifest:
+        return result
+    from auditor.registry import guidance, load_registry
+
+    manifest = {**result.manifest, "guidance": guidance(result.checks, load_registry())}
+    return replace(result, manifest=manifest)
 
 
 def _tuple_or_none(values: Sequence[float] | None) -> tuple[float, ...] | None:

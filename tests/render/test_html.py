@@ -15,6 +15,7 @@ import pytest
 
 import auditor
 from auditor.render.html import _environment, render_html
+from auditor.result import read_result
 
 EVIL_COLUMN = "<script>alert(1)</script>"
 EVIL_LABEL = "<b>x</b>"
@@ -115,11 +116,11 @@ def small_result(binary_split, binary_model):
     return auditor.audit(train=train, test=test, target="y", model=binary_model)
 
 
-def test_guidance_travels_in_the_result_and_older_results_read_it_from_the_checks(
-    small_result,
+def test_guidance_travels_in_the_result_and_older_files_are_upgraded_when_read(
+    small_result, tmp_path
 ):
-    """audit.json carries each check's rationale and remedy; one without them (written
-    before they were stored) renders the very same report from the registry."""
+    """audit.json carries each check's rationale and remedy; a file without them (written
+    before they were stored) is upgraded from the registry when read, and renders the same."""
     guidance = small_result.manifest["guidance"]
     assert set(guidance) == {c.id for c in small_result.checks}
     assert all(text["rationale"] and text["remedy"] for text in guidance.values())
@@ -127,7 +128,11 @@ def test_guidance_travels_in_the_result_and_older_results_read_it_from_the_check
         small_result,
         manifest={k: v for k, v in small_result.manifest.items() if k != "guidance"},
     )
-    assert render_html(older) == render_html(small_result)
+    path = tmp_path / "older.json"
+    path.write_text(older.to_json(), encoding="utf-8")
+    upgraded = read_result(path)
+    assert upgraded.manifest["guidance"] == guidance
+    assert render_html(upgraded) == render_html(small_result)
 
 
 def test_rendering_a_saved_audit_imports_no_check_and_no_data_library(small_result, tmp_path):

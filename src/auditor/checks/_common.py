@@ -1,4 +1,5 @@
-"""Helpers shared by checks: status from findings, row hashing, row examples."""
+"""Helpers shared by checks: status from findings (defined with the result), row hashing,
+row examples."""
 
 from __future__ import annotations
 
@@ -7,18 +8,10 @@ from collections.abc import Iterable, Sequence
 import numpy as np
 import pandas as pd
 
-from auditor.result import Finding, Status
+from auditor.result import status_from as status_from
 
 # Findings quote at most this many example row positions: evidence stays small.
 MAX_EXAMPLE_ROWS = 10
-
-
-def status_from(findings: Iterable[Finding]) -> Status:
-    """``fail`` if any finding is high severity, ``warn`` if any is medium, else ``pass``."""
-    severities = {f.severity for f in findings}
-    if "high" in severities:
-        return "fail"
-    return "warn" if "medium" in severities else "pass"
 
 
 def row_hashes(frame: pd.DataFrame, columns: Sequence[str]) -> np.ndarray:

@@ -52,7 +52,9 @@ def render_format(result: AuditResult, fmt: str) -> str | bytes:
     raise InputError(f"format {fmt!r} is not one of {', '.join(REPORT_NAMES)}.")
 
 
-def write_reports(result: AuditResult, out_dir: Path, formats: Sequence[str]) -> list[Path]:
+def write_reports(
+    result: AuditResult, out_dir: str | Path, formats: Sequence[str] = ("html", "json")
+) -> list[Path]:
     """Render every format, then write the set into ``out_dir`` as one transaction.
 
     A renderer that crashes does not cost the others: audit.json (from which any report can

@@ -108,7 +108,7 @@ def render_html(result: AuditResult) -> str:
     data["manifest"] = _manifest_view(data["manifest"])
     data["tool"] = {"name": "auditor", "version": "unknown", **data["tool"]}
     labels = {key: spec.label for key, spec in METRICS_BY_KEY.items()}
-    guide = _guidance(data["manifest"].get("guidance")) or _guidance_from_registry(result)
+    guide = _guidance(data["manifest"].get("guidance"))
     objects = {c.id: c for c in result.checks}
     sections = []
     for category in CATEGORIES:
@@ -298,13 +298,6 @@ def _figure(draw, curve) -> str:
             "The figure %r could not be drawn: %s: %s", curve.key, type(exc).__name__, exc
         )
         return placeholder_png(f"This figure could not be drawn ({type(exc).__name__}).")
-
-
-def _guidance_from_registry(result: AuditResult) -> dict[str, dict[str, str]]:
-    """A result saved before audit.json carried its guidance: read it from the checks."""
-    from auditor.registry import guidance, load_registry
-
-    return guidance(result.checks, load_registry())
 
 
 def _heat(value: Any) -> str:
