@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 import numpy as np
 import pandas as pd
 
+from auditor.engine.time import TimeReading, read_time
 from auditor.errors import InputError, preview
 from auditor.metrics import EvalData
 from auditor.roles import ColumnRoles
@@ -71,6 +72,19 @@ class AuditContext:
     schema: Any = None  # the declared pandera DataFrameSchema (--schema), or None
     _memo: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
+    def __post_init__(self) -> None:
+        # How the declared time column is read is an assumption of the audit, like the
+        # task: decided here, once, and recorded in the notes when day and month were
+        # ambiguous (the manifest's notes are these notes).
+        column = self.roles.time
+        if column is None or any(
+            frame is not None and column not in frame for frame in (self.train, self.test)
+        ):
+            return
+        note = self.time_reading(column).note
+        if note is not None and note not in self.notes:
+            object.__setattr__(self, "notes", (*self.notes, note))
+
     def memoized(self, key: str, compute: Callable[[], T]) -> T:
         """Compute a shared intermediate once per audit (CV folds, refits, baseline fits).
 
@@ -80,6 +94,23 @@ class AuditContext:
         if key not in self._memo:
             self._memo[key] = compute()
         return self._memo[key]
+
+    def time_reading(self, column: str) -> TimeReading:
+        """``column`` read as time in train and test with one decision (memoized).
+
+        The cross-validation folds, the temporal checks and the drift checks all read the
+        time column here, so they order the same rows the same way.
+        """
+
+        def read() -> TimeReading:
+            parts = {
+                name: frame[column]
+                for name, frame in (("train", self.train), ("test", self.test))
+                if frame is not None
+            }
+            return read_time(column, parts)
+
+        return self.memoized(f"time:{column}", read)
 
     @property
     def available(self) -> frozenset[str]:

@@ -266,27 +266,14 @@ def _group_folds(
 def time_values(series: pd.Series) -> np.ndarray:
     """Orderable float values of a time column; NaN where a value is missing or unparsable.
 
-    Datetimes and numbers are used as they are; text is parsed as ISO 8601, then with
-    pandas' per-value format inference.
+    Read by ``auditor.engine.time`` (one format per column, day and month order decided
+    from every value): seconds since 1970 for dates, the numbers themselves otherwise. The
+    folds of an audit read the column through ``AuditContext.time_reading`` instead, which
+    takes the decision from train and test together.
     """
-    if pd.api.types.is_bool_dtype(series):
-        return np.full(len(series), np.nan)
-    if pd.api.types.is_numeric_dtype(series):
-        return series.to_numpy(dtype=float, na_value=np.nan)
-    if isinstance(series.dtype, pd.DatetimeTZDtype) or pd.api.types.is_datetime64_any_dtype(series):
-        parsed = pd.to_datetime(series, utc=True)
-    else:
-        text = series.astype("string")
-        parsed = pd.to_datetime(text, format="ISO8601", utc=True, errors="coerce")
-        if parsed.notna().mean() < _MIN_PARSED_TIME_SHARE:
-            with warnings.catch_warnings():
-                # Per-value inference warns about ambiguous day-first dates; it is a fallback.
-                warnings.simplefilter("ignore")
-                parsed = pd.to_datetime(text, format="mixed", utc=True, errors="coerce")
-    values = parsed.dt.tz_convert(None).to_numpy(dtype="datetime64[ns]")
-    out = values.astype(np.int64).astype(float)
-    out[np.isnat(values)] = np.nan
-    return out
+    from auditor.engine.time import order_key, read_time_column
+
+    return order_key(read_time_column(series)[0])
 
 
 def _time_folds(
@@ -295,7 +282,8 @@ def _time_folds(
     from auditor.registry import SkipCheck
 
     column = ctx.roles.time
-    t = time_values(frame[column])
+    # The one reading of the audit, shared with the temporal checks (same rows, same order).
+    t = ctx.time_reading(column).key(source)
     known = np.isfinite(t)
     if known.mean() < _MIN_PARSED_TIME_SHARE:
         raise SkipCheck(

@@ -29,12 +29,13 @@ are not features; declared sensitive columns stay features (they may be model in
 from __future__ import annotations
 
 import re
-import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
+from auditor.engine.time import EPOCH_RANGES, choose_date_format
+from auditor.engine.time import parse_dates as parse_dates  # re-exported for the checks
 from auditor.errors import InputError, preview
 from auditor.spec import ColumnRolesSpec
 
@@ -49,36 +50,6 @@ _UUID = re.compile(
     r"^[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}$"
 )
 _CODE = re.compile(r"^(?=.*\d)[\w\-:.#/@+]{1,64}$")
-# A cheap screen before trying date formats: digits separated like a date, or a month name.
-_DATE_SHAPE = re.compile(
-    r"\d{1,4}[-/.]\d{1,2}[-/.]\d{1,4}|\d{4}-\d{2}(?!\d)"
-    r"|(?i:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.?\s+\d"
-    r"|\d\s+(?i:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)"
-)
-# Formats tried, in order; pandas' ISO 8601 parser covers dates, times, 'T' and offsets.
-_DATE_FORMATS = (
-    "ISO8601",
-    "%d/%m/%Y",
-    "%m/%d/%Y",
-    "%d/%m/%Y %H:%M",
-    "%m/%d/%Y %H:%M",
-    "%d/%m/%Y %H:%M:%S",
-    "%m/%d/%Y %H:%M:%S",
-    "%d.%m.%Y",
-    "%d.%m.%Y %H:%M",
-    "%d-%m-%Y",
-    "%m-%d-%Y",
-    "%Y/%m/%d",
-    "%Y/%m/%d %H:%M:%S",
-    "%d/%m/%y",
-    "%m/%d/%y",
-    "%b %d, %Y",
-    "%d %b %Y",
-    "%B %d, %Y",
-    "%d %B %Y",
-)
-# Unix timestamps between 2001-09-09 and 2036-07-18, in seconds or milliseconds.
-_EPOCH_RANGES = (("seconds", 1e9, 2.1e9), ("milliseconds", 1e12, 2.1e12))
 
 _MIN_ROWS_FOR_ID_INFERENCE = 50
 _MIN_DISTINCT_FOR_ENTITY = 50
@@ -311,26 +282,10 @@ def _text_date_format(series: pd.Series, share: float = _DATE_SHARE) -> tuple[st
     sample = sample_values(series)
     if len(sample) < _MIN_DATE_VALUES:
         return None
-    text = as_text(sample)
-    if text.str.contains(_DATE_SHAPE).mean() < share:
-        return None
-    best: tuple[str, float] | None = None
-    for fmt in _DATE_FORMATS:
-        parsed_share = float(parse_dates(text, fmt).notna().mean())
-        if best is None or parsed_share > best[1]:
-            best = (fmt, parsed_share)
-        if parsed_share == 1.0:
-            break
-    return best if best is not None and best[1] >= share else None
-
-
-def parse_dates(series: pd.Series, fmt: str) -> pd.Series:
-    """Parse text with ``fmt`` into UTC datetimes; values that do not parse become NaT."""
-    with warnings.catch_warnings():
-        # pandas 2.2 warns about mixed offsets and day-first ambiguity; both are handled
-        # here by parsing to UTC with an explicit format.
-        warnings.simplefilter("ignore")
-        return pd.to_datetime(series, format=fmt, errors="coerce", utc=True)
+    # The sample picks the format; day and month order is settled on the whole column by
+    # the time reader's rule (auditor.engine.time), so every reader agrees on it.
+    found = choose_date_format(as_text(sample), share=share, whole=series)
+    return None if found is None else (found.format, found.share)
 
 
 # --- inference rules -----------------------------------------------------------------------
@@ -382,7 +337,7 @@ def _date_reason(series: pd.Series, name: object, kind: str) -> str | None:
         if values.empty:
             return None
         low, high = float(values.min()), float(values.max())
-        for unit, lo, hi in _EPOCH_RANGES:
+        for unit, lo, hi, _ in EPOCH_RANGES:
             if lo <= low and high <= hi:
                 return (
                     f"undeclared date column (named like a date and holding Unix timestamps "

@@ -1,9 +1,10 @@
-"""Reading a time column, and ordering rows by time (shared by drift and leakage checks).
+"""Ordering rows by time (shared by drift and leakage checks).
 
-A time column may hold datetimes, dates written as text (ISO 8601 or another format that
-``auditor.roles.date_format`` recognises), Unix timestamps or plain numbers (a year, a
-period index). ``time_values`` reads any of them as floats that order like the times:
-seconds since 1970 for dates, the numbers themselves otherwise.
+A time column may hold datetimes, dates written as text, Unix timestamps or plain numbers
+(a year, a period index). How it is read is decided by ``auditor.engine.time`` once per
+column for the whole audit (``AuditContext.time_reading``); ``TimeValues`` holds one
+split's values as floats that order like the times: seconds since 1970 for dates, the
+numbers themselves otherwise.
 """
 
 from __future__ import annotations
@@ -14,10 +15,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from auditor.roles import date_format, parse_dates, value_kind
+from auditor.engine.time import TimeFormat, TimeReading, decide_time_format, order_key
 
-# Unix timestamps (2001-09-09 to 2036-07-18) in seconds or milliseconds read as dates.
-_EPOCH_RANGES = ((1e9, 2.1e9, 1.0), (1e12, 2.1e12, 1e-3))
 # Rows sampled to choose among several date columns.
 _CHOICE_SAMPLE = 20_000
 SECONDS_PER_DAY = 86_400.0
@@ -51,39 +50,20 @@ class TimeValues:
 class TimeReader:
     """How to read one time column, decided once so every split is read the same way."""
 
-    kind: str  # "datetime", "text", "epoch", "number"
-    text_format: str | None = None
-    epoch_scale: float = 1.0
+    how: TimeFormat
 
     def read(self, series: pd.Series) -> TimeValues:
-        if self.kind == "datetime":
-            return TimeValues(_datetime_seconds(series), True, "datetimes")
-        if self.kind == "text":
-            parsed = parse_dates(series.astype("object"), self.text_format)
-            shown = "ISO 8601" if self.text_format == "ISO8601" else self.text_format
-            return TimeValues(_datetime_seconds(parsed), True, f"dates written as {shown}")
-        values = pd.to_numeric(series, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
-        if self.kind == "epoch":
-            return TimeValues(values * self.epoch_scale, True, "Unix timestamps")
-        return TimeValues(values, False, "numbers")
+        return TimeValues(order_key(self.how.parse(series)), self.how.is_date, self.how.describe())
 
 
 def time_reader(series: pd.Series) -> TimeReader | None:
-    """Decide how ``series`` holds times, or None when it does not look like times at all."""
-    kind = value_kind(series)
-    if kind == "datetime":
-        return TimeReader("datetime")
-    if kind == "text":
-        found = date_format(series, share=0.9)
-        if found is not None:
-            return TimeReader("text", text_format=found[0])
-        numbers = pd.to_numeric(series.dropna().iloc[:1000], errors="coerce")
-        if len(numbers) and numbers.notna().all():
-            return _numeric_reader(pd.to_numeric(series, errors="coerce"))
-        return None
-    if kind in ("integer", "number"):
-        return _numeric_reader(series)
-    return None
+    """Decide how ``series`` holds times, or None when it does not look like times at all.
+
+    Prefer ``split_times``: it reads a column of the audit with the decision taken from
+    train and test together.
+    """
+    how = decide_time_format(series)
+    return None if how.kind == "none" else TimeReader(how)
 
 
 def read_times(series: pd.Series, reader: TimeReader | None = None) -> TimeValues | None:
@@ -92,26 +72,16 @@ def read_times(series: pd.Series, reader: TimeReader | None = None) -> TimeValue
     return None if reader is None else reader.read(series)
 
 
-def _numeric_reader(series: pd.Series) -> TimeReader:
-    values = series.dropna()
-    if len(values):
-        low, high = float(values.min()), float(values.max())
-        for lo, hi, scale in _EPOCH_RANGES:
-            if lo <= low and high <= hi:
-                return TimeReader("epoch", epoch_scale=scale)
-    return TimeReader("number")
-
-
-def _datetime_seconds(series: pd.Series) -> np.ndarray:
-    """Datetimes (naive read as UTC, or tz-aware) as float seconds since 1970; NaN if missing."""
-    if not pd.api.types.is_datetime64_any_dtype(series.dtype):
-        series = pd.to_datetime(series, errors="coerce", utc=True)
-    if isinstance(series.dtype, pd.DatetimeTZDtype):
-        series = series.dt.tz_convert("UTC").dt.tz_localize(None)
-    missing = series.isna().to_numpy()
-    seconds = series.to_numpy(dtype="datetime64[ns]").astype(np.int64) / 1e9
-    seconds[missing] = np.nan
-    return seconds
+def split_times(ctx, column: str) -> tuple[TimeValues, TimeValues] | None:
+    """Train and test values of ``column`` read with the audit's one decision for it, or
+    None when it does not hold times."""
+    reading: TimeReading = ctx.time_reading(column)
+    if reading.how.kind == "none":
+        return None
+    how = reading.how
+    return tuple(
+        TimeValues(reading.key(split), how.is_date, how.describe()) for split in ("train", "test")
+    )
 
 
 def order_column(ctx, train: pd.DataFrame, test: pd.DataFrame) -> str | None:
@@ -126,12 +96,10 @@ def order_column(ctx, train: pd.DataFrame, test: pd.DataFrame) -> str | None:
     candidates = [c for c in getattr(ctx.roles, "dates", ()) if c in train and c in test]
     best, best_gap = None, -1.0
     for column in candidates:
-        train_t = read_times(_head(train[column]))
-        if train_t is None:
+        read = split_times(ctx, column)
+        if read is None:
             continue
-        reader = time_reader(_head(train[column]))
-        test_t = read_times(_head(test[column]), reader)
-        a, b = train_t.values, test_t.values
+        a, b = _head(read[0].values), _head(read[1].values)
         a, b = a[np.isfinite(a)], b[np.isfinite(b)]
         if a.size < 10 or b.size < 10:
             continue
@@ -142,9 +110,9 @@ def order_column(ctx, train: pd.DataFrame, test: pd.DataFrame) -> str | None:
     return best
 
 
-def _head(series: pd.Series) -> pd.Series:
-    """Up to ``_CHOICE_SAMPLE`` evenly spaced rows (deterministic)."""
-    n = len(series)
+def _head(values: np.ndarray) -> np.ndarray:
+    """Up to ``_CHOICE_SAMPLE`` evenly spaced values (deterministic)."""
+    n = len(values)
     if n <= _CHOICE_SAMPLE:
-        return series
-    return series.iloc[np.linspace(0, n - 1, _CHOICE_SAMPLE).astype(np.intp)]
+        return values
+    return values[np.linspace(0, n - 1, _CHOICE_SAMPLE).astype(np.intp)]

@@ -11,7 +11,7 @@ import pandas as pd
 from scipy import stats
 
 from auditor.checks._common import status_from
-from auditor.checks._timeline import order_column, read_times, time_reader
+from auditor.checks._timeline import order_column, split_times
 from auditor.context import AuditContext
 from auditor.errors import InputError
 from auditor.registry import CheckOutcome, param, register_check
@@ -514,12 +514,11 @@ def _time_order(
     """
     column = order_column(ctx, ctx.train, ctx.test)
     if column is not None:
-        values = ctx.train[column].iloc[train_pos]
-        reader = time_reader(values)
-        if reader is not None:
-            times = read_times(values, reader).values
+        read = split_times(ctx, column)
+        if read is not None:
+            times = read[0].values[train_pos]
             if np.isfinite(times).mean() >= 0.5:
-                test_times = read_times(ctx.test[column].iloc[test_pos], reader).values
+                test_times = read[1].values[test_pos]
                 test_times = test_times[np.isfinite(test_times)]
                 later = None
                 if test_times.size:

@@ -9,7 +9,7 @@ import pandas as pd
 
 from auditor.checks._common import example_rows, status_from
 from auditor.checks._row_keys import row_keys
-from auditor.checks._timeline import order_column, read_times, time_reader
+from auditor.checks._timeline import order_column, split_times
 from auditor.context import AuditContext
 from auditor.registry import CheckOutcome, SkipCheck, param, register_check
 from auditor.result import Finding, Measurement, Table
@@ -363,11 +363,10 @@ def _time_ordered(ctx) -> bool:
     column = order_column(ctx, ctx.train, ctx.test)
     if column is None:
         return False
-    reader = time_reader(ctx.train[column])
-    if reader is None:
+    read = split_times(ctx, column)
+    if read is None:
         return False
-    train_t = read_times(ctx.train[column], reader).values
-    test_t = read_times(ctx.test[column], reader).values
+    train_t, test_t = read[0].values, read[1].values
     train_t, test_t = train_t[np.isfinite(train_t)], test_t[np.isfinite(test_t)]
     if train_t.size == 0 or test_t.size == 0:
         return False

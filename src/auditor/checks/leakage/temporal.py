@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from auditor.checks._common import example_rows, status_from
-from auditor.checks._timeline import SECONDS_PER_DAY, TimeValues, time_reader
+from auditor.checks._timeline import SECONDS_PER_DAY, TimeValues, split_times
 from auditor.context import AuditContext
 from auditor.registry import CheckOutcome, SkipCheck, param, register_check
 from auditor.result import Finding, Measurement, Table
@@ -73,7 +73,8 @@ def temporal(ctx: AuditContext, params: TemporalParams) -> CheckOutcome:
     Notes
     -----
     The time column may hold datetimes, dates written as text, Unix timestamps or numbers
-    (a year, a period index); both splits are read the same way. Dates are compared by day,
+    (a year, a period index); both splits are read the same way, as the time-ordered
+    cross-validation folds read them (``AuditContext.time_reading``). Dates are compared by day,
     so rows of the boundary day may fall in both splits.
 
     The split date ``c`` minimises the share of train rows later than ``c`` plus the share
@@ -86,12 +87,12 @@ def temporal(ctx: AuditContext, params: TemporalParams) -> CheckOutcome:
     A test period that lies before the training period fails.
     """
     column = ctx.roles.time
-    reader = time_reader(ctx.train[column]) or time_reader(ctx.test[column])
-    if reader is None:
+    read = split_times(ctx, column)
+    if read is None:
         raise SkipCheck(
             f"the time column {column!r} holds neither dates nor numbers that can be ordered"
         )
-    train_t, test_t = reader.read(ctx.train[column]), reader.read(ctx.test[column])
+    train_t, test_t = read
     a, b = _comparable(train_t), _comparable(test_t)
     ok_a, ok_b = np.isfinite(a), np.isfinite(b)
     if not ok_a.any() or not ok_b.any():
