@@ -22,6 +22,7 @@ from _factories_evaluation import (
     split,
 )
 from auditor import evaluation
+from auditor.errors import NotApplicable
 from auditor.evaluation import (
     AllFitsFailedError,
     cv_folds,
@@ -31,7 +32,6 @@ from auditor.evaluation import (
     predict_frame,
     time_values,
 )
-from auditor.registry import SkipCheck
 
 
 def _scorer(key: str) -> tuple[str, float]:
@@ -196,7 +196,7 @@ def test_time_folds_leave_out_unparsable_times_and_need_enough_distinct_times():
 
     few = _dated(train, 9, n_days=4)
     ctx = context(few, _dated(test, 9, n_days=4), model, columns=_roles(time="day"))
-    with pytest.raises(SkipCheck, match="'day' has 4 distinct values; 5 time-ordered folds"):
+    with pytest.raises(NotApplicable, match="'day' has 4 distinct values; 5 time-ordered folds"):
         cv_folds(ctx)
 
 
@@ -224,7 +224,7 @@ def test_too_few_rows_for_the_folds_skip():
     train, test = split("binary", 7, n_train=8, n_test=50)
     train.loc[:3, "y"], train.loc[4:, "y"] = 0, 1
     model = fitted(linear_model("binary"), train)
-    with pytest.raises(SkipCheck, match="8 train rows are too few for 5-fold"):
+    with pytest.raises(NotApplicable, match="8 train rows are too few for 5-fold"):
         cv_folds(context(train, test, model))
 
 

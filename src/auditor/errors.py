@@ -15,6 +15,14 @@ class InputError(ValueError):
     """The input cannot be audited; the message says what is wrong and how to fix it."""
 
 
+class NotApplicable(Exception):  # noqa: N818 - a control-flow signal, not an error
+    """A computation cannot be made on these inputs (no training data, a single group ...).
+
+    Raised by the engine; the runner reports the check that asked as ``skipped`` with the
+    message as the reason.
+    """
+
+
 class MissingSystemLibraryError(InputError):
     """A system library an output format needs is absent; the message names the package."""
 

@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 
 from auditor.context import AuditContext, Predictions
-from auditor.errors import preview
+from auditor.errors import NotApplicable, preview
 from auditor.metrics import (
     METRICS,
     METRICS_BY_KEY,
@@ -129,7 +129,7 @@ def cv_folds(
 
     Raises
     ------
-    auditor.registry.SkipCheck
+    auditor.errors.NotApplicable
         The data cannot support ``n_splits`` folds (too few rows, groups or times).
     """
     return ctx.memoized(
@@ -142,12 +142,10 @@ def _split_seed(ctx: AuditContext) -> int:
 
 
 def _make_folds(ctx: AuditContext, n_splits: int, n_repeats: int) -> Folds:
-    from auditor.registry import SkipCheck
-
     frame, source = training_frame(ctx)
     n = len(frame)
     if n < 2 * n_splits:
-        raise SkipCheck(
+        raise NotApplicable(
             f"{n} {source} rows are too few for {n_splits}-fold cross-validation "
             f"(at least {2 * n_splits} are needed)"
         )
@@ -224,14 +222,12 @@ def _group_folds(
 ) -> Folds:
     from sklearn.model_selection import GroupKFold, StratifiedGroupKFold
 
-    from auditor.registry import SkipCheck
-
     column = ctx.roles.group
     # Missing group values form one group of their own: they cannot be told apart.
     groups = pd.factorize(frame[column], use_na_sentinel=False)[0]
     n_groups = int(groups.max()) + 1
     if n_groups < 2:
-        raise SkipCheck(f"group column {column!r} has a single value; folds need two groups")
+        raise NotApplicable(f"group column {column!r} has a single value; folds need two groups")
     if n_groups < n_splits:
         notes.append(f"Group column {column!r} has {n_groups} groups: {n_groups} folds were used.")
         n_splits = n_groups
@@ -279,14 +275,12 @@ def time_values(series: pd.Series) -> np.ndarray:
 def _time_folds(
     ctx: AuditContext, frame: pd.DataFrame, source: str, n_splits: int, notes: list[str]
 ) -> Folds:
-    from auditor.registry import SkipCheck
-
     column = ctx.roles.time
     # The one reading of the audit, shared with the temporal checks (same rows, same order).
     t = ctx.time_reading(column).key(source)
     known = np.isfinite(t)
     if known.mean() < _MIN_PARSED_TIME_SHARE:
-        raise SkipCheck(
+        raise NotApplicable(
             f"only {known.mean():.0%} of time column {column!r} parse as dates or numbers, "
             "so folds cannot be ordered in time"
         )
@@ -298,7 +292,7 @@ def _time_folds(
     positions = np.flatnonzero(known)
     unique, inverse, counts = np.unique(t[known], return_inverse=True, return_counts=True)
     if unique.size < n_splits + 1:
-        raise SkipCheck(
+        raise NotApplicable(
             f"time column {column!r} has {unique.size} distinct values; {n_splits} "
             f"time-ordered folds need at least {n_splits + 1}"
         )
@@ -334,7 +328,7 @@ def _time_folds(
             "earlier fitting rows were left out of validation."
         )
     if len(train) < 2:
-        raise SkipCheck(f"time column {column!r} does not allow two time-ordered folds")
+        raise NotApplicable(f"time column {column!r} does not allow two time-ordered folds")
     return Folds(
         source=source,
         scheme=f"{len(train)}-fold time-ordered cross-validation on {column!r} "
@@ -519,12 +513,10 @@ def cross_fit(
     from sklearn.base import clone
     from sklearn.utils.parallel import Parallel, delayed
 
-    from auditor.registry import SkipCheck
-
     frame, source = training_frame(ctx)
     missing = [c for c in features if c not in frame.columns]
     if missing:
-        raise SkipCheck(
+        raise NotApplicable(
             f"the {source} data lacks columns {preview(missing)} that {name} takes, so it "
             "cannot be refitted"
         )

@@ -3,18 +3,26 @@
 A check is one function ``(ctx, params) -> CheckOutcome`` in one module, registered with
 ``@register_check``. Its parameters are a frozen dataclass whose fields document their
 defaults (``param``), validated from ``[checks."<id>"]`` in the config file.
+
+Third-party checks come from installed packages that declare an ``auditor.checks`` entry
+point naming a module (or a function in one) whose ``@register_check`` decorators run when
+it is imported. Only installed packages are loaded, never a module named in a config file.
+A plug-in that fails to import, or a check whose id is already taken (built-ins win),
+becomes a note on the ``auditor`` logger and is left out; the audit goes on.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import importlib
+import logging
 import math
+import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from auditor.errors import InputError
+from auditor.errors import InputError, NotApplicable
 from auditor.result import (
     CATEGORIES,
     SEVERITY_RANK,
@@ -55,6 +63,12 @@ CHECK_MODULES: tuple[str, ...] = (
     "auditor.checks.explain.feature_importance",
 )
 
+# The entry-point group through which installed packages add checks.
+PLUGIN_GROUP = "auditor.checks"
+_CHECK_ID = re.compile(r"[a-z]+\.[a-z][a-z0-9_]*")
+
+logger = logging.getLogger("auditor")
+
 # What each input a check may need means, for the "skipped" reason.
 NEEDS: dict[str, str] = {
     "train": "no training data was given (--train)",
@@ -80,7 +94,7 @@ class CheckOutcome:
     curves: tuple[Curve, ...] = ()
 
 
-class SkipCheck(Exception):  # noqa: N818 - a control-flow signal, not an error
+class SkipCheck(NotApplicable):
     """Raised by a check that finds itself not applicable; the message is the reason."""
 
 
@@ -106,6 +120,9 @@ class CheckSpec:
     tasks: frozenset[str] = ALL_TASKS
     # Finding code -> what to do about that finding, where it differs from ``remedy``.
     remedies: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    # The entry point that brought a third-party check ("name = value (distribution)");
+    # None for a built-in check (and for one registered by code imported some other way).
+    plugin: str | None = None
 
     def remedy_for(self, code: str | None) -> str:
         """What to do about a finding with ``code``: its own remedy, else the check's."""
@@ -123,6 +140,10 @@ class CheckSpec:
 
 
 REGISTRY: dict[str, CheckSpec] = {}
+# Set once the entry points have been loaded: they are loaded once per process.
+_plugins_loaded = False
+# Ids refused while loading the current entry point (for its "registers no check" note).
+_refused: list[str] = []
 
 
 def register_check(
@@ -136,15 +157,40 @@ def register_check(
     tasks: tuple[str, ...] | None = None,
     remedies: Mapping[str, str] | None = None,
 ) -> Callable[[Callable], Callable]:
-    """Register ``func`` as the check ``check_id`` (``<category>.<name>``)."""
+    """Register ``func`` as the check ``check_id`` (``<category>.<name>``).
+
+    An id already taken by a check from another module is refused with a note, the first
+    registration kept; a built-in check always wins over a third-party one.
+    """
     category = check_id.split(".", 1)[0]
-    if category not in CATEGORIES or "." not in check_id:
-        raise ValueError(f"check id {check_id!r} must be '<category>.<name>' with a known category")
+    if category not in CATEGORIES or not _CHECK_ID.fullmatch(check_id):
+        raise ValueError(
+            f"check id {check_id!r} must be '<category>.<name>' with a known category "
+            f"({', '.join(CATEGORIES)}) and a name of lowercase letters, digits and '_'"
+        )
     unknown_needs = set(needs) - set(NEEDS)
     if unknown_needs:
         raise ValueError(f"check {check_id!r} needs unknown inputs {sorted(unknown_needs)}")
 
     def decorate(func: Callable) -> Callable:
+        existing = REGISTRY.get(check_id)
+        if existing is not None and existing.func.__module__ != func.__module__:
+            if not _is_builtin(func):
+                _refused.append(check_id)
+                taken_by = "a built-in check" if _is_builtin(existing.func) else "the check"
+                logger.warning(
+                    "the check %r of %s is left out: its id is taken by %s of %s.",
+                    check_id,
+                    func.__module__,
+                    taken_by,
+                    existing.func.__module__,
+                )
+                return func
+            logger.warning(
+                "the check %r of %s is left out: its id is taken by a built-in check.",
+                check_id,
+                existing.func.__module__,
+            )
         REGISTRY[check_id] = CheckSpec(
             id=check_id,
             title=title,
@@ -161,11 +207,83 @@ def register_check(
     return decorate
 
 
+def _is_builtin(func: Callable) -> bool:
+    return func.__module__ in CHECK_MODULES
+
+
 def load_registry() -> dict[str, CheckSpec]:
-    """Import every check module (registering its checks) and return the registry."""
+    """Import every check module (registering its checks) and return the registry.
+
+    The built-in checks come first, then, once per process, the checks of installed
+    packages' ``auditor.checks`` entry points (see ``load_plugins``).
+    """
+    global _plugins_loaded
     for module in CHECK_MODULES:
         importlib.import_module(module)
+    if not _plugins_loaded:
+        _plugins_loaded = True  # first, so that a plug-in calling load_registry cannot loop
+        load_plugins()
     return REGISTRY
+
+
+def load_plugins() -> list[str]:
+    """Load the ``auditor.checks`` entry points of installed packages; return the ids added.
+
+    Each entry point names a module, or a function in one; importing it runs its
+    ``@register_check`` decorators. An entry point that fails to load (an import error, an
+    invalid check declaration) is a note naming it and the exception, and none of its checks
+    are kept. Entry points load in name order, so which of two colliding plug-ins wins does
+    not depend on the installation order.
+    """
+    from importlib import metadata
+
+    added: list[str] = []
+    found = metadata.entry_points(group=PLUGIN_GROUP)
+    for entry_point in sorted(found, key=lambda ep: (ep.name, ep.value)):
+        added.extend(_load_entry_point(entry_point))
+    return added
+
+
+def _load_entry_point(entry_point: Any) -> list[str]:
+    dist = getattr(entry_point, "dist", None)
+    source = f" ({dist.name} {dist.version})" if dist is not None else ""
+    label = f"{entry_point.name} = {entry_point.value}{source}"
+    before = dict(REGISTRY)
+    _refused.clear()
+    try:
+        entry_point.load()
+    except Exception as exc:  # noqa: BLE001 - a broken plug-in must not stop the audit
+        REGISTRY.clear()
+        REGISTRY.update(before)
+        message = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        logger.warning(
+            "the check plug-in %r (entry point %s) could not be loaded and its checks are "
+            "left out: %s: %s",
+            entry_point.name,
+            label,
+            type(exc).__name__,
+            message,
+        )
+        return []
+    module = entry_point.value.split(":", 1)[0].strip()
+    added = [
+        check_id
+        for check_id, spec in REGISTRY.items()
+        if spec.plugin is None
+        and not _is_builtin(spec.func)
+        and (
+            before.get(check_id) is not spec
+            or spec.func.__module__ == module
+            or spec.func.__module__.startswith(f"{module}.")
+        )
+    ]
+    for check_id in added:
+        REGISTRY[check_id] = dataclasses.replace(REGISTRY[check_id], plugin=label)
+    if not added and not _refused:
+        logger.warning(
+            "the check plug-in %r (entry point %s) registers no check.", entry_point.name, label
+        )
+    return added
 
 
 def worst_finding_code(findings: Iterable[Finding]) -> str | None:

@@ -10,8 +10,9 @@ from pathlib import Path
 from typing import Any
 
 from auditor.context import AuditContext
+from auditor.errors import NotApplicable
 from auditor.progress import step
-from auditor.registry import NEEDS, CheckSpec, SkipCheck, build_params
+from auditor.registry import NEEDS, CheckSpec, build_params
 from auditor.result import CATEGORIES, CheckResult
 
 
@@ -57,7 +58,7 @@ def run_check(ctx: AuditContext, spec: CheckSpec, params: Any) -> CheckResult:
     started = time.perf_counter()
     try:
         outcome = spec.func(ctx, params)
-    except SkipCheck as skip:
+    except NotApplicable as skip:
         reason = str(skip)
         return CheckResult(
             **base,

@@ -50,7 +50,7 @@ class _TimedOut(BaseException):
     """--timeout expired; a BaseException so that no check or renderer swallows it."""
 
 
-def _exits_cleanly(command: Callable[..., int]) -> Callable[..., None]:
+def exits_cleanly(command: Callable[..., int]) -> Callable[..., None]:
     """Map input errors to exit 2 with one line, crashes to exit 3, signals to 128 + signal."""
 
     @functools.wraps(command)
@@ -184,7 +184,7 @@ def _formats(value: str | None) -> tuple[str, ...] | None:
 
 
 @app.command()
-@_exits_cleanly
+@exits_cleanly
 def audit(
     test: Annotated[
         Path | None, typer.Option(help="Test data (CSV or Parquet): the rows to evaluate.")
@@ -401,7 +401,7 @@ def _command_line() -> str:
 
 
 @app.command()
-@_exits_cleanly
+@exits_cleanly
 def render(
     audit_json: Annotated[Path, typer.Argument(help="An audit.json written by `auditor audit`.")],
     format: Annotated[  # noqa: A002 - the flag is --format in the documented CLI
@@ -426,22 +426,28 @@ def render(
 
 
 @app.command("checks")
-@_exits_cleanly
+@exits_cleanly
 def list_checks() -> int:
-    """List every check: id, title, the inputs it needs and its parameters."""
+    """List every check: id, title, the inputs it needs and its parameters.
+
+    Checks of installed plug-ins (``auditor.checks`` entry points) are listed with the rest,
+    with the entry point that brought them.
+    """
     from auditor.registry import load_registry
     from auditor.runner import order_checks
 
     for spec in order_checks(load_registry().values()):
         needs = ", ".join(sorted(spec.needs))
         typer.echo(f"{spec.id}\n    {spec.title} (needs: {needs})")
+        if spec.plugin is not None:
+            typer.echo(f"    plug-in: {spec.plugin}")
         for name, default in spec.default_params().items():
             typer.echo(f"    {name} = {default!r}: {spec.param_docs()[name]}")
     return EXIT_PASS
 
 
 @app.command()
-@_exits_cleanly
+@exits_cleanly
 def demo(
     out_dir: Annotated[Path, typer.Option(help="Where the reports go.")] = Path("reports"),
 ) -> int:
@@ -465,7 +471,7 @@ def demo(
 
 
 @app.command()
-@_exits_cleanly
+@exits_cleanly
 def compare(
     reference: Annotated[
         Path, typer.Argument(help="audit.json of the reference (e.g. production) model.")

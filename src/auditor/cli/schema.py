@@ -34,9 +34,9 @@ def infer(
     The file is a starting point to review and edit: it never turns the sample's minimum
     and maximum into bounds. Validate data against it with `auditor audit --schema FILE`.
     """
-    from auditor.cli.app import _exits_cleanly
+    from auditor.cli.app import exits_cleanly
 
-    _exits_cleanly(_infer)(data, output)
+    exits_cleanly(_infer)(data, output)
 
 
 def _infer(data: Path, output: Path) -> int:

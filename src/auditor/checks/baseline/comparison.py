@@ -12,7 +12,7 @@ from sklearn.base import BaseEstimator, TransformerMixin
 
 from auditor.checks._common import status_from
 from auditor.context import AuditContext, Predictions
-from auditor.errors import InputError
+from auditor.errors import InputError, NotApplicable
 from auditor.evaluation import (
     DEFAULT_REPEATS,
     DEFAULT_SPLITS,
@@ -397,7 +397,7 @@ def _model_folds(
         return None
     try:
         return model_cv(ctx, params.n_splits, params.n_repeats)
-    except (SkipCheck, AllFitsFailedError) as exc:
+    except (NotApplicable, AllFitsFailedError) as exc:
         notes.append(f"Cross-validation is unavailable: {exc}.")
         return None
 
@@ -506,7 +506,7 @@ def _compare_cv(
                 f"cv:baseline:{b.name}:{params.n_splits}x{params.n_repeats}",
                 partial(cross_fit, ctx, b.label, b.estimator, b.features, folds),
             )
-        except SkipCheck as exc:
+        except NotApplicable as exc:
             comp.errors.append(str(exc))
             continue
         for error, count in cv.failure_groups():
