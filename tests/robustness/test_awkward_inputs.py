@@ -5,6 +5,8 @@ Each case once crashed a check into an ``error`` result or the whole audit into 
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -202,3 +204,34 @@ def test_a_test_column_the_train_data_lacks_is_named_not_crashed_on(binary_split
     assert "error" not in statuses(result).values()
     inferred = result.manifest["columns"]["inferred"]
     assert inferred["batch"] == "missing from the train data; not compared between splits"
+
+
+def test_library_warnings_stay_off_the_cli_stderr(binary_split, tmp_path):
+    """numpy warns (overflow) on values at the float limit; the CLI prints nothing of it.
+
+    A child process, because the test suite turns warnings into errors.
+    """
+    import subprocess
+    import sys
+
+    import skops.io
+    from sklearn.linear_model import LogisticRegression
+
+    train, test = binary_split
+    features = ["x0", "x1", "x2", "x3"]
+    skops.io.dump(LogisticRegression().fit(train[features], train["y"]), tmp_path / "m.skops")
+    extreme = test[[*features, "y"]].copy()
+    extreme.loc[:5, "x0"] = 1e308
+    extreme.to_csv(tmp_path / "test.csv", index=False)
+    completed = subprocess.run(
+        [sys.executable, "-m", "auditor", "audit", "--test", "test.csv", "--target", "y"]
+        + ["--model", "m.skops", "--format", "json", "--select", "explain", "--select", "data"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={k: v for k, v in os.environ.items() if k != "PYTHONWARNINGS"},
+    )
+    assert completed.returncode == 0, completed.stderr
+    assert completed.stderr == ""
+    assert "Verdict:" in completed.stdout
