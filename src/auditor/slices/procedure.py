@@ -505,7 +505,7 @@ def _confirm(
             k1, k0 = int(values_in.sum()), int(values_out.sum())
             value = k1 / n1 if n1 else math.nan
             rest = k0 / n0 if n0 else math.nan
-            value_ci = wilson_interval(k1, n1)
+            value_ci = tuple(float(v) for v in wilson_interval(k1, n1))
             lift_ci = katz_interval(k1, n1, k0, n0)
             difference_ci = newcombe_interval(k1, n1, k0, n0)
         else:

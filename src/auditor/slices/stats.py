@@ -12,6 +12,8 @@ import math
 import numpy as np
 from scipy import special, stats
 
+from auditor.stats.intervals import wilson_interval
+
 # z of a two-sided 95% interval: every interval of the slice report is a 95% interval.
 Z95 = float(stats.norm.ppf(0.975))
 
@@ -202,17 +204,6 @@ def permutation_greater(
     return (1 + count) / (n_resamples + 1)
 
 
-def wilson_interval(k: float, n: float, z: float = Z95) -> tuple[float, float]:
-    """Wilson score interval of a binomial proportion ``k / n``."""
-    if n <= 0:
-        return (math.nan, math.nan)
-    p = k / n
-    den = 1.0 + z * z / n
-    center = (p + z * z / (2 * n)) / den
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / den
-    return (max(0.0, center - half), min(1.0, center + half))
-
-
 def katz_interval(
     k1: float, n1: float, k0: float, n0: float, z: float = Z95
 ) -> tuple[float, float]:
@@ -225,14 +216,14 @@ def katz_interval(
 
 
 def newcombe_interval(
-    k1: float, n1: float, k0: float, n0: float, z: float = Z95
+    k1: float, n1: float, k0: float, n0: float, confidence: float = 0.95
 ) -> tuple[float, float]:
     """Newcombe hybrid score interval (method 10) of the difference ``k1/n1 - k0/n0``."""
     if n1 <= 0 or n0 <= 0:
         return (math.nan, math.nan)
     p1, p0 = k1 / n1, k0 / n0
-    l1, u1 = wilson_interval(k1, n1, z)
-    l0, u0 = wilson_interval(k0, n0, z)
+    l1, u1 = (float(v) for v in wilson_interval(k1, n1, confidence))
+    l0, u0 = (float(v) for v in wilson_interval(k0, n0, confidence))
     d = p1 - p0
     return (
         d - math.sqrt((p1 - l1) ** 2 + (u0 - p0) ** 2),
