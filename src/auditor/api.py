@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from auditor._version import __version__
+from auditor.engine.headline import build_headline
 from auditor.errors import InputError
 from auditor.gate import evaluate_gate
 from auditor.inputs import load_inputs
@@ -183,7 +184,12 @@ def run_audit(
     checks_started = time.perf_counter()
     checks = tuple(run_checks(ctx, selected, params))
     finished = time.perf_counter()
-    gate = evaluate_gate(checks, spec.gate, task=ctx.task)
+    headline = (
+        None
+        if ctx.predictions is None
+        else build_headline(ctx.task, ctx.predictions.proba is not None, checks)
+    )
+    gate = evaluate_gate(checks, spec.gate, task=ctx.task, headline=headline)
     durations = {
         **loaded.durations,
         "checks_s": finished - checks_started,
@@ -198,6 +204,7 @@ def run_audit(
         checks=checks,
         inputs=loaded.files,
         gate=gate,
+        headline=headline,
         manifest={
             "seed": spec.seed,
             "command": command,

@@ -29,13 +29,7 @@ import pandas as pd
 
 from auditor.context import AuditContext, Predictions
 from auditor.errors import NotApplicable, preview
-from auditor.metrics import (
-    METRICS,
-    METRICS_BY_KEY,
-    PRIMARY_METRIC,
-    PRIMARY_METRIC_WITHOUT_PROBA,
-    MetricSpec,
-)
+from auditor.metrics import METRICS, METRICS_BY_KEY, MetricSpec, primary_metric_key
 from auditor.progress import step
 from auditor.stats.random import rng_for
 
@@ -606,9 +600,7 @@ def has_proba(cv: CrossValidation) -> bool:
 
 def cv_primary_metric(ctx: AuditContext, cv: CrossValidation) -> MetricSpec:
     """The headline metric of the refits: as ``metrics.primary_metric`` for the holdout."""
-    if ctx.task != "regression" and not has_proba(cv):
-        return METRICS_BY_KEY[PRIMARY_METRIC_WITHOUT_PROBA[ctx.task]]
-    return METRICS_BY_KEY[PRIMARY_METRIC[ctx.task]]
+    return METRICS_BY_KEY[primary_metric_key(ctx.task, has_proba(cv))]
 
 
 def fold_scores(

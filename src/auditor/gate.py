@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
-from auditor.metrics import METRICS_BY_KEY, PRIMARY_METRIC, PRIMARY_METRIC_WITHOUT_PROBA
+from auditor.engine.headline import headline_of_old_result
+from auditor.metrics import METRICS_BY_KEY
 from auditor.result import CheckResult, GateVerdict, Measurement
 from auditor.spec import GatePolicy
 
@@ -21,6 +23,7 @@ def evaluate_gate(
     *,
     today: dt.date | None = None,
     task: str | None = None,
+    headline: Mapping[str, Any] | None = None,
 ) -> GateVerdict:
     """Decide whether the audit passes ``policy``; every reason it does not is listed.
 
@@ -59,7 +62,11 @@ def evaluate_gate(
         if threshold.min_over_baseline is not None:
             reasons.extend(
                 _baseline_reasons(
-                    by_id, key, threshold.min_over_baseline, policy.use_interval, task
+                    by_id,
+                    key,
+                    threshold.min_over_baseline,
+                    policy.use_interval,
+                    _compared_metric(by_id, task, headline),
                 )
             )
     for check_id, key, bound, label in (
@@ -84,27 +91,32 @@ def _measured(by_id: dict[str, CheckResult], check_id: str, key: str) -> Measure
     return None if measurement is None or measurement.value is None else measurement
 
 
-def _compared_metric(by_id: dict[str, CheckResult], task: str | None) -> str | None:
-    """The metric baseline.comparison compared on: its ``metric`` param, else the task's primary."""
+def _compared_metric(
+    by_id: dict[str, CheckResult], task: str | None, headline: Mapping[str, Any] | None
+) -> str | None:
+    """The metric baseline.comparison compared on: its ``metric`` param, else the headline's."""
     comparison = by_id.get(BASELINE_SOURCE)
     if comparison is None:
         return None
     if comparison.params.get("metric"):
         return comparison.params["metric"]
+    if headline is not None:
+        return headline["metric"]
     if task is None:
         return None
-    has_proba = _measured(by_id, METRIC_SOURCE, "log_loss") is not None
-    if has_proba or task == "regression":
-        return PRIMARY_METRIC[task]
-    return PRIMARY_METRIC_WITHOUT_PROBA[task]
+    return headline_of_old_result(task, list(by_id.values()))["metric"]
 
 
 def _baseline_reasons(
-    by_id: dict[str, CheckResult], key: str, margin: float, use_interval: bool, task: str | None
+    by_id: dict[str, CheckResult],
+    key: str,
+    margin: float,
+    use_interval: bool,
+    compared: str | None,
 ) -> list[str]:
     """The model must beat the best baseline by ``margin`` on ``key`` (paired difference)."""
     difference = _measured(by_id, BASELINE_SOURCE, "difference_to_best_baseline")
-    if difference is None or _compared_metric(by_id, task) != key:
+    if difference is None or compared != key:
         return [
             f"{key} has a margin over the best baseline but it was not measured "
             f"(see {BASELINE_SOURCE})."

@@ -263,6 +263,11 @@ def metrics_for(d: EvalData) -> tuple[MetricSpec, ...]:
 
 def primary_metric(d: EvalData) -> str:
     """The headline metric key for this task and the predictions available."""
-    if d.proba is None and d.task in PRIMARY_METRIC_WITHOUT_PROBA:
-        return PRIMARY_METRIC_WITHOUT_PROBA[d.task]
-    return PRIMARY_METRIC[d.task]
+    return primary_metric_key(d.task, d.proba is not None)
+
+
+def primary_metric_key(task: str, has_probabilities: bool) -> str:
+    """The headline metric of ``task``: the one rule, which every reader of it shares."""
+    if not has_probabilities and task in PRIMARY_METRIC_WITHOUT_PROBA:
+        return PRIMARY_METRIC_WITHOUT_PROBA[task]
+    return PRIMARY_METRIC[task]

@@ -166,6 +166,9 @@ class AuditResult:
     gate: GateVerdict | None
     manifest: Mapping[str, Any]
     schema_version: int = SCHEMA_VERSION
+    # The primary metric and why, whether probabilities exist, the best baseline: decided
+    # once by the engine (engine/headline.py) and read by the gate and every renderer.
+    headline: Mapping[str, Any] | None = None
 
     def check(self, check_id: str) -> CheckResult | None:
         """Return the result of ``check_id``, or None when it did not run."""
@@ -260,7 +263,9 @@ def read_result(path: str | Path) -> AuditResult:
             f"{path.name!r} holds {size:,} bytes, more than the {MAX_BYTES // 2**20} MB "
             "an audit.json may hold. Pass the audit.json an audit wrote."
         )
-    return upgraded(result_from_dict(data, source=path.name))
+    return upgraded(
+        result_from_dict(data, source=path.name), headline_missing="headline" not in data
+    )
 
 
 def result_from_dict(data: Mapping[str, Any], *, source: str = "the result") -> AuditResult:
@@ -288,6 +293,7 @@ def result_from_dict(data: Mapping[str, Any], *, source: str = "the result") -> 
             ),
             gate=None if gate is None else GateVerdict(gate["passed"], tuple(gate["reasons"])),
             manifest=data["manifest"],
+            headline=data.get("headline"),
         )
     except (KeyError, TypeError) as exc:  # pragma: no cover - the schema check comes first
         raise InputError(
@@ -295,12 +301,17 @@ def result_from_dict(data: Mapping[str, Any], *, source: str = "the result") -> 
         ) from None
 
 
-def upgraded(result: AuditResult) -> AuditResult:
+def upgraded(result: AuditResult, *, headline_missing: bool = False) -> AuditResult:
     """``result`` with what files of older versions lack, so renderers read all alike.
 
     Files written before audit.json carried each check's rationale and remedy get them from
-    the check registry: the one case where reading a result imports the checks.
+    the check registry (the one case where reading a result imports the checks); files
+    written before the headline block get it derived from their checks.
     """
+    if headline_missing:
+        from auditor.engine.headline import headline_of_old_result
+
+        result = replace(result, headline=headline_of_old_result(result.task, result.checks))
     if "guidance" in result.manifest:
         return result
     from auditor.registry import guidance, load_registry

@@ -104,6 +104,11 @@ def _result(data: Mapping[str, Any]) -> None:
         for i, reason in enumerate(_list(_get(gate, "reasons", "gate"), "gate.reasons")):
             _string(reason, f"gate.reasons[{i}]")
     _free(_object(_get(data, "manifest", ""), "manifest"), "manifest")
+    headline = data.get("headline")
+    if headline is not None:
+        headline = _object(headline, "headline")
+        _free(headline, "headline")
+        _string(_get(headline, "metric", "headline"), "headline.metric")
 
 
 def _check(check: Any, path: str) -> str:

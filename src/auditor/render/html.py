@@ -210,10 +210,10 @@ def _headline(result: AuditResult, data: dict, labels: dict[str, str]) -> list[d
     holdout = result.check("performance.holdout_metrics")
     if holdout is None or not holdout.measurements:
         return []
-    from auditor.metrics import PRIMARY_METRIC
+    from auditor.engine.headline import headline_metric
 
     wanted = [
-        PRIMARY_METRIC[result.task],
+        headline_metric(result.headline, result.task),
         "balanced_accuracy",
         "average_precision",
         "root_mean_squared_error",
@@ -240,8 +240,7 @@ def _headline(result: AuditResult, data: dict, labels: dict[str, str]) -> list[d
 
 def _best_baseline(data: dict) -> dict[str, str] | None:
     """The best baseline's score on the test rows, to read the headline metric against."""
-    check = next((c for c in data["checks"] if c["id"] == "baseline.comparison"), None)
-    found = narrative.best_baseline(check)
+    found = narrative.best_baseline(data)
     if found is None or found[1]["ci_low"] is None:
         return None
     name, best = found

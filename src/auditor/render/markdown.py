@@ -12,7 +12,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from auditor.metrics import METRICS_BY_KEY, PRIMARY_METRIC
+from auditor.engine.headline import headline_metric
+from auditor.metrics import METRICS_BY_KEY
 from auditor.render.formatting import STATUS_LABELS, interval, number, prose, shorten, signed
 from auditor.result import AuditResult, CheckResult
 
@@ -86,7 +87,7 @@ def render_markdown(result: AuditResult) -> str:
         lines.append("")
     holdout = result.check("performance.holdout_metrics")
     if holdout is not None and holdout.measurements:
-        primary = PRIMARY_METRIC[result.task]
+        primary = headline_metric(result.headline, result.task)
         keys = [primary, *(k for k in _HEADLINE_KEYS if k != primary)]
         lines += ["| Metric | Value | 95% interval |", "|---|---:|---:|"]
         for key in keys:

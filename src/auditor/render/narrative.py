@@ -407,10 +407,10 @@ def _performance_intro(checks: list[dict], data: dict) -> str:
     return " ".join(sentence for sentence in sentences if sentence)
 
 
-def _primary(data: dict) -> str | None:
-    from auditor.metrics import PRIMARY_METRIC
+def _primary(data: dict) -> str:
+    from auditor.engine.headline import headline_metric
 
-    return PRIMARY_METRIC.get(data["task"])
+    return headline_metric(data.get("headline"), data["task"])
 
 
 def _baseline_intro(checks: list[dict], data: dict) -> str:
@@ -419,7 +419,7 @@ def _baseline_intro(checks: list[dict], data: dict) -> str:
         "rows: dummy predictors and a regularised linear model, compared on the same test rows "
         "(paired bootstrap) and the same folds (corrected t-test)."
     )
-    model, found = _measurement(checks[0], "model_score"), best_baseline(checks[0])
+    model, found = _measurement(checks[0], "model_score"), best_baseline(data)
     if model is None or found is None:
         return sentence
     name, best = found
@@ -429,15 +429,12 @@ def _baseline_intro(checks: list[dict], data: dict) -> str:
     )
 
 
-def best_baseline(check: dict | None) -> tuple[str, dict] | None:
-    """The best baseline's name ('' if unnamed) and its score on the test rows."""
-    best = _measurement(check, "best_baseline_score")
-    scores = _table(check, "baseline_scores")
-    if best is None or scores is None:
+def best_baseline(data: dict) -> tuple[str, dict] | None:
+    """The best baseline's name and its score on the test rows, from the result's headline."""
+    best = (data.get("headline") or {}).get("best_baseline")
+    if not best:
         return None
-    # The scores table names each baseline; the best is the row holding its score.
-    name = next((row[0] for row in scores["rows"][1:] if row[1] == best["value"]), "")
-    return name, best
+    return str(best.get("name") or ""), best
 
 
 def _slices_intro(checks: list[dict], data: dict) -> str:
