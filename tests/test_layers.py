@@ -17,7 +17,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "src" / "auditor"
 # Lowest first. A module belongs to the first entry that is a prefix of its dotted name.
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("foundation", ("auditor._version", "auditor.errors", "auditor.progress")),
-    ("contract", ("auditor.result", "auditor.result_schema", "auditor.spec")),
+    ("contract", ("auditor.result", "auditor.result_schema", "auditor.spec", "auditor.keys")),
     ("measures", ("auditor.io", "auditor.stats", "auditor.metrics")),
     (
         "engine",

@@ -6,15 +6,16 @@ import datetime as dt
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from auditor import keys
 from auditor.engine.headline import headline_of_old_result
 from auditor.metrics import METRICS_BY_KEY
 from auditor.result import CheckResult, GateVerdict, Measurement
 from auditor.spec import GatePolicy
 
 # Metric thresholds read the holdout measurements: the performance the model will have.
-METRIC_SOURCE = "performance.holdout_metrics"
-BASELINE_SOURCE = "baseline.comparison"
-SLICE_SOURCE = "slices.weak_segments"
+METRIC_SOURCE = keys.HOLDOUT
+BASELINE_SOURCE = keys.BASELINE
+SLICE_SOURCE = keys.SLICES
 
 
 def evaluate_gate(
@@ -70,8 +71,8 @@ def evaluate_gate(
                 )
             )
     for check_id, key, bound, label in (
-        ("performance.overfit", "train_validation_gap", policy.max_overfit_gap, "Overfit gap"),
-        ("fairness.group_metrics", "max_group_gap", policy.max_group_gap, "Largest group gap"),
+        (*keys.TRAIN_VALIDATION_GAP, policy.max_overfit_gap, "Overfit gap"),
+        (*keys.MAX_GROUP_GAP, policy.max_group_gap, "Largest group gap"),
     ):
         if bound is None:
             continue
@@ -115,7 +116,7 @@ def _baseline_reasons(
     compared: str | None,
 ) -> list[str]:
     """The model must beat the best baseline by ``margin`` on ``key`` (paired difference)."""
-    difference = _measured(by_id, BASELINE_SOURCE, "difference_to_best_baseline")
+    difference = _measured(by_id, *keys.DIFFERENCE_TO_BEST_BASELINE)
     if difference is None or compared != key:
         return [
             f"{key} has a margin over the best baseline but it was not measured "

@@ -11,12 +11,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from auditor import keys
 from auditor.metrics import METRICS_BY_KEY, PRIMARY_METRIC, primary_metric_key
 from auditor.result import CheckResult
-
-# The checks whose measurements the headline quotes; the gate reads the same ones.
-HOLDOUT_CHECK = "performance.holdout_metrics"
-BASELINE_CHECK = "baseline.comparison"
 
 _WHY = {
     "roc_auc": "how well the predicted probabilities rank the positive class above the rest, "
@@ -35,7 +32,7 @@ def build_headline(
     """The headline block of the result (plain JSON data)."""
     key = primary_metric_key(task, has_probabilities)
     by_id = {c.id: c for c in checks}
-    holdout = by_id.get(HOLDOUT_CHECK)
+    holdout = by_id.get(keys.HOLDOUT)
     measured = None if holdout is None else holdout.measurement(key)
     spec = METRICS_BY_KEY[key]
     return {
@@ -47,7 +44,7 @@ def build_headline(
         "value": None if measured is None else measured.value,
         "ci_low": None if measured is None else measured.ci_low,
         "ci_high": None if measured is None else measured.ci_high,
-        "best_baseline": _best_baseline(by_id.get(BASELINE_CHECK), key),
+        "best_baseline": _best_baseline(by_id.get(keys.BASELINE), key),
     }
 
 
@@ -61,9 +58,9 @@ def _best_baseline(comparison: CheckResult | None, key: str) -> dict[str, Any] |
         return None
     if comparison.params.get("metric") not in ("", None, key):
         return None
-    best = comparison.measurement("best_baseline_score")
-    difference = comparison.measurement("difference_to_best_baseline")
-    scores = next((t for t in comparison.tables if t.key == "baseline_scores"), None)
+    best = comparison.measurement(keys.BEST_BASELINE_SCORE.key)
+    difference = comparison.measurement(keys.DIFFERENCE_TO_BEST_BASELINE.key)
+    scores = next((t for t in comparison.tables if t.key == keys.BASELINE_SCORES_TABLE.key), None)
     if best is None or best.value is None or scores is None:
         return None
     baselines = [row for row in scores.rows if row[0] != "Model" and row[1] is not None]
@@ -88,7 +85,7 @@ def headline_of_old_result(task: str, checks: Sequence[CheckResult]) -> dict[str
     Whether probabilities were predicted is not recorded there; the holdout check measures
     log loss exactly when they were.
     """
-    holdout = next((c for c in checks if c.id == HOLDOUT_CHECK), None)
+    holdout = next((c for c in checks if c.id == keys.HOLDOUT), None)
     has_probabilities = holdout is not None and holdout.measurement("log_loss") is not None
     if task == "regression":
         has_probabilities = False

@@ -15,6 +15,7 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
+from auditor import keys
 from auditor.render import narrative
 from auditor.render.formatting import (
     STATUS_LABELS,
@@ -232,7 +233,7 @@ def _headline(result: AuditResult, data: dict, labels: dict[str, str]) -> list[d
     baseline = _best_baseline(data)
     if baseline is not None:
         shown.insert(1, baseline)
-    n_rows = holdout.measurement("n_test_rows")
+    n_rows = holdout.measurement(keys.N_TEST_ROWS.key)
     if n_rows is not None:
         shown.append({"label": "Test rows", "value": number(n_rows.value), "ci": ""})
     return shown[:4]

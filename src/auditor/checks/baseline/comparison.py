@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, TransformerMixin
 
+from auditor import keys
 from auditor.checks._common import status_from
 from auditor.context import AuditContext, Predictions
 from auditor.errors import InputError, NotApplicable
@@ -723,14 +724,14 @@ def _fit_failures(attempted: list[Comparison]) -> list[Finding]:
 
 def _measurements(metric, best, model_holdout, model_cv_summary, comparisons) -> list[Measurement]:
     gib = metric.greater_is_better
-    out = [Measurement("model_score", *model_holdout, gib)]
+    out = [Measurement(keys.MODEL_SCORE.key, *model_holdout, gib)]
     if best.holdout is not None:
-        out.append(Measurement("best_baseline_score", *best.holdout, gib))
+        out.append(Measurement(keys.BEST_BASELINE_SCORE.key, *best.holdout, gib))
     elif best.cv is not None:
-        out.append(Measurement("best_baseline_score", best.cv[0], None, None, gib))
+        out.append(Measurement(keys.BEST_BASELINE_SCORE.key, best.cv[0], None, None, gib))
     if best.holdout_diff is not None:
         out += [
-            Measurement("difference_to_best_baseline", *best.holdout_diff, gib),
+            Measurement(keys.DIFFERENCE_TO_BEST_BASELINE.key, *best.holdout_diff, gib),
             Measurement("bootstrap_p_value", best.holdout_p),
         ]
     if best.cv_diff is not None:
@@ -779,7 +780,7 @@ def _score_table(metric, comparisons, model_holdout, model_cv_summary) -> Table:
         cv = c.cv or (None, None)
         rows.append((c.baseline.label, *map(_cell, holdout), *map(_cell, cv)))
     return Table(
-        "baseline_scores",
+        keys.BASELINE_SCORES_TABLE.key,
         f"{metric.label} of the model and each baseline",
         ("model", "test rows", "interval low", "interval high", "CV mean", "CV SD"),
         tuple(rows),

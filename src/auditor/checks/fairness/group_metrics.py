@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from auditor import keys
 from auditor.checks._common import status_from
 from auditor.context import AuditContext
 from auditor.metrics import EvalData
@@ -614,7 +615,7 @@ def _measurements(
     largest = max(gaps, key=lambda g: g.gap, default=None)
     out = [
         Measurement(
-            "max_group_gap",
+            keys.MAX_GROUP_GAP.key,
             None if largest is None else largest.gap,
             None if largest is None else largest.ci[0],
             None if largest is None else largest.ci[1],

@@ -7,6 +7,7 @@ from functools import partial
 
 import numpy as np
 
+from auditor import keys
 from auditor.context import AuditContext
 from auditor.metrics import METRICS_BY_KEY, EvalData, metrics_for, primary_metric
 from auditor.registry import CheckOutcome, param, register_check
@@ -66,7 +67,7 @@ def holdout_metrics(ctx: AuditContext, params: HoldoutMetricsParams) -> CheckOut
     for m in specs:
         low, high = percentile_interval(replicates[m.key], params.confidence)
         measurements.append(Measurement(m.key, point[m.key], low, high, m.greater_is_better))
-    measurements.append(Measurement("n_test_rows", float(data.n)))
+    measurements.append(Measurement(keys.N_TEST_ROWS.key, float(data.n)))
 
     findings = _small_class_findings(data, params) if data.task != "regression" else []
     headline = primary_metric(data)

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from auditor import keys
 from auditor.checks._common import status_from
 from auditor.context import AuditContext
 from auditor.errors import InputError
@@ -232,7 +233,7 @@ def overfit(ctx: AuditContext, params: OverfitParams) -> CheckOutcome:
             metric.greater_is_better,
         ),
         Measurement(
-            "train_validation_gap", train_gap.gap, train_gap.ci_low, train_gap.ci_high, False
+            keys.TRAIN_VALIDATION_GAP.key, train_gap.gap, train_gap.ci_low, train_gap.ci_high, False
         ),
     ]
     if holdout is not None and holdout_gap is not None:
