@@ -50,9 +50,13 @@ class MetricSpec:
     weighted: Callable[[EvalData, np.ndarray], np.ndarray]
 
 
-def _ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
-    """num/den with 0 where den is 0: scikit-learn's zero_division default for scores."""
-    out = np.zeros(np.broadcast(num, den).shape)
+def _ratio(num: np.ndarray, den: np.ndarray, undefined: float = 0.0) -> np.ndarray:
+    """num/den with ``undefined`` where den is 0.
+
+    0 is scikit-learn's ``zero_division`` default for scores; per-group rates pass NaN, so
+    that a group with no positive row has no recall rather than a recall of 0.
+    """
+    out = np.full(np.broadcast(num, den).shape, undefined, dtype=float)
     np.divide(num, den, out=out, where=den > 0)
     return out
 
@@ -92,14 +96,29 @@ def balanced_accuracy(d: EvalData, W: np.ndarray) -> np.ndarray:
     return (_ratio(tp, true) * present).sum(axis=1) / present.sum(axis=1)
 
 
-def precision(d: EvalData, W: np.ndarray) -> np.ndarray:
+def precision(d: EvalData, W: np.ndarray, undefined: float = 0.0) -> np.ndarray:
     tp, fp, _, _ = _binary_counts(d, W)
-    return _ratio(tp, tp + fp)
+    return _ratio(tp, tp + fp, undefined)
 
 
-def recall(d: EvalData, W: np.ndarray) -> np.ndarray:
+def recall(d: EvalData, W: np.ndarray, undefined: float = 0.0) -> np.ndarray:
+    """The true positive rate."""
     tp, _, fn, _ = _binary_counts(d, W)
-    return _ratio(tp, tp + fn)
+    return _ratio(tp, tp + fn, undefined)
+
+
+def false_positive_rate(d: EvalData, W: np.ndarray, undefined: float = 0.0) -> np.ndarray:
+    _, fp, _, tn = _binary_counts(d, W)
+    return _ratio(fp, fp + tn, undefined)
+
+
+def selection_rate(d: EvalData, W: np.ndarray) -> np.ndarray:
+    """The share of rows predicted as the positive class."""
+    return (W @ (d.y_pred == d.positive)) / W.sum(axis=1)
+
+
+def error_rate(d: EvalData, W: np.ndarray) -> np.ndarray:
+    return (W @ (d.y != d.y_pred)) / W.sum(axis=1)
 
 
 def f1(d: EvalData, W: np.ndarray) -> np.ndarray:
@@ -195,6 +214,11 @@ def mean_absolute_error(d: EvalData, W: np.ndarray) -> np.ndarray:
 
 def root_mean_squared_error(d: EvalData, W: np.ndarray) -> np.ndarray:
     return np.sqrt((W @ ((d.y - d.y_pred) ** 2)) / W.sum(axis=1))
+
+
+def mean_residual(d: EvalData, W: np.ndarray) -> np.ndarray:
+    """Mean of actual minus predicted: positive when the model predicts too low."""
+    return (W @ (d.y - d.y_pred)) / W.sum(axis=1)
 
 
 def mean_absolute_percentage_error(d: EvalData, W: np.ndarray) -> np.ndarray:

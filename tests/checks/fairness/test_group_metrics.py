@@ -368,3 +368,63 @@ def test_invalid_share_parameter_is_rejected_with_a_hint():
     frame, pred = noisy_binary({"a": 100, "b": 100}, 0)
     with pytest.raises(InputError, match="Write 0.1 for 10%"):
         run(frame, pred, max_gap=10)
+
+
+# --- the per-group rates are auditor.metrics' functions, and agree with scikit-learn ------
+
+
+def _one_row_of_weights(n: int) -> np.ndarray:
+    return np.ones((1, n))
+
+
+@pytest.mark.parametrize("task", ["binary", "multiclass", "regression"])
+def test_each_group_rate_is_the_metric_of_auditor_metrics(task):
+    from auditor.checks.fairness.group_metrics import METRICS
+    from auditor.metrics import EvalData
+
+    rng = np.random.default_rng(0)
+    n = 400
+    if task == "regression":
+        y = rng.normal(size=n)
+        data = EvalData(task, y, y + rng.normal(scale=0.5, size=n))
+    else:
+        k = 2 if task == "binary" else 3
+        y = rng.integers(0, k, n)
+        y_pred = np.where(rng.random(n) < 0.7, y, rng.integers(0, k, n))
+        data = EvalData(task, y, y_pred, classes=tuple(range(k)), positive=1)
+    weights = _one_row_of_weights(n)
+    expected = {
+        "selection_rate": np.mean(data.y_pred == 1),
+        "true_positive_rate": skm.recall_score(data.y, data.y_pred) if task == "binary" else None,
+        "false_positive_rate": (
+            np.mean(data.y_pred[data.y == 0] == 1) if task == "binary" else None
+        ),
+        "precision": skm.precision_score(data.y, data.y_pred) if task == "binary" else None,
+        "error_rate": 1 - skm.accuracy_score(data.y, data.y_pred) if task != "regression" else None,
+        "recall_macro": skm.balanced_accuracy_score(data.y, data.y_pred)
+        if task == "multiclass"
+        else None,
+        "mean_absolute_error": skm.mean_absolute_error(data.y, data.y_pred)
+        if task == "regression"
+        else None,
+        "root_mean_squared_error": skm.root_mean_squared_error(data.y, data.y_pred)
+        if task == "regression"
+        else None,
+        "mean_residual": np.mean(data.y - data.y_pred) if task == "regression" else None,
+    }
+    for metric in METRICS[task]:
+        assert metric.func(data, weights)[0] == pytest.approx(expected[metric.key]), metric.key
+
+
+def test_an_undefined_group_rate_stays_undefined_where_the_score_is_zero():
+    """A group with no positive row has no true positive rate; the metric reports 0."""
+    from auditor.checks.fairness.group_metrics import METRICS
+    from auditor.metrics import EvalData, recall
+
+    data = EvalData("binary", np.zeros(5, dtype=int), np.zeros(5, dtype=int), classes=(0, 1))
+    weights = _one_row_of_weights(5)
+    rates = {m.key: m.func(data, weights)[0] for m in METRICS["binary"]}
+    assert np.isnan(rates["true_positive_rate"])
+    assert np.isnan(rates["precision"])
+    assert rates["false_positive_rate"] == 0.0
+    assert recall(data, weights)[0] == 0.0

@@ -14,7 +14,18 @@ from scipy import stats
 from auditor import keys
 from auditor.checks._common import status_from
 from auditor.context import AuditContext
-from auditor.metrics import EvalData
+from auditor.metrics import (
+    EvalData,
+    balanced_accuracy,
+    error_rate,
+    false_positive_rate,
+    mean_absolute_error,
+    mean_residual,
+    precision,
+    recall,
+    root_mean_squared_error,
+    selection_rate,
+)
 from auditor.registry import CheckOutcome, param, register_check
 from auditor.result import Finding, Measurement, Table
 from auditor.stats.bootstrap import bootstrap_statistics, percentile_interval
@@ -105,79 +116,34 @@ class _Gap:
         return self.high.point[self.metric.key]
 
 
-# --- Weighted per-group statistics (W: (B, n) count weights, as in auditor.metrics) ----------
-
-
-def _nan_ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
-    """num/den, NaN where den is 0: an undefined rate stays undefined (not 0)."""
-    out = np.full(np.broadcast(num, den).shape, np.nan)
-    np.divide(num, den, out=out, where=den > 0)
-    return out
-
-
-def _selection_rate(d: EvalData, W: np.ndarray) -> np.ndarray:
-    return (W @ (d.y_pred == d.positive)) / W.sum(axis=1)
-
-
-def _true_positive_rate(d: EvalData, W: np.ndarray) -> np.ndarray:
-    pos, pred = d.y == d.positive, d.y_pred == d.positive
-    return _nan_ratio(W @ (pos & pred), W @ pos)
-
-
-def _false_positive_rate(d: EvalData, W: np.ndarray) -> np.ndarray:
-    pos, pred = d.y == d.positive, d.y_pred == d.positive
-    return _nan_ratio(W @ (~pos & pred), W @ ~pos)
-
-
-def _precision(d: EvalData, W: np.ndarray) -> np.ndarray:
-    pos, pred = d.y == d.positive, d.y_pred == d.positive
-    return _nan_ratio(W @ (pos & pred), W @ pred)
-
-
-def _error_rate(d: EvalData, W: np.ndarray) -> np.ndarray:
-    return (W @ (d.y != d.y_pred)) / W.sum(axis=1)
-
-
-def _recall_macro(d: EvalData, W: np.ndarray) -> np.ndarray:
-    """Mean recall over the classes present (balanced accuracy of the group)."""
-    k = len(d.classes)
-    true_1h = np.zeros((d.n, k))
-    true_1h[np.arange(d.n), d.y] = 1.0
-    hits = true_1h * (d.y == d.y_pred)[:, None]
-    per_class = _nan_ratio(W @ hits, W @ true_1h)
-    # Every resample holds at least one row, so at least one class is present per row.
-    return np.nanmean(per_class, axis=1)
-
-
-def _mean_absolute_error(d: EvalData, W: np.ndarray) -> np.ndarray:
-    return (W @ np.abs(d.y - d.y_pred)) / W.sum(axis=1)
-
-
-def _mean_residual(d: EvalData, W: np.ndarray) -> np.ndarray:
-    return (W @ (d.y - d.y_pred)) / W.sum(axis=1)
-
-
-def _root_mean_squared_error(d: EvalData, W: np.ndarray) -> np.ndarray:
-    return np.sqrt((W @ (d.y - d.y_pred) ** 2) / W.sum(axis=1))
+# Per-group statistics are the metrics of auditor.metrics (W: (B, n) count weights), with
+# an undefined rate left undefined (NaN) rather than 0: a group with no positive row has no
+# true positive rate.
+_true_positive_rate = partial(recall, undefined=np.nan)
+_false_positive_rate = partial(false_positive_rate, undefined=np.nan)
+_precision = partial(precision, undefined=np.nan)
 
 
 METRICS: dict[str, tuple[_Metric, ...]] = {
     "binary": (
-        _Metric("selection_rate", "selection rate", _selection_rate, True),
+        _Metric("selection_rate", "selection rate", selection_rate, True),
         _Metric("true_positive_rate", "true positive rate", _true_positive_rate, True),
         _Metric("false_positive_rate", "false positive rate", _false_positive_rate, True),
         _Metric("precision", "precision", _precision, False),
-        _Metric("error_rate", "error rate", _error_rate, True),
+        _Metric("error_rate", "error rate", error_rate, True),
     ),
     "multiclass": (
-        _Metric("error_rate", "error rate", _error_rate, True),
-        _Metric("recall_macro", "macro recall", _recall_macro, True),
+        _Metric("error_rate", "error rate", error_rate, True),
+        _Metric("recall_macro", "macro recall", balanced_accuracy, True),
     ),
     "regression": (
-        _Metric("mean_absolute_error", "mean absolute error", _mean_absolute_error, True),
-        _Metric("mean_residual", "mean residual (actual - predicted)", _mean_residual, False),
+        _Metric("mean_absolute_error", "mean absolute error", mean_absolute_error, True),
+        _Metric("mean_residual", "mean residual (actual - predicted)", mean_residual, False),
         _Metric(
-            "root_mean_squared_error", "root mean squared error", _root_mean_squared_error, False
+            "root_mean_squared_error",
+            "root mean squared error",
+            root_mean_squared_error,
+            False,
         ),
     ),
 }
