@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from auditor.engine.kinds import value_kind as value_kind  # re-exported for the checks
 from auditor.engine.time import EPOCH_RANGES, choose_date_format
 from auditor.engine.time import parse_dates as parse_dates  # re-exported for the checks
 from auditor.errors import InputError, preview
@@ -199,47 +200,6 @@ def resolve_roles(
 
 
 # --- value kinds ---------------------------------------------------------------------------
-
-
-def value_kind(series: pd.Series) -> str:
-    """The kind of values a column holds, whatever their storage.
-
-    Returns one of ``"integer"``, ``"number"`` (other real numbers), ``"boolean"``,
-    ``"datetime"``, ``"text"``, ``"empty"`` (no non-null value) or ``"other"`` (mixed kinds,
-    durations, bytes ...). Object columns are classified by their values, so a column of
-    Python bools with a missing value is ``"boolean"``, as is a ``bool`` column.
-    """
-    dtype = series.dtype
-    if isinstance(dtype, pd.CategoricalDtype):
-        return value_kind(pd.Series(dtype.categories))
-    kind = getattr(dtype, "kind", "O")
-    if kind == "b":
-        return "boolean"
-    if kind in "iu":
-        return "integer"
-    if kind in "fc":
-        return "number"
-    if kind == "M":
-        return "datetime"
-    if kind in "US":
-        return "text"
-    if kind == "m":
-        return "other"
-    if pd.api.types.is_string_dtype(dtype) and not pd.api.types.is_object_dtype(dtype):
-        return "text"
-    inferred = pd.api.types.infer_dtype(series, skipna=True)
-    return {
-        "string": "text",
-        "integer": "integer",
-        "floating": "number",
-        "mixed-integer-float": "number",
-        "decimal": "number",
-        "boolean": "boolean",
-        "datetime": "datetime",
-        "datetime64": "datetime",
-        "date": "datetime",
-        "empty": "empty",
-    }.get(inferred, "other")
 
 
 def sample_values(series: pd.Series, size: int = SAMPLE_SIZE) -> pd.Series:

@@ -29,6 +29,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from auditor.engine.kinds import value_kind
+
 # A cheap screen before trying date formats: digits separated like a date, or a month name.
 DATE_SHAPE = re.compile(
     r"\d{1,4}[-/.]\d{1,2}[-/.]\d{1,4}|\d{4}-\d{2}(?!\d)"
@@ -309,28 +311,10 @@ def read_time_column(series: pd.Series, column: str | None = None) -> tuple[pd.S
 
 def _kind(series: pd.Series) -> str:
     """``"datetime"``, ``"number"``, ``"text"`` or ``"none"`` (booleans, mixed, empty ...)."""
-    dtype = series.dtype
-    if isinstance(dtype, pd.CategoricalDtype):
-        return _kind(pd.Series(dtype.categories))
-    if pd.api.types.is_bool_dtype(dtype):
-        return "none"
-    if isinstance(dtype, pd.DatetimeTZDtype) or pd.api.types.is_datetime64_any_dtype(dtype):
-        return "datetime"
-    if pd.api.types.is_numeric_dtype(dtype):
-        return "number"
-    if pd.api.types.is_string_dtype(dtype) and not pd.api.types.is_object_dtype(dtype):
-        return "text"
-    inferred = pd.api.types.infer_dtype(series, skipna=True)
-    return {
-        "string": "text",
-        "integer": "number",
-        "floating": "number",
-        "mixed-integer-float": "number",
-        "decimal": "number",
-        "datetime": "datetime",
-        "datetime64": "datetime",
-        "date": "datetime",
-    }.get(inferred, "none")
+    return _TIME_KINDS.get(value_kind(series), "none")
+
+
+_TIME_KINDS = {"integer": "number", "number": "number", "datetime": "datetime", "text": "text"}
 
 
 def _numeric_format(numbers: pd.Series) -> TimeFormat:
