@@ -46,8 +46,7 @@ def print_html(html: str) -> bytes:
     """
     weasyprint = load_weasyprint()
     fetcher = weasyprint.URLFetcher(allowed_protocols=("data",))
-    with _without_font_subset_warnings():
-        return weasyprint.HTML(string=html, url_fetcher=fetcher, base_url=None).write_pdf()
+    return weasyprint.HTML(string=html, url_fetcher=fetcher, base_url=None).write_pdf()
 
 
 @functools.cache
@@ -86,18 +85,3 @@ def _missing_library_message(loader_error: str) -> str:
         f"PDF output needs the system library {library!r}, which is not installed. "
         f"On Debian/Ubuntu: apt-get install {package}; or leave pdf out of --format."
     )
-
-
-@contextlib.contextmanager
-def _without_font_subset_warnings():
-    """Hide weasyprint's per-font warning that it subsets with fontTools; we say it once."""
-    weasy_logger = logging.getLogger("weasyprint")
-
-    def keep(record: logging.LogRecord) -> bool:
-        return "HarfBuzz-Subset" not in record.getMessage()
-
-    weasy_logger.addFilter(keep)
-    try:
-        yield
-    finally:
-        weasy_logger.removeFilter(keep)
