@@ -113,4 +113,11 @@ def test_checks_lists_the_registered_checks():
     lines = result.stdout.splitlines()
     assert "data.missing_values" in lines
     assert "performance.holdout_metrics" in lines
-    assert "    n_bootstrap = 1000: Bootstrap resamples for the confidence intervals." in lines
+    assert (
+        "    min_class_rows = 30: Warn when a class has fewer test rows than this: its metrics are too noisy to trust."
+        in lines
+    )
+    assert lines[:2] == [
+        "[evaluation] (audit-wide: every check refits and resamples with these)",
+        "    folds = 5, repeats = 1, bootstrap_resamples = 1000, seed = the audit's seed",
+    ]

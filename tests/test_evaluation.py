@@ -32,6 +32,7 @@ from auditor.evaluation import (
     predict_frame,
     time_values,
 )
+from auditor.spec import EvaluationSettings
 
 
 def _scorer(key: str) -> tuple[str, float]:
@@ -100,14 +101,25 @@ def test_random_folds_partition_the_rows_and_stratify(refitted):
 def test_repeats_reshuffle_and_depend_on_the_seed():
     train, test = split("binary", 0)
     model = fitted(linear_model("binary"), train)
-    folds = cv_folds(context(train, test, model), n_splits=4, n_repeats=3)
+    four_by_three = EvaluationSettings(folds=4, repeats=3)
+    folds = cv_folds(context(train, test, model, evaluation=four_by_three))
     assert folds.n_folds == 12
     assert folds.repeat == (1,) * 4 + (2,) * 4 + (3,) * 4
     assert "repeated 3 times" in folds.scheme
     first, second = (sorted(tuple(v) for v in folds.valid[4 * r : 4 * r + 4]) for r in range(2))
     assert first != second
-    same = cv_folds(context(train, test, model), n_splits=4, n_repeats=3)
-    other = cv_folds(context(train, test, model, seed=1), n_splits=4, n_repeats=3)
+    same = cv_folds(context(train, test, model, evaluation=four_by_three))
+    other = cv_folds(context(train, test, model, seed=1, evaluation=four_by_three))
+    # [evaluation] seed overrides the audit seed for the folds alone.
+    pinned = EvaluationSettings(folds=4, repeats=3, seed=0)
+    assert all(
+        np.array_equal(a, b)
+        for a, b in zip(
+            folds.valid,
+            cv_folds(context(train, test, model, seed=1, evaluation=pinned)).valid,
+            strict=True,
+        )
+    )
     assert all(np.array_equal(a, b) for a, b in zip(folds.valid, same.valid, strict=True))
     assert not all(np.array_equal(a, b) for a, b in zip(folds.valid, other.valid, strict=True))
 

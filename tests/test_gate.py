@@ -329,9 +329,15 @@ def test_load_spec_reads_gate_policy(tmp_path):
             id="param_type",
         ),
         pytest.param(
-            {"checks": {"performance.holdout_metrics": {"n_bootstrap": 10}}},
-            r"key 'n_bootstrap' must be at least 100, got 10",
+            {"checks": {"performance.holdout_metrics": {"min_class_rows": 0}}},
+            r"key 'min_class_rows' must be at least 1, got 0",
             id="param_below_minimum",
+        ),
+        pytest.param(
+            {"checks": {"performance.overfit": {"n_bootstrap": 500}}},
+            r"key 'n_bootstrap' is now audit-wide: write bootstrap_resamples = 500 under "
+            r"\[evaluation\]",
+            id="param_moved_to_evaluation",
         ),
         pytest.param(
             {"checks": {"data.missing_value": {}}},
@@ -354,6 +360,46 @@ def test_config_naming_checks_and_metrics_is_validated_against_the_registry(conf
     spec = spec_from_mapping(config, where="audit.toml")
     with pytest.raises(InputError, match=match):
         validate_spec_against_registry(spec, load_registry())
+
+
+@pytest.mark.parametrize(
+    ("evaluation", "match"),
+    [
+        pytest.param(
+            {"folds": 1},
+            r"\[evaluation\] folds = 1 must be an integer from 2 to 100\.",
+            id="one_fold",
+        ),
+        pytest.param(
+            {"bootstrap_resamples": 10},
+            r"\[evaluation\] bootstrap_resamples = 10 must be an integer from 100 to 100,000\.",
+            id="too_few_resamples",
+        ),
+        pytest.param(
+            {"fold": 3},
+            r"\[evaluation\] has unknown key 'fold'; did you mean 'folds'\?",
+            id="evaluation_typo",
+        ),
+        pytest.param(
+            {"seed": -1}, r"key 'seed' must be an integer from 0 to 4294967295", id="seed"
+        ),
+    ],
+)
+def test_evaluation_settings_are_validated(evaluation, match):
+    with pytest.raises(InputError, match=match):
+        spec_from_mapping({"evaluation": evaluation}, where="audit.toml")
+
+
+def test_evaluation_settings_reach_the_manifest():
+    spec = spec_from_mapping(
+        {"seed": 7, "evaluation": {"folds": 3, "bootstrap_resamples": 500}}, where="audit.toml"
+    )
+    assert spec.to_manifest()["evaluation"] == {
+        "folds": 3,
+        "repeats": 1,
+        "bootstrap_resamples": 500,
+        "seed": 7,
+    }
 
 
 def test_valid_check_params_are_built():

@@ -20,7 +20,15 @@ from auditor.inputs import load_inputs
 from auditor.registry import CheckSpec, build_params, guidance, load_registry
 from auditor.result import AuditResult, overall_verdict
 from auditor.runner import run_checks
-from auditor.spec import AuditSpec, GatePolicy, gate_policy, load_spec, unknown_key_message
+from auditor.spec import (
+    AuditSpec,
+    EvaluationSettings,
+    GatePolicy,
+    evaluation_settings,
+    gate_policy,
+    load_spec,
+    unknown_key_message,
+)
 
 _PACKAGES = ("numpy", "pandas", "scipy", "scikit-learn", "skops", "pyarrow")
 
@@ -45,6 +53,7 @@ def audit(
     config: str | Path | None = None,
     checks: Mapping[str, Mapping[str, Any]] | None = None,
     gate: GatePolicy | Mapping[str, Any] | None = None,
+    evaluation: EvaluationSettings | Mapping[str, Any] | None = None,
     select: Iterable[str] | None = None,
 ) -> AuditResult:
     """Audit a model (or its predictions) on a test set, and optionally a train set.
@@ -67,14 +76,17 @@ def audit(
         Per-check parameters, as ``[checks."<id>"]`` tables in the config file.
     gate : GatePolicy or mapping, optional
         The gate policy, or a mapping shaped like the config's ``[gate]`` table.
+    evaluation : EvaluationSettings or mapping, optional
+        Folds, repeats, bootstrap resamples and seed for every check, as the config's
+        ``[evaluation]`` table.
     select : iterable of str, optional
         Check ids or categories to run; default all.
 
     Returns
     -------
     AuditResult
-        ``result.verdict``, ``result.gate``, ``result.exit_code`` and
-        and ``auditor.write_reports(result, out_dir, formats)`` writes the reports.
+        ``result.verdict``, ``result.gate`` and ``result.exit_code``;
+        ``auditor.write_reports(result, out_dir, formats)`` writes the reports.
 
     Raises
     ------
@@ -87,6 +99,13 @@ def audit(
     if gate is not None:
         spec = replace(
             spec, gate=gate if isinstance(gate, GatePolicy) else gate_policy(gate, "gate=")
+        )
+    if evaluation is not None:
+        spec = replace(
+            spec,
+            evaluation=evaluation
+            if isinstance(evaluation, EvaluationSettings)
+            else evaluation_settings(evaluation, "evaluation="),
         )
     spec = spec.with_overrides(
         target=target,

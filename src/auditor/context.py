@@ -18,6 +18,7 @@ from auditor.engine.time import TimeReading, read_time
 from auditor.errors import InputError, preview
 from auditor.metrics import EvalData
 from auditor.roles import ColumnRoles
+from auditor.spec import EvaluationSettings
 
 T = TypeVar("T")
 
@@ -46,6 +47,9 @@ class AuditContext:
         Class labels in the model's order (empty for regression).
     positive : int
         Index into ``classes`` of the positive class (binary).
+    evaluation : EvaluationSettings
+        Folds, repeats, bootstrap resamples and their seed (resolved: never None), the
+        same for every check so that refits and resamples are shared by construction.
     predictions : Predictions or None
         Test-set predictions, from the model (computed once) or from a predictions file.
     baseline_model : estimator or None
@@ -63,6 +67,7 @@ class AuditContext:
     classes: tuple = ()
     positive: int = 1
     seed: int = 0
+    evaluation: EvaluationSettings = EvaluationSettings(seed=0)
     n_jobs: int = 1
     model_features: tuple[str, ...] = ()
     notes: tuple[str, ...] = ()

@@ -33,8 +33,6 @@ from auditor.metrics import METRICS, METRICS_BY_KEY, MetricSpec, primary_metric_
 from auditor.progress import step
 from auditor.stats.random import rng_for
 
-DEFAULT_SPLITS = 5
-DEFAULT_REPEATS = 1
 # A declared time column is used when at least this share of its values parse as times.
 _MIN_PARSED_TIME_SHARE = 0.95
 # Warning messages kept per fit: enough to report, small in memory.
@@ -105,10 +103,8 @@ def training_frame(ctx: AuditContext) -> tuple[pd.DataFrame, str]:
     return (ctx.train, "train") if ctx.train is not None else (ctx.test, "test")
 
 
-def cv_folds(
-    ctx: AuditContext, n_splits: int = DEFAULT_SPLITS, n_repeats: int = DEFAULT_REPEATS
-) -> Folds:
-    """The folds of this audit (memoized): they follow the data.
+def cv_folds(ctx: AuditContext) -> Folds:
+    """The folds of this audit (memoized): ``[evaluation]`` folds and repeats, following the data.
 
     - A declared time column: time-ordered expanding-window splits (as scikit-learn's
       ``TimeSeriesSplit``) on whole time values, so every fitting row is strictly earlier
@@ -118,21 +114,20 @@ def cv_folds(
     - A declared group column: ``StratifiedGroupKFold`` for classification, ``GroupKFold``
       for regression or when a class has fewer rows than folds; no group is on both sides.
     - Otherwise ``StratifiedKFold`` (classification) or ``KFold`` (regression), shuffled
-      with a seed derived from the audit seed, repeated ``n_repeats`` times with fresh
+      with a seed derived from the evaluation seed, repeated ``repeats`` times with fresh
       shuffles. Repeats apply to these two only: grouped and time-ordered folds are fixed.
 
     Raises
     ------
     auditor.errors.NotApplicable
-        The data cannot support ``n_splits`` folds (too few rows, groups or times).
+        The data cannot support that many folds (too few rows, groups or times).
     """
-    return ctx.memoized(
-        f"cv:folds:{n_splits}x{n_repeats}", lambda: _make_folds(ctx, n_splits, n_repeats)
-    )
+    settings = ctx.evaluation
+    return ctx.memoized("cv:folds", lambda: _make_folds(ctx, settings.folds, settings.repeats))
 
 
 def _split_seed(ctx: AuditContext) -> int:
-    return int(rng_for(ctx.seed, "evaluation.folds").integers(2**31 - 1))
+    return int(rng_for(ctx.evaluation.seed, "evaluation.folds").integers(2**31 - 1))
 
 
 def _make_folds(ctx: AuditContext, n_splits: int, n_repeats: int) -> Folds:
@@ -516,8 +511,8 @@ def cross_fit(
         )
     X = frame[list(features)]
     y = frame[ctx.target]
-    seed = int(rng_for(ctx.seed, "evaluation.refit").integers(2**31 - 1))
-    sampler = rng_for(ctx.seed, "evaluation.in_sample")
+    seed = _refit_seed(ctx)
+    sampler = rng_for(ctx.evaluation.seed, "evaluation.in_sample")
     samples = [
         _in_sample_positions(len(train), sampler) if with_train else None for train in folds.train
     ]
@@ -550,9 +545,11 @@ def _in_sample_positions(n_fit: int, rng: np.random.Generator) -> np.ndarray:
     return np.sort(rng.choice(n_fit, MAX_IN_SAMPLE_ROWS, replace=False))
 
 
-def model_cv(
-    ctx: AuditContext, n_splits: int = DEFAULT_SPLITS, n_repeats: int = DEFAULT_REPEATS
-) -> CrossValidation:
+def _refit_seed(ctx: AuditContext) -> int:
+    return int(rng_for(ctx.evaluation.seed, "evaluation.refit").integers(2**31 - 1))
+
+
+def model_cv(ctx: AuditContext) -> CrossValidation:
     """Cross-validated refits of ``ctx.model`` (memoized; shared by every check).
 
     Each fold records validation predictions and training-fold predictions (for the
@@ -563,9 +560,9 @@ def model_cv(
     AllFitsFailedError
         Every fit failed; the message names the most frequent error.
     """
-    folds = cv_folds(ctx, n_splits, n_repeats)
+    folds = cv_folds(ctx)
     cv = ctx.memoized(
-        f"cv:model:{n_splits}x{n_repeats}",
+        "cv:model",
         lambda: cross_fit(ctx, "the model", ctx.model, ctx.model_features, folds, with_train=True),
     )
     if cv.n_failed == len(cv.fits):
@@ -635,46 +632,81 @@ def fold_scores(
     return out
 
 
-# --- the test rows: shared bootstrap resamples -------------------------------------------------
+# --- the test rows: one set of bootstrap resamples -----------------------------------------
 
-# The stream of the test-row resamples shared by the evaluation checks (not by
-# performance.holdout_metrics, which keeps its own): a statistic bootstrapped by one check is
-# paired with one bootstrapped by another, and the model's replicates are computed once.
+# The stream of the test-row resamples: every statistic of the test rows is bootstrapped on
+# the same resamples, so a model's score and a baseline's are paired row for row, and a
+# metric has one interval wherever the report prints it.
 HOLDOUT_STREAM = "evaluation.holdout_bootstrap"
 
 
-def holdout_bootstrap(
-    ctx: AuditContext, statistics: dict[str, Any], n_resamples: int
-) -> dict[str, np.ndarray]:
-    """Replicates of weighted statistics of the test rows, on the audit's shared resamples.
+@dataclass(frozen=True, slots=True)
+class HoldoutScore:
+    """A metric of the model on the test rows and its bootstrap replicates."""
 
-    Every call with the same ``n_resamples`` draws the same resamples (from
-    ``(seed, HOLDOUT_STREAM)``), so replicates from separate calls are paired row for row.
+    value: float
+    replicates: np.ndarray
+
+    def interval(self, level: float = 0.95) -> tuple[float | None, float | None]:
+        from auditor.stats.bootstrap import percentile_interval
+
+        return percentile_interval(self.replicates, level)
+
+
+def holdout_bootstrap(ctx: AuditContext, statistics: dict[str, Any]) -> dict[str, np.ndarray]:
+    """Replicates of weighted statistics of the test rows, on the audit's resamples.
+
+    Every call draws the same ``[evaluation] bootstrap_resamples`` resamples (from
+    ``(evaluation seed, HOLDOUT_STREAM)``), so replicates from separate calls are paired.
     """
     from auditor.stats.bootstrap import bootstrap_statistics
 
     return bootstrap_statistics(
         statistics,
         len(ctx.test),
-        n_resamples=n_resamples,
-        rng=rng_for(ctx.seed, HOLDOUT_STREAM),
+        n_resamples=ctx.evaluation.bootstrap_resamples,
+        rng=rng_for(ctx.evaluation.seed, HOLDOUT_STREAM),
     )
 
 
-def model_holdout(
-    ctx: AuditContext, metric: MetricSpec, n_resamples: int
-) -> tuple[float, np.ndarray]:
-    """The model's score on the test rows and its replicates on the shared resamples (memoized)."""
+def model_holdout_scores(ctx: AuditContext) -> dict[str, HoldoutScore]:
+    """Every metric that applies to the model's test predictions, bootstrapped once (memoized).
 
-    def compute() -> tuple[float, np.ndarray]:
+    Holdout metrics, overfitting and the baseline comparison read their model scores here.
+    """
+
+    def compute() -> dict[str, HoldoutScore]:
+        from auditor.metrics import metrics_for
+
         data = ctx.test_eval
-        value = float(metric.weighted(data, np.ones((1, data.n)))[0])
-        replicates = holdout_bootstrap(
-            ctx, {"model": lambda W: metric.weighted(data, W)}, n_resamples
-        )["model"]
-        return value, replicates
+        specs = metrics_for(data)
+        ones = np.ones((1, data.n))
+        replicates = holdout_bootstrap(ctx, {m.key: _bound(m, data) for m in specs})
+        return {
+            m.key: HoldoutScore(float(m.weighted(data, ones)[0]), replicates[m.key]) for m in specs
+        }
 
-    return ctx.memoized(f"holdout:model:{metric.key}:{n_resamples}", compute)
+    return ctx.memoized("holdout:model", compute)
+
+
+def _bound(metric: MetricSpec, data: Any):
+    return lambda W: metric.weighted(data, W)
+
+
+def model_holdout(ctx: AuditContext, metric: MetricSpec) -> HoldoutScore:
+    """The model's ``metric`` on the test rows with its replicates on the shared resamples."""
+    scores = model_holdout_scores(ctx)
+    if metric.key in scores:
+        return scores[metric.key]
+
+    def compute() -> HoldoutScore:
+        data = ctx.test_eval
+        replicates = holdout_bootstrap(ctx, {metric.key: _bound(metric, data)})[metric.key]
+        return HoldoutScore(float(metric.weighted(data, np.ones((1, data.n)))[0]), replicates)
+
+    # A metric the task's list leaves out (asked for by a check's parameter): the same
+    # resamples, so it stays paired with everything else.
+    return ctx.memoized(f"holdout:model:{metric.key}", compute)
 
 
 # --- fits on the whole training data ---------------------------------------------------------
@@ -693,7 +725,7 @@ def fit_on_train(
     def compute() -> FoldFit:
         from sklearn.base import clone
 
-        seed = int(rng_for(ctx.seed, "evaluation.refit").integers(2**31 - 1))
+        seed = _refit_seed(ctx)
         step(f"refitting {name} on {len(ctx.train):,} training rows")
         return _fit_and_predict(
             _with_fixed_seeds(clone(estimator), seed),

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -176,6 +176,7 @@ def load_inputs(
         classes=classes,
         positive=positive,
         seed=spec.seed,
+        evaluation=replace(spec.evaluation, seed=spec.evaluation_seed),
         n_jobs=spec.n_jobs,
         model_features=model_features,
         notes=tuple(notes),

@@ -318,12 +318,26 @@ def param(default: Any, doc: str, *, share: bool = False, minimum: float | None 
     return field(default=default, metadata={"doc": doc, "share": share, "minimum": minimum})
 
 
+# Check parameters that became audit-wide [evaluation] settings, so that every check measures
+# on the same folds and resamples; an old config gets told where the key went.
+MOVED_TO_EVALUATION = {
+    "n_splits": "folds",
+    "n_repeats": "repeats",
+    "n_bootstrap": "bootstrap_resamples",
+}
+
+
 def build_params(spec: CheckSpec, given: Mapping[str, Any]) -> Any:
     """Validate the user's ``[checks."<id>"]`` table against the check's parameters."""
     where = f'[checks."{spec.id}"]'
     fields = {f.name: f for f in dataclasses.fields(spec.params_type)}
     values = {}
     for key, value in given.items():
+        if key in MOVED_TO_EVALUATION and key not in fields:
+            raise InputError(
+                f"{where} key {key!r} is now audit-wide: write {MOVED_TO_EVALUATION[key]} = "
+                f"{value!r} under [evaluation], so every check uses the same folds and resamples."
+            )
         if key not in fields:
             raise InputError(unknown_key_message(key, list(fields) or ["(no parameters)"], where))
         values[key] = _checked_value(fields[key], value, where)

@@ -73,6 +73,32 @@ class GatePolicy:
 
 
 @dataclass(frozen=True, slots=True)
+class EvaluationSettings:
+    """How every check measures the model: one set of folds, refits and resamples per audit.
+
+    ``seed`` seeds the folds, the refits and the bootstrap; None uses the audit's seed.
+    """
+
+    folds: int = 5
+    repeats: int = 1
+    bootstrap_resamples: int = 1000
+    seed: int | None = None
+
+    def validated(self, where: str) -> EvaluationSettings:
+        for key, low, high in (
+            ("folds", 2, 100),
+            ("repeats", 1, 100),
+            ("bootstrap_resamples", 100, 100_000),
+        ):
+            value = getattr(self, key)
+            if not low <= value <= high:
+                raise InputError(
+                    f"{where} {key} = {value!r} must be an integer from {low} to {high:,}."
+                )
+        return self
+
+
+@dataclass(frozen=True, slots=True)
 class AuditSpec:
     """Everything one audit needs to know, validated; see ``auditor audit --help``."""
 
@@ -91,6 +117,7 @@ class AuditSpec:
     n_jobs: int = 1
     skip: tuple[str, ...] = ()
     columns: ColumnRolesSpec = ColumnRolesSpec()
+    evaluation: EvaluationSettings = EvaluationSettings()
     schema: str | None = None
     gate: GatePolicy = GatePolicy()
     checks: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
@@ -127,6 +154,10 @@ class AuditSpec:
             )
         return self
 
+    @property
+    def evaluation_seed(self) -> int:
+        return self.seed if self.evaluation.seed is None else self.evaluation.seed
+
     def to_manifest(self) -> dict[str, Any]:
         """Return the spec as JSON data for the manifest, with file names only (no paths)."""
 
@@ -153,6 +184,12 @@ class AuditSpec:
                 "group": self.columns.group,
                 "time": self.columns.time,
                 "sensitive": list(self.columns.sensitive),
+            },
+            "evaluation": {
+                "folds": self.evaluation.folds,
+                "repeats": self.evaluation.repeats,
+                "bootstrap_resamples": self.evaluation.bootstrap_resamples,
+                "seed": self.evaluation_seed,
             },
             "gate": {
                 "fail_on": list(self.gate.fail_on),
@@ -240,6 +277,7 @@ def spec_from_mapping(
     if "sensitive" in columns:
         columns["sensitive"] = tuple(columns["sensitive"])
     gate = gate_policy(top.pop("gate", {}), f"{where} [gate]")
+    evaluation = evaluation_settings(top.pop("evaluation", {}), f"{where} [evaluation]")
     checks = top.pop("checks", {})
     if not isinstance(checks, Mapping) or not all(isinstance(v, Mapping) for v in checks.values()):
         raise InputError(
@@ -248,9 +286,15 @@ def spec_from_mapping(
     return AuditSpec(
         **top,
         columns=ColumnRolesSpec(**columns),
+        evaluation=evaluation,
         gate=gate,
         checks={k: dict(v) for k, v in checks.items()},
     ).validated(source=where)
+
+
+def evaluation_settings(data: Any, where: str) -> EvaluationSettings:
+    """Build EvaluationSettings from a mapping shaped like the config's ``[evaluation]``."""
+    return EvaluationSettings(**_checked_table(data, _EVALUATION, where)).validated(where)
 
 
 def gate_policy(data: Any, where: str) -> GatePolicy:
@@ -358,7 +402,14 @@ _TOP_LEVEL: dict[str, Validator] = {
     "columns": _is_table,
     "schema": _is_str,
     "gate": _is_table,
+    "evaluation": _is_table,
     "checks": _is_table,
+}
+_EVALUATION: dict[str, Validator] = {
+    "folds": _is_int,
+    "repeats": _is_int,
+    "bootstrap_resamples": _is_int,
+    "seed": _is_seed,
 }
 _COLUMNS: dict[str, Validator] = {
     "id": _is_str,

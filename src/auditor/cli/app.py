@@ -435,7 +435,14 @@ def list_checks() -> int:
     """
     from auditor.registry import load_registry
     from auditor.runner import order_checks
+    from auditor.spec import EvaluationSettings
 
+    settings = EvaluationSettings()
+    typer.echo(
+        "[evaluation] (audit-wide: every check refits and resamples with these)\n"
+        f"    folds = {settings.folds}, repeats = {settings.repeats}, "
+        f"bootstrap_resamples = {settings.bootstrap_resamples}, seed = the audit's seed"
+    )
     for spec in order_checks(load_registry().values()):
         needs = ", ".join(sorted(spec.needs))
         typer.echo(f"{spec.id}\n    {spec.title} (needs: {needs})")

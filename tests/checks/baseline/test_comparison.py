@@ -23,6 +23,7 @@ from _factories_evaluation import (
 )
 from auditor.checks.baseline.comparison import baseline_features, linear_baseline
 from auditor.evaluation import HOLDOUT_STREAM, cv_folds
+from auditor.spec import EvaluationSettings
 from auditor.stats.bootstrap import resample_weights
 from auditor.stats.paired import corrected_resampled_t_test
 from auditor.stats.random import rng_for
@@ -155,8 +156,8 @@ def test_the_corrected_t_test_uses_the_model_and_baseline_scores_on_the_same_fol
 def test_the_holdout_interval_is_a_paired_bootstrap_of_the_difference(data):
     train, test = data
     model = weak_model(train)
-    ctx = context(train, test, model)
-    result = run(ctx, CHECK_ID, n_bootstrap=200)
+    ctx = context(train, test, model, evaluation=EvaluationSettings(bootstrap_resamples=200))
+    result = run(ctx, CHECK_ID)
     baseline = linear_baseline(ctx, baseline_features(ctx)).fit(train.drop(columns="y"), train["y"])
     X = test.drop(columns="y")
     p_model, p_base = model.predict_proba(X)[:, 1], baseline.predict_proba(X)[:, 1]

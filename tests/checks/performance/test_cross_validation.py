@@ -19,6 +19,7 @@ from _factories_evaluation import (
 )
 from auditor.errors import InputError
 from auditor.evaluation import cv_folds
+from auditor.spec import EvaluationSettings
 
 CHECK_ID = "performance.cross_validation"
 BINARY_KEYS = [
@@ -130,8 +131,13 @@ def test_every_fit_failing_is_an_error_naming_a_misconfigured_model():
 
 def test_repeats_multiply_the_folds():
     train, test = split("regression", 23)
-    ctx = context(train, test, fitted(linear_model("regression"), train))
-    result = run(ctx, CHECK_ID, n_splits=3, n_repeats=2)
+    ctx = context(
+        train,
+        test,
+        fitted(linear_model("regression"), train),
+        evaluation=EvaluationSettings(folds=3, repeats=2),
+    )
+    result = run(ctx, CHECK_ID)
     assert result.measurement("n_folds").value == 6
     assert "3-fold shuffled cross-validation, repeated 2 times" in result.summary
     assert [s.name for s in result.curves[0].series] == [
@@ -159,8 +165,11 @@ def test_without_training_data_the_test_rows_are_cross_validated():
 @pytest.mark.parametrize(
     ("params", "match"),
     [
-        pytest.param({"n_splits": 1}, "'n_splits' must be at least 2, got 1", id="one_fold"),
-        pytest.param({"n_repeats": 0}, "'n_repeats' must be at least 1", id="no_repeat"),
+        pytest.param(
+            {"n_splits": 10},
+            r"'n_splits' is now audit-wide: write folds = 10 under \[evaluation\]",
+            id="moved_to_evaluation",
+        ),
         pytest.param({"confidence": 95}, "Write 0.95 for 95%", id="percent"),
     ],
 )

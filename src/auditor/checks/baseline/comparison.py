@@ -15,8 +15,6 @@ from auditor.checks._common import status_from
 from auditor.context import AuditContext, Predictions
 from auditor.errors import InputError, NotApplicable
 from auditor.evaluation import (
-    DEFAULT_REPEATS,
-    DEFAULT_SPLITS,
     AllFitsFailedError,
     CrossValidation,
     cross_fit,
@@ -57,17 +55,6 @@ class ComparisonParams:
         "Level of the paired bootstrap interval on the test rows: the model counts as better "
         "when the interval of its difference to a baseline excludes 0.",
         share=True,
-    )
-    n_bootstrap: int = param(1000, "Bootstrap resamples of the test rows.", minimum=100)
-    n_splits: int = param(
-        DEFAULT_SPLITS,
-        "Folds. Checks with the same n_splits and n_repeats share one set of refits.",
-        minimum=2,
-    )
-    n_repeats: int = param(
-        DEFAULT_REPEATS,
-        "Repetitions with fresh shuffles (not for grouped or time-ordered folds).",
-        minimum=1,
     )
 
 
@@ -397,7 +384,7 @@ def _model_folds(
         notes.append("No model to refit (predictions only): no cross-validated comparison.")
         return None
     try:
-        return model_cv(ctx, params.n_splits, params.n_repeats)
+        return model_cv(ctx)
     except (NotApplicable, AllFitsFailedError) as exc:
         notes.append(f"Cross-validation is unavailable: {exc}.")
         return None
@@ -443,9 +430,10 @@ def _compare_holdout(
     point = {key: float(stat(ones)[0]) for key, stat in statistics.items()}
     # The model's replicates are shared with performance.overfit; the baselines' are drawn
     # on the same resamples, so every difference is paired.
-    point["model"], model_replicates = model_holdout(ctx, metric, params.n_bootstrap)
-    replicates = holdout_bootstrap(ctx, statistics, params.n_bootstrap) if statistics else {}
-    replicates["model"] = model_replicates
+    model_score = model_holdout(ctx, metric)
+    point["model"] = model_score.value
+    replicates = holdout_bootstrap(ctx, statistics) if statistics else {}
+    replicates["model"] = model_score.replicates
     sign = 1.0 if metric.greater_is_better else -1.0
     for comp in comparisons:
         name = comp.baseline.name
@@ -497,14 +485,14 @@ def _compare_cv(
     model_folds: CrossValidation,
     params: ComparisonParams,
 ) -> None:
-    folds = cv_folds(ctx, params.n_splits, params.n_repeats)
+    folds = cv_folds(ctx)
     model_scores = fold_scores(ctx, model_folds, (metric,))[:, 0]
     sign = 1.0 if metric.greater_is_better else -1.0
     for comp in comparisons:
         b = comp.baseline
         try:
             cv = ctx.memoized(
-                f"cv:baseline:{b.name}:{params.n_splits}x{params.n_repeats}",
+                f"cv:baseline:{b.name}",
                 partial(cross_fit, ctx, b.label, b.estimator, b.features, folds),
             )
         except NotApplicable as exc:

@@ -65,9 +65,6 @@ class GroupMetricsParams:
         "this share of the worst group's. Only when the difference is distinguishable.",
         share=True,
     )
-    n_bootstrap: int = param(
-        1000, "Bootstrap resamples (within each group) for the intervals.", minimum=100
-    )
     confidence: float = param(
         0.95, "Confidence level of the intervals and of the gap tests.", share=True
     )
@@ -186,7 +183,7 @@ def group_metrics(ctx: AuditContext, params: GroupMetricsParams) -> CheckOutcome
     -- mean absolute error, mean residual (actual minus predicted) and root mean squared
     error. A rate whose denominator is empty in a group (no positives, say) is undefined
     there and left out of the comparison. Each has a percentile bootstrap interval from
-    ``n_bootstrap`` resamples of the group's own rows.
+    ``[evaluation] bootstrap_resamples`` resamples of the group's own rows.
 
     For each compared metric, the gap is the difference between the highest and the
     lowest group. The selection-rate gap is the demographic parity difference; the larger
@@ -220,14 +217,16 @@ def group_metrics(ctx: AuditContext, params: GroupMetricsParams) -> CheckOutcome
     """
     data = ctx.test_eval
     metrics = METRICS[data.task]
-    rng = rng_for(ctx.seed, CHECK_ID)
+    rng = rng_for(ctx.evaluation.seed, CHECK_ID)
     findings: list[Finding] = []
     tables: list[Table] = []
     all_gaps: list[_Gap] = []
     n_small = 0
     for index, column in enumerate(ctx.roles.sensitive):
         codes, labels, binned = _group_codes(ctx.test[column])
-        groups = _measure_groups(data, codes, labels, metrics, params, rng)
+        groups = _measure_groups(
+            data, codes, labels, metrics, params, rng, ctx.evaluation.bootstrap_resamples
+        )
         small = [g for g in groups if not g.judged]
         n_small += len(small)
         gapped = [m for m in metrics if m.gapped]
@@ -284,6 +283,7 @@ def _measure_groups(
     metrics: tuple[_Metric, ...],
     params: GroupMetricsParams,
     rng: np.random.Generator,
+    n_resamples: int,
 ) -> list[_Group]:
     groups = []
     for code, label in [*enumerate(labels), (-1, MISSING_GROUP)]:
@@ -294,7 +294,7 @@ def _measure_groups(
         sub = _subset(data, mask)
         statistics = {m.key: partial(m.func, sub) for m in metrics}
         point = {key: float(stat(np.ones((1, n)))[0]) for key, stat in statistics.items()}
-        replicates = bootstrap_statistics(statistics, n, n_resamples=params.n_bootstrap, rng=rng)
+        replicates = bootstrap_statistics(statistics, n, n_resamples=n_resamples, rng=rng)
         groups.append(_Group(label, n, n >= params.min_group_rows, point, replicates))
     return groups
 

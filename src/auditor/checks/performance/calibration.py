@@ -40,11 +40,6 @@ class CalibrationParams:
         "share of simulated test sets (so the error is beyond noise).",
         share=True,
     )
-    n_bootstrap: int = param(
-        1000,
-        "Bootstrap resamples for the ECE interval, and simulated test sets for its noise.",
-        minimum=100,
-    )
     confidence: float = param(0.95, "Level of the intervals.", share=True)
 
 
@@ -99,17 +94,18 @@ def calibration(ctx: AuditContext, params: CalibrationParams) -> CheckOutcome:
     event = _event(data, ctx.target)
     bins = quantile_bins(scores, params.n_bins)
     table = reliability_bins(scores, outcomes, bins)
-    rng = rng_for(ctx.seed, CHECK_ID)
+    rng = rng_for(ctx.evaluation.seed, CHECK_ID)
+    n_resamples = ctx.evaluation.bootstrap_resamples
     statistic = partial(weighted_ece, scores, outcomes, bins)
     ece = float(statistic(np.ones((1, data.n)))[0])
-    replicates = bootstrap_statistics(
-        {"ece": statistic}, data.n, n_resamples=params.n_bootstrap, rng=rng
-    )["ece"]
+    replicates = bootstrap_statistics({"ece": statistic}, data.n, n_resamples=n_resamples, rng=rng)[
+        "ece"
+    ]
     # Resampling adds noise of its own, which the ECE turns into upward bias: shift the
     # replicates by the bootstrap estimate of that bias before taking percentiles.
     bias = float(np.mean(replicates)) - ece
     low, high = percentile_interval(np.maximum(replicates - bias, 0.0), params.confidence)
-    null = ece_if_calibrated(scores, bins, params.n_bootstrap, rng)
+    null = ece_if_calibrated(scores, bins, n_resamples, rng)
     p_value = float((1 + np.sum(null >= ece)) / (1 + null.size))
     null_low, null_high = np.quantile(
         null, [(1 - params.confidence) / 2, (1 + params.confidence) / 2]

@@ -8,8 +8,6 @@ import numpy as np
 
 from auditor.context import AuditContext
 from auditor.evaluation import (
-    DEFAULT_REPEATS,
-    DEFAULT_SPLITS,
     CrossValidation,
     cv_metrics,
     cv_primary_metric,
@@ -29,16 +27,6 @@ _FOLD_TABLE_METRICS = 4
 
 @dataclass(frozen=True, slots=True)
 class CrossValidationParams:
-    n_splits: int = param(
-        DEFAULT_SPLITS,
-        "Folds. Checks with the same n_splits and n_repeats share one set of refits.",
-        minimum=2,
-    )
-    n_repeats: int = param(
-        DEFAULT_REPEATS,
-        "Repetitions with fresh shuffles (not for grouped or time-ordered folds).",
-        minimum=1,
-    )
     confidence: float = param(0.95, "Level of the t intervals across folds.", share=True)
 
 
@@ -61,7 +49,8 @@ def cross_validation(ctx: AuditContext, params: CrossValidationParams) -> CheckO
 
     Notes
     -----
-    Folds follow the data (``auditor.evaluation.cv_folds``): time-ordered with a time
+    Folds are the audit's ``[evaluation]`` folds and repeats, shared with every check that
+    refits, and follow the data (``auditor.evaluation.cv_folds``): time-ordered with a time
     column, grouped with a group column, else stratified (classification) or shuffled;
     drawn from the training rows, or from the test rows when no training data was given.
     Each metric is reported as its mean over folds with a Student t interval
@@ -70,7 +59,7 @@ def cross_validation(ctx: AuditContext, params: CrossValidationParams) -> CheckO
     the spread of the folds rather than guaranteeing coverage. Fits that raise are listed
     as findings and left out of the means, as scikit-learn's ``error_score=np.nan`` does.
     """
-    cv = model_cv(ctx, params.n_splits, params.n_repeats)
+    cv = model_cv(ctx)
     metrics = cv_metrics(ctx, has_proba(cv))
     scores = fold_scores(ctx, cv, metrics)
     primary = cv_primary_metric(ctx, cv).key

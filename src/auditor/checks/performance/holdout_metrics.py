@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import partial
 
 import numpy as np
 
 from auditor import keys
 from auditor.context import AuditContext
+from auditor.evaluation import model_holdout_scores
 from auditor.metrics import METRICS_BY_KEY, EvalData, metrics_for, primary_metric
 from auditor.registry import CheckOutcome, param, register_check
 from auditor.result import Curve, Finding, Measurement, Series, Table
-from auditor.stats.bootstrap import bootstrap_statistics, percentile_interval
 from auditor.stats.random import rng_for
 
 CHECK_ID = "performance.holdout_metrics"
@@ -27,7 +26,6 @@ _MIN_ROWS_PER_BIN = 20
 
 @dataclass(frozen=True, slots=True)
 class HoldoutMetricsParams:
-    n_bootstrap: int = param(1000, "Bootstrap resamples for the confidence intervals.", minimum=100)
     confidence: float = param(0.95, "Confidence level of the intervals.", share=True)
     min_class_rows: int = param(
         30,
@@ -52,21 +50,19 @@ def holdout_metrics(ctx: AuditContext, params: HoldoutMetricsParams) -> CheckOut
 
     Notes
     -----
-    Intervals are percentile bootstrap intervals over ``n_bootstrap`` resamples of the test
-    rows, all metrics sharing the same resamples. They describe sampling noise of the test
-    set only, not the variance of refitting the model (see cross-validation).
+    Intervals are percentile bootstrap intervals over the audit's ``[evaluation]
+    bootstrap_resamples`` resamples of the test rows, which every metric and every check
+    shares: the same metric carries the same interval in the overfitting check and the
+    baseline comparison. They describe sampling noise of the test set only, not the variance
+    of refitting the model (see cross-validation).
     """
     data = ctx.test_eval
-    specs = metrics_for(data)
-    statistics = {m.key: partial(m.weighted, data) for m in specs}
-    point = {key: float(stat(np.ones((1, data.n)))[0]) for key, stat in statistics.items()}
-    replicates = bootstrap_statistics(
-        statistics, data.n, n_resamples=params.n_bootstrap, rng=rng_for(ctx.seed, CHECK_ID)
-    )
+    scores = model_holdout_scores(ctx)
     measurements = []
-    for m in specs:
-        low, high = percentile_interval(replicates[m.key], params.confidence)
-        measurements.append(Measurement(m.key, point[m.key], low, high, m.greater_is_better))
+    for m in metrics_for(data):
+        score = scores[m.key]
+        low, high = score.interval(params.confidence)
+        measurements.append(Measurement(m.key, score.value, low, high, m.greater_is_better))
     measurements.append(Measurement(keys.N_TEST_ROWS.key, float(data.n)))
 
     findings = _small_class_findings(data, params) if data.task != "regression" else []

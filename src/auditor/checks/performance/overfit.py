@@ -11,8 +11,6 @@ from auditor.checks._common import status_from
 from auditor.context import AuditContext
 from auditor.errors import InputError
 from auditor.evaluation import (
-    DEFAULT_REPEATS,
-    DEFAULT_SPLITS,
     CrossValidation,
     cv_metrics,
     cv_primary_metric,
@@ -24,7 +22,6 @@ from auditor.evaluation import (
 from auditor.metrics import MetricSpec
 from auditor.registry import CheckOutcome, SkipCheck, param, register_check
 from auditor.result import Curve, Finding, Measurement, Series, Table
-from auditor.stats.bootstrap import percentile_interval
 from auditor.stats.intervals import t_interval
 from auditor.stats.paired import corrected_resampled_t_test
 
@@ -58,19 +55,6 @@ class OverfitParams:
     )
     min_standard_errors: float = param(
         2.0, "A gap counts only when it exceeds this many standard errors.", minimum=0
-    )
-    n_splits: int = param(
-        DEFAULT_SPLITS,
-        "Folds. Checks with the same n_splits and n_repeats share one set of refits.",
-        minimum=2,
-    )
-    n_repeats: int = param(
-        DEFAULT_REPEATS,
-        "Repetitions with fresh shuffles (not for grouped or time-ordered folds).",
-        minimum=1,
-    )
-    n_bootstrap: int = param(
-        1000, "Bootstrap resamples for the holdout score's standard error.", minimum=100
     )
 
 
@@ -164,7 +148,7 @@ def overfit(ctx: AuditContext, params: OverfitParams) -> CheckOutcome:
     ``max_relative_gap`` times the better value) and ``min_standard_errors`` standard
     errors. A gap above the tolerance but within noise is a low-severity finding.
     """
-    cv = model_cv(ctx, params.n_splits, params.n_repeats)
+    cv = model_cv(ctx)
     metric = _metric(ctx, params, cv)
     z = params.min_standard_errors
     valid = fold_scores(ctx, cv, (metric,))[:, 0]
@@ -279,10 +263,10 @@ def _holdout(
     ctx: AuditContext, metric: MetricSpec, params: OverfitParams
 ) -> tuple[float, float | None, float | None, float]:
     """The model's holdout score, its bootstrap interval and standard error."""
-    value, replicates = model_holdout(ctx, metric, params.n_bootstrap)
-    low, high = percentile_interval(replicates)
-    finite = replicates[np.isfinite(replicates)]
-    return value, low, high, float(finite.std(ddof=1)) if finite.size > 1 else float("nan")
+    score = model_holdout(ctx, metric)
+    low, high = score.interval()
+    finite = score.replicates[np.isfinite(score.replicates)]
+    return score.value, low, high, float(finite.std(ddof=1)) if finite.size > 1 else float("nan")
 
 
 def _train_findings(gap: Gap, metric: MetricSpec, params: OverfitParams) -> list[Finding]:
