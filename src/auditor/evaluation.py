@@ -406,30 +406,76 @@ def _class_columns(fitted_classes: Any, classes: tuple) -> np.ndarray:
         text = pd.Index([str(c) for c in classes]).get_indexer([str(c) for c in fitted])
         positions = np.where(positions < 0, text, positions)
     if (positions < 0).any():
-        raise ValueError(f"the refitted estimator has classes {list(fitted)} not in {classes}")
+        raise PredictionError(f"has classes {list(fitted)}, not all of them in {list(classes)}.")
     return positions
 
 
-def predict_frame(estimator: Any, X: pd.DataFrame, task: str, classes: tuple) -> Predictions:
-    """Predictions of a fitted estimator; probabilities laid out in ``classes`` order.
+class PredictionError(ValueError):
+    """A fitted estimator's output cannot be used; the message is a phrase after its name."""
 
-    A fit on rows lacking a class (a small time-ordered fold, say) knows fewer classes:
-    its probability columns are placed by class and the missing classes get 0.
+
+def predict_frame(estimator: Any, X: pd.DataFrame, task: str, classes: tuple) -> Predictions:
+    """Predictions of a fitted estimator, validated; probabilities laid out in ``classes`` order.
+
+    The one prediction path: the user's model on the test rows, refits on folds and the
+    baselines all come through here. A fit on rows lacking a class (a small time-ordered
+    fold, say) knows fewer classes: its probability columns are placed by class and the
+    missing classes get 0.
+
+    Raises
+    ------
+    PredictionError
+        An output a predictions file could not hold: wrong shape, non-finite values,
+        probabilities outside [0, 1] or not summing to 1. Whatever ``predict`` itself raises
+        propagates unchanged.
     """
     y_pred = np.asarray(estimator.predict(X))
-    if task == "regression" or not hasattr(estimator, "predict_proba"):
-        return Predictions(y_pred=y_pred.astype(float) if task == "regression" else y_pred)
+    if y_pred.ndim != 1 or y_pred.shape[0] != X.shape[0]:
+        raise PredictionError(
+            f"returned predictions of shape {y_pred.shape} for {X.shape[0]} rows; "
+            "expected one prediction per row."
+        )
+    if task == "regression":
+        values = pd.to_numeric(pd.Series(y_pred), errors="coerce").to_numpy(dtype=float)
+        if not np.isfinite(values).all():
+            raise PredictionError(
+                f"returned {int((~np.isfinite(values)).sum())} missing, infinite or "
+                "non-numeric predictions. A regression model must predict a finite number per row."
+            )
+        return Predictions(y_pred=values)
+    if not hasattr(estimator, "predict_proba"):
+        return Predictions(y_pred=y_pred)
     raw = np.asarray(estimator.predict_proba(X), dtype=float)
     fitted = getattr(estimator, "classes_", None)
+    width = len(classes) if fitted is None else len(fitted)
+    if raw.shape != (X.shape[0], width):
+        raise PredictionError(
+            f"predict_proba returned shape {raw.shape}; expected ({X.shape[0]}, {width})."
+        )
+    check_probabilities(raw)
     if fitted is None:
-        if raw.shape[1] != len(classes):
-            raise ValueError(
-                f"predict_proba returned {raw.shape[1]} columns for {len(classes)} classes"
-            )
         return Predictions(y_pred=y_pred, proba=raw)
     proba = np.zeros((raw.shape[0], len(classes)))
     proba[:, _class_columns(fitted, classes)] = raw
     return Predictions(y_pred=y_pred, proba=proba)
+
+
+def check_probabilities(proba: np.ndarray, who: str = "predict_proba") -> None:
+    """Rows of class probabilities: finite, within [0, 1], summing to 1 (``who`` gave them)."""
+    outside = ~np.isfinite(proba) | (proba < -1e-9) | (proba > 1 + 1e-9)
+    if outside.any():
+        row, column = (int(i) for i in np.argwhere(outside)[0])
+        raise PredictionError(
+            f"{who} returned {proba[row, column]:.4g} on row {row}; probabilities must "
+            "be finite and within [0, 1]. Check the model's output or pass a predictions file."
+        )
+    sums = proba.sum(axis=1)
+    if not np.allclose(sums, 1.0, atol=1e-3):
+        worst = int(np.argmax(np.abs(sums - 1)))
+        raise PredictionError(
+            f"{who} returned probabilities that sum to {sums[worst]:.4g} on row "
+            f"{worst}; each row must sum to 1."
+        )
 
 
 def _fit_and_predict(

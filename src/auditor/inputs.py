@@ -17,6 +17,7 @@ import pandas as pd
 
 from auditor.context import AuditContext, Predictions, detect_task, encode_labels, sorted_labels
 from auditor.errors import InputError, preview
+from auditor.evaluation import PredictionError, check_probabilities, predict_frame
 from auditor.io.files import sha256_of
 from auditor.io.models import load_model
 from auditor.io.tables import from_user_frame, nested_columns_as_text, read_table
@@ -319,60 +320,23 @@ def predict(model: Any, X: pd.DataFrame, *, task: str, classes: tuple, source: s
     """Predict labels (or values) and, for classifiers that can, class probabilities.
 
     The model is the user's code: anything it raises, and any output a predictions file
-    could not hold (wrong shape, unknown labels, probabilities outside [0, 1] or not summing
-    to 1, non-finite values), is an InputError naming the model and the problem.
+    could not hold (``evaluation.predict_frame`` checks it, as for every refit), is an
+    InputError naming the model and the problem.
     """
     who = f"The model ({source} rows)"
     try:
-        y_pred = np.asarray(model.predict(X))
-        proba = None
-        if task != "regression" and hasattr(model, "predict_proba"):
-            proba = np.asarray(model.predict_proba(X), dtype=float)
+        predictions = predict_frame(model, X, task, classes)
+    except PredictionError as exc:
+        raise InputError(f"{who} {exc}") from None
     except Exception as exc:  # noqa: BLE001 - the user's model may raise anything
         message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise InputError(
             f"The model failed to predict on the {source} data ({type(exc).__name__}: {message[:300]}). "
             "Check that the columns and their types match what the model was trained on."
         ) from None
-    if y_pred.ndim != 1 or y_pred.shape[0] != X.shape[0]:
-        raise InputError(
-            f"{who} returned predictions of shape {y_pred.shape} for {X.shape[0]} rows; "
-            "expected one prediction per row."
-        )
-    if task == "regression":
-        values = pd.to_numeric(pd.Series(y_pred), errors="coerce").to_numpy(dtype=float)
-        if not np.isfinite(values).all():
-            raise InputError(
-                f"{who} returned {int((~np.isfinite(values)).sum())} missing, infinite or "
-                "non-numeric predictions. A regression model must predict a finite number per row."
-            )
-        return Predictions(y_pred=values)
-    encode_labels(pd.Series(y_pred), classes, source=f"{who} predict")
-    if proba is not None:
-        if proba.shape != (X.shape[0], len(classes)):
-            raise InputError(
-                f"{who} predict_proba returned shape {proba.shape}; expected ({X.shape[0]}, {len(classes)})."
-            )
-        _check_probabilities(proba, f"{who} predict_proba")
-    return Predictions(y_pred=y_pred, proba=proba)
-
-
-def _check_probabilities(proba: np.ndarray, who: str) -> None:
-    """Rows of class probabilities: finite, within [0, 1], summing to 1."""
-    outside = ~np.isfinite(proba) | (proba < -1e-9) | (proba > 1 + 1e-9)
-    if outside.any():
-        row, column = (int(i) for i in np.argwhere(outside)[0])
-        raise InputError(
-            f"{who} returned {proba[row, column]:.4g} on row {row}; probabilities must be "
-            "finite and within [0, 1]. Check the model's output or pass a predictions file."
-        )
-    sums = proba.sum(axis=1)
-    if not np.allclose(sums, 1.0, atol=1e-3):
-        worst = int(np.argmax(np.abs(sums - 1)))
-        raise InputError(
-            f"{who} returned probabilities that sum to {sums[worst]:.4g} on row {worst}; "
-            "each row must sum to 1."
-        )
+    if task != "regression":
+        encode_labels(pd.Series(predictions.y_pred), classes, source=f"{who} predict")
+    return predictions
 
 
 def _predictions_name(spec: AuditSpec) -> str:
@@ -469,7 +433,10 @@ def _proba_columns(pred: pd.DataFrame, classes: tuple, task: str, name: str) -> 
     proba = np.column_stack(
         [_probabilities(pred[columns[label]], name, columns[label]) for label in wanted]
     )
-    _check_probabilities(proba, f"{name!r} (one proba_<class> column per class)")
+    try:
+        check_probabilities(proba, f"{name!r} (one proba_<class> column per class)")
+    except PredictionError as exc:
+        raise InputError(str(exc)) from None
     return proba
 
 

@@ -53,6 +53,9 @@ def test_a_closed_pipe_ends_quietly():
     completed = subprocess.run(
         ["bash", "-o", "pipefail", "-c", shell], capture_output=True, text=True, timeout=120
     )
-    assert completed.stdout == "data.class_imbalance\n"
+    assert (
+        completed.stdout
+        == "[evaluation] (audit-wide: every check refits and resamples with these)\n"
+    )
     assert completed.stderr == ""
     assert completed.returncode == 141

@@ -1,5 +1,6 @@
 """The engine floor: computations shared by the context and several checks, done one way.
 
-Modules here depend on pandas and numpy only (never on ``auditor.checks`` or the context),
-so that every reader of the same data reaches the same answer.
+Nothing here imports ``auditor.checks``. Readers of the raw data (``time``, ``kinds``)
+depend on pandas and numpy only; measurers of the model (``baselines``) build on the
+context and ``auditor.evaluation``, so a check asks one question and gets a measured answer.
 """

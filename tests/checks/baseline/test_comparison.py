@@ -21,7 +21,7 @@ from _factories_evaluation import (
     run,
     split,
 )
-from auditor.checks.baseline.comparison import baseline_features, linear_baseline
+from auditor.engine.baselines import baseline_features, linear_baseline
 from auditor.evaluation import HOLDOUT_STREAM, cv_folds
 from auditor.spec import EvaluationSettings
 from auditor.stats.bootstrap import resample_weights
@@ -294,7 +294,7 @@ def test_category_encoder_equals_sklearn_imputer_and_one_hot_encoder():
     from sklearn.impute import SimpleImputer
     from sklearn.preprocessing import FunctionTransformer, OneHotEncoder
 
-    from auditor.checks.baseline.comparison import CategoryEncoder, as_text
+    from auditor.engine.baselines import CategoryEncoder, as_text
 
     rng = np.random.default_rng(0)
     n = 2000
@@ -323,8 +323,8 @@ def test_category_encoder_equals_sklearn_imputer_and_one_hot_encoder():
 
 @pytest.mark.parametrize("task", ["binary", "multiclass"])
 def test_merging_identical_rows_leaves_a_bootstrap_unchanged(task):
-    from auditor.checks.baseline.comparison import _merged_rows_statistic
     from auditor.context import Predictions
+    from auditor.engine.baselines import merged_rows_statistic
     from auditor.metrics import metrics_for
 
     train, test = split(task, 53)
@@ -334,5 +334,5 @@ def test_merging_identical_rows_leaves_a_bootstrap_unchanged(task):
     data = ctx.eval_data(test["y"], Predictions(labels, constant))
     W = np.vstack(list(resample_weights(len(test), 50, np.random.default_rng(0))))
     for metric in metrics_for(data):
-        merged = _merged_rows_statistic(metric, data)
+        merged = merged_rows_statistic(metric, data)
         np.testing.assert_allclose(merged(W), metric.weighted(data, W), rtol=1e-12, atol=1e-12)

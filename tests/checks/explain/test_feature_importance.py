@@ -18,6 +18,7 @@ from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 import auditor
 from auditor.checks.explain import feature_importance as fi
+from auditor.engine import explainers
 from auditor.inputs import load_inputs
 from auditor.io.models import load_model
 from auditor.spec import AuditSpec
@@ -73,7 +74,13 @@ def context_of(model, test: pd.DataFrame, target: str = "y", seed: int = 0):
 
 def explained(ctx, **params):
     """The check's explanation object (per-row values, base value), within a long budget."""
-    return fi.explain(ctx, fi.FeatureImportanceParams(**params), time.perf_counter() + 600)
+    settings = fi.FeatureImportanceParams(**params)
+    return explainers.explain(
+        ctx,
+        max_rows=settings.max_rows,
+        background_rows=settings.background_rows,
+        deadline=time.perf_counter() + 600,
+    )
 
 
 def table_rows(check) -> list[dict]:
@@ -291,7 +298,7 @@ def test_without_shap_permutation_importance_is_used(clean, monkeypatch):
     def no_shap():
         raise ImportError("No module named 'shap'")
 
-    monkeypatch.setattr(fi, "_import_shap", no_shap)
+    monkeypatch.setattr(explainers, "_import_shap", no_shap)
     X, y, test = clean
     check = check_of(one_hot_pipeline(LogisticRegression()).fit(X, y), test)
     assert check.summary.startswith(
@@ -373,7 +380,7 @@ def test_encoded_columns_are_traced_to_their_source_columns():
     )
     pre = Pipeline([("ct", ct), ("scale", StandardScaler())]).fit(frame)
     features = list(frame.columns)
-    names, weights = fi._source_weights(pre, features)
+    names, weights = explainers._source_weights(pre, features)
     assert np.allclose(weights.sum(axis=1), 1)
     sources = {
         name: features[int(np.argmax(row))] for name, row in zip(names, weights, strict=True)
@@ -389,9 +396,9 @@ def test_encoded_columns_are_traced_to_their_source_columns():
 
 
 def test_an_output_built_from_several_columns_is_shared_between_them():
-    assert fi._match_sources("age income", ["age", "income", "x"]) == [0, 1]
-    with pytest.raises(fi._Unexplainable, match="'pca0' could not be traced"):
-        fi._match_sources("pca0", ["a", "c"])
+    assert explainers._match_sources("age income", ["age", "income", "x"]) == [0, 1]
+    with pytest.raises(explainers._Unexplainable, match="'pca0' could not be traced"):
+        explainers._match_sources("pca0", ["a", "c"])
 
 
 # --- The figure and the budget ---------------------------------------------------------------
@@ -441,20 +448,22 @@ class FakeClock:
 
 def test_a_slow_model_explains_a_ladder_count_of_rows_within_the_budget(monkeypatch):
     clock = FakeClock()
-    monkeypatch.setattr(fi, "time", clock)
+    monkeypatch.setattr(explainers, "time", clock)
 
     def explain_rows(part):  # 0.1 s per row
         clock.now += 0.1 * (part.stop - part.start)
         return np.zeros((part.stop - part.start, 3))
 
-    values, limited = fi._in_budget(explain_rows, 2000, deadline=10.0)
+    values, limited = explainers._in_budget(explain_rows, 2000, deadline=10.0)
     assert limited
     assert len(values) == 100  # 5 rows measured, then the 100 that 10 s afford
     assert clock.now == pytest.approx(10.0)
 
 
 def test_a_fast_model_explains_every_sampled_row():
-    values, limited = fi._in_budget(lambda part: np.ones((part.stop - part.start, 2)), 777, 1e12)
+    values, limited = explainers._in_budget(
+        lambda part: np.ones((part.stop - part.start, 2)), 777, 1e12
+    )
     assert (values.shape, limited) == ((777, 2), False)
 
 

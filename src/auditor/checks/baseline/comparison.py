@@ -3,35 +3,29 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from functools import partial
-from typing import Any
 
 import numpy as np
-import pandas as pd
-from sklearn.base import BaseEstimator, TransformerMixin
 
 from auditor import keys
 from auditor.checks._common import status_from
-from auditor.context import AuditContext, Predictions
+from auditor.context import AuditContext
+from auditor.engine import baselines
+from auditor.engine.baselines import Baseline
 from auditor.errors import InputError, NotApplicable
 from auditor.evaluation import (
     AllFitsFailedError,
     CrossValidation,
-    cross_fit,
     cv_folds,
-    fit_on_train,
     fold_scores,
-    holdout_bootstrap,
     model_cv,
     model_holdout,
 )
-from auditor.metrics import METRICS_BY_KEY, EvalData, MetricSpec, metrics_for, primary_metric
+from auditor.metrics import METRICS_BY_KEY, MetricSpec, metrics_for, primary_metric
 from auditor.registry import CheckOutcome, SkipCheck, param, register_check
 from auditor.result import Curve, Finding, Measurement, Series, Table
 from auditor.stats.bootstrap import percentile_interval
 from auditor.stats.intervals import t_interval
 from auditor.stats.paired import corrected_resampled_t_test
-from auditor.stats.random import rng_for
 
 CHECK_ID = "baseline.comparison"
 # One-hot columns for categories seen in less than this share of rows are merged: the
@@ -56,17 +50,6 @@ class ComparisonParams:
         "when the interval of its difference to a baseline excludes 0.",
         share=True,
     )
-
-
-@dataclass(frozen=True, slots=True)
-class Baseline:
-    """A baseline: ``role`` is "trivial" (dummy), "linear" or "user" (--baseline-model)."""
-
-    name: str
-    label: str
-    role: str
-    estimator: Any
-    features: tuple[str, ...]
 
 
 @dataclass(slots=True)
@@ -174,14 +157,13 @@ def comparison(ctx: AuditContext, params: ComparisonParams) -> CheckOutcome:
     """
     metric = _metric(ctx, params)
     notes: list[str] = []
-    baselines = _baselines(ctx)
     model_folds = _model_folds(ctx, params, notes)
     if ctx.train is None and model_folds is None and ctx.baseline_model is None:
         raise SkipCheck(
             "baselines need training rows (--train) to be fitted, or a model (--model) whose "
             "refits they are compared with"
         )
-    attempted = [Comparison(b) for b in baselines]
+    attempted = [Comparison(b) for b in baselines.standard_baselines(ctx)]
     model_holdout = _compare_holdout(ctx, metric, attempted, params)
     if model_folds is not None:
         _compare_cv(ctx, metric, attempted, model_folds, params)
@@ -225,157 +207,6 @@ def _metric(ctx: AuditContext, params: ComparisonParams) -> MetricSpec:
     )
 
 
-def baseline_features(ctx: AuditContext) -> tuple[str, ...]:
-    """Columns the built-in baselines use: the model's inputs, else the feature columns."""
-    if ctx.model_features:
-        return tuple(ctx.model_features)
-    frames = [f for f in (ctx.train, ctx.test) if f is not None]
-    return tuple(c for c in ctx.roles.features if all(c in f.columns for f in frames))
-
-
-def as_text(X: pd.DataFrame) -> pd.DataFrame:
-    """Categorical values as text (missing stays NaN), so mixed-type columns encode alike."""
-    frame = pd.DataFrame(X)
-    columns = {}
-    for name in frame.columns:
-        column = frame[name]
-        values = column.astype(object)
-        if pd.api.types.infer_dtype(column, skipna=True) != "string":
-            values = values.map(str, na_action="ignore")
-        columns[name] = values.where(column.notna(), np.nan)
-    return pd.DataFrame(columns, index=frame.index)
-
-
-class CategoryEncoder(TransformerMixin, BaseEstimator):
-    """Most-frequent imputation, then one-hot encoding with rare categories merged.
-
-    Equivalent to ``SimpleImputer(strategy="most_frequent")`` followed by
-    ``OneHotEncoder(handle_unknown="ignore", min_frequency=min_frequency)`` on the values
-    as text: categories seen in fewer than ``min_frequency`` of the rows share one
-    "infrequent" column, categories never seen encode as zeros. It counts with pandas'
-    hashed ``value_counts``; scikit-learn counts text with Python's ``Counter``, which made
-    this baseline cost more than a boosted model's fit on large tables.
-    """
-
-    def __init__(self, min_frequency: float = _MIN_CATEGORY_SHARE):
-        self.min_frequency = min_frequency
-
-    def fit(self, X, y=None):
-        frame = as_text(X)
-        self.fill_, self.frequent_, self.infrequent_ = [], [], []
-        for column in frame.columns:
-            counts = frame[column].value_counts(sort=False).copy()
-            # The mode, ties broken by the smallest value as SimpleImputer does.
-            fill = min(counts.index[counts == counts.max()]) if len(counts) else "missing"
-            counts[fill] = counts.get(fill, 0) + int(frame[column].isna().sum())
-            frequent = counts.index[counts >= self.min_frequency * len(frame)]
-            self.fill_.append(fill)
-            self.frequent_.append(pd.Index(sorted(frequent)))
-            self.infrequent_.append(frozenset(counts.index.difference(frequent)))
-        return self
-
-    def transform(self, X):
-        return self._encode(as_text(X))
-
-    def fit_transform(self, X, y=None):
-        frame = as_text(X)
-        return self.fit(frame)._encode(frame)
-
-    def _encode(self, frame: pd.DataFrame):
-        from scipy import sparse
-
-        blocks = []
-        for j, column in enumerate(frame.columns):
-            values = frame[column].fillna(self.fill_[j])
-            codes = self.frequent_[j].get_indexer(values)
-            width = len(self.frequent_[j]) + bool(self.infrequent_[j])
-            if self.infrequent_[j]:
-                rare = values.isin(self.infrequent_[j]).to_numpy()
-                codes = np.where(rare, width - 1, codes)
-            rows = np.flatnonzero(codes >= 0)
-            blocks.append(
-                sparse.csr_matrix(
-                    (np.ones(rows.size), (rows, codes[rows])), shape=(len(values), width)
-                )
-            )
-        return sparse.hstack(blocks, format="csr")
-
-
-def linear_baseline(ctx: AuditContext, features: tuple[str, ...]) -> Any:
-    """A linear model with standard preprocessing: LogisticRegression or Ridge."""
-    from sklearn.compose import ColumnTransformer
-    from sklearn.impute import SimpleImputer
-    from sklearn.linear_model import LogisticRegression, Ridge
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import StandardScaler
-
-    reference = ctx.train if ctx.train is not None else ctx.test
-    numeric = [
-        c
-        for c in features
-        if pd.api.types.is_numeric_dtype(reference[c])
-        and not pd.api.types.is_bool_dtype(reference[c])
-    ]
-    categorical = [c for c in features if c not in numeric]
-    parts = []
-    if numeric:
-        parts.append(
-            ("numeric", make_pipeline(SimpleImputer(strategy="median"), StandardScaler()), numeric)
-        )
-    if categorical:
-        parts.append(("categorical", CategoryEncoder(), categorical))
-    model = Ridge() if ctx.task == "regression" else LogisticRegression(max_iter=1000)
-    return make_pipeline(ColumnTransformer(parts), model)
-
-
-def _baselines(ctx: AuditContext) -> list[Baseline]:
-    from sklearn.dummy import DummyClassifier, DummyRegressor
-
-    features = baseline_features(ctx)
-    if ctx.task == "regression":
-        out = [
-            Baseline("mean", "Dummy (mean)", "trivial", DummyRegressor(strategy="mean"), features),
-            Baseline(
-                "median", "Dummy (median)", "trivial", DummyRegressor(strategy="median"), features
-            ),
-        ]
-    else:
-        seed = int(rng_for(ctx.seed, CHECK_ID + ".stratified").integers(2**31 - 1))
-        out = [
-            Baseline(
-                "prior", "Dummy (prior)", "trivial", DummyClassifier(strategy="prior"), features
-            ),
-            Baseline(
-                "most_frequent",
-                "Dummy (most frequent)",
-                "trivial",
-                DummyClassifier(strategy="most_frequent"),
-                features,
-            ),
-            Baseline(
-                "stratified",
-                "Dummy (stratified)",
-                "trivial",
-                DummyClassifier(strategy="stratified", random_state=seed),
-                features,
-            ),
-        ]
-    if features:
-        label = "Ridge regression" if ctx.task == "regression" else "Logistic regression"
-        out.append(Baseline("linear", label, "linear", linear_baseline(ctx, features), features))
-    if ctx.baseline_model is not None:
-        out.append(
-            Baseline(
-                "user",
-                f"Your baseline ({type(ctx.baseline_model).__name__})",
-                "user",
-                ctx.baseline_model,
-                tuple(ctx.baseline_features),
-            )
-        )
-    return out
-
-
 def _model_folds(
     ctx: AuditContext, params: ComparisonParams, notes: list[str]
 ) -> CrossValidation | None:
@@ -393,10 +224,6 @@ def _model_folds(
 # --- the two tests -----------------------------------------------------------------------
 
 
-def _usable(metric: MetricSpec, predictions: Predictions | None) -> bool:
-    return predictions is not None and (not metric.needs_proba or predictions.proba is not None)
-
-
 def _compare_holdout(
     ctx: AuditContext,
     metric: MetricSpec,
@@ -407,75 +234,30 @@ def _compare_holdout(
 
     Returns the model's score on the test rows and its interval.
     """
-    model_data = ctx.test_eval
-    statistics = {}
+    predictions = {}
     for comp in comparisons:
-        b = comp.baseline
-        if b.role == "user":
-            predictions = ctx.baseline_predictions
-        elif ctx.train is not None:
-            fit = fit_on_train(ctx, f"baseline:{b.name}", b.estimator, b.features)
-            if not fit.ok:
-                comp.errors.append(f"fit on the training rows: {fit.error}")
-                continue
-            predictions = fit.valid
-        else:
-            continue
-        if not _usable(metric, predictions):
-            comp.errors.append(f"it gives no probabilities, which {metric.label} needs")
-            continue
-        data = ctx.eval_data(ctx.test[ctx.target], predictions)
-        statistics[b.name] = _merged_rows_statistic(metric, data)
-    ones = np.ones((1, model_data.n))
-    point = {key: float(stat(ones)[0]) for key, stat in statistics.items()}
-    # The model's replicates are shared with performance.overfit; the baselines' are drawn
-    # on the same resamples, so every difference is paired.
-    model_score = model_holdout(ctx, metric)
-    point["model"] = model_score.value
-    replicates = holdout_bootstrap(ctx, statistics) if statistics else {}
-    replicates["model"] = model_score.replicates
+        try:
+            predictions[comp.baseline.name] = baselines.test_predictions(ctx, comp.baseline, metric)
+        except baselines.BaselineUnavailableError as exc:
+            if ctx.train is not None or comp.baseline.role == "user":
+                comp.errors.append(str(exc))
+    model = model_holdout(ctx, metric)
+    scores = baselines.holdout_scores(ctx, metric, predictions)
     sign = 1.0 if metric.greater_is_better else -1.0
     for comp in comparisons:
-        name = comp.baseline.name
-        if name not in statistics:
+        score = scores.get(comp.baseline.name)
+        if score is None:
             continue
-        comp.holdout = (point[name], *percentile_interval(replicates[name], params.confidence))
-        diff = replicates["model"] - replicates[name]
+        comp.holdout = (score.value, *score.interval(params.confidence))
+        diff = model.replicates - score.replicates
         low, high = percentile_interval(diff, params.confidence)
-        comp.holdout_diff = (point["model"] - point[name], low, high)
+        comp.holdout_diff = (model.value - score.value, low, high)
         finite = diff[np.isfinite(diff)]
         comp.holdout_p = float(np.mean(sign * finite <= 0)) if finite.size else None
         if low is not None and high is not None:
             comp.holdout_better = sign * (low if sign > 0 else high) > 0
             comp.holdout_worse = sign * (high if sign > 0 else low) < 0
-    return (point["model"], *percentile_interval(replicates["model"], params.confidence))
-
-
-def _merged_rows_statistic(metric: MetricSpec, data: EvalData):
-    """``metric.weighted`` on ``data``, with identical rows merged when there are few kinds.
-
-    Every metric is a statistic of count weights, so rows with the same target and the same
-    predictions can be merged into one row carrying the sum of their weights: the value is
-    unchanged. A dummy baseline predicts the same for every row, so its bootstrap shrinks
-    from the test rows to a handful of merged rows.
-    """
-    parts = [data.y[:, None], np.asarray(data.y_pred, dtype=float)[:, None]]
-    if data.proba is not None:
-        parts.append(data.proba)
-    _, first, inverse = np.unique(np.hstack(parts), axis=0, return_index=True, return_inverse=True)
-    if first.size > data.n // 4:
-        return partial(metric.weighted, data)
-    merge = np.zeros((data.n, first.size))
-    merge[np.arange(data.n), inverse.ravel()] = 1.0
-    merged = EvalData(
-        data.task,
-        data.y[first],
-        data.y_pred[first],
-        None if data.proba is None else data.proba[first],
-        data.classes,
-        data.positive,
-    )
-    return lambda W: metric.weighted(merged, W @ merge)
+    return (model.value, *model.interval(params.confidence))
 
 
 def _compare_cv(
@@ -489,18 +271,14 @@ def _compare_cv(
     model_scores = fold_scores(ctx, model_folds, (metric,))[:, 0]
     sign = 1.0 if metric.greater_is_better else -1.0
     for comp in comparisons:
-        b = comp.baseline
         try:
-            cv = ctx.memoized(
-                f"cv:baseline:{b.name}",
-                partial(cross_fit, ctx, b.label, b.estimator, b.features, folds),
-            )
+            cv = baselines.refits(ctx, comp.baseline)
         except NotApplicable as exc:
             comp.errors.append(str(exc))
             continue
         for error, count in cv.failure_groups():
             comp.errors.append(f"{count} of {len(cv.fits)} fold fits: {error}")
-        if not any(_usable(metric, f.valid) for f in cv.fits):
+        if not any(baselines.usable(metric, f.valid) for f in cv.fits):
             continue
         scores = fold_scores(ctx, cv, (metric,))[:, 0]
         summary = t_interval(scores, params.confidence)

@@ -28,12 +28,16 @@ from auditor.slices import (
     slice_mask,
 )
 from auditor.slices.encoding import CATEGORICAL
+from auditor.slices.errors import (
+    CLASSIFICATION_ERRORS,
+    REGRESSION_ERRORS,
+    expected_errors,
+    per_row_errors,
+)
 from auditor.stats.random import rng_for
 
 CHECK_ID = "slices.weak_segments"
 ERRORS = ("auto", "misclassification", "fnr", "fpr", "log_loss", "absolute_error", "squared_error")
-_CLASSIFICATION_ERRORS = ("misclassification", "fnr", "fpr", "log_loss")
-_REGRESSION_ERRORS = ("absolute_error", "squared_error")
 FDR_METHODS = ("bh", "by", "holm")
 REFERENCES = ("model", "rest")
 # What the per-row error is called in sentences.
@@ -60,12 +64,7 @@ _PROFILE_FEATURES = 3
 _PROFILE_CHANCE_FACTOR = 2.0
 # The pair heat map shows at most this many features (those searched beyond one condition).
 _MAX_HEATMAP_FEATURES = 30
-# log_loss clips probabilities as scikit-learn does.
-_EPS = np.finfo(np.float64).eps
 _PLAIN_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.]*$")
-# Regression, reference="model": rows are compared with rows whose predictions fall in the
-# same of this many quantile bins.
-_PREDICTION_BINS = 10
 
 
 @dataclass(frozen=True, slots=True)
@@ -252,7 +251,7 @@ def weak_segments(ctx: AuditContext, params: WeakSegmentsParams) -> CheckOutcome
     """
     data = ctx.test_eval
     error = _resolve_error(params.error, data)
-    rows, errors, losses, population = _per_row_errors(error, data, ctx)
+    rows, errors, losses, population = per_row_errors(error, data)
     columns = [c for c in ctx.roles.features if c in ctx.test.columns and c != ctx.target]
     if not columns:
         raise SkipCheck("the test set has no feature columns to search")
@@ -279,7 +278,7 @@ def weak_segments(ctx: AuditContext, params: WeakSegmentsParams) -> CheckOutcome
         n_bins=params.n_bins,
         n_fine_bins=params.n_fine_bins,
     )
-    expected = _expected_errors(params.reference, error, data, losses)
+    expected = expected_errors(params.reference, error, data, losses)
     report = find_slices(
         features,
         plan,
@@ -320,60 +319,18 @@ def _resolve_error(error: str, data: EvalData) -> str:
     regression = data.task == "regression"
     if error == "auto":
         return "absolute_error" if regression else "misclassification"
-    if regression and error not in _REGRESSION_ERRORS:
+    if regression and error not in REGRESSION_ERRORS:
         raise SkipCheck(
             f"error {error!r} applies to classifiers; use 'absolute_error' or 'squared_error' "
             "for regression"
         )
-    if not regression and error not in _CLASSIFICATION_ERRORS:
+    if not regression and error not in CLASSIFICATION_ERRORS:
         raise SkipCheck(f"error {error!r} applies to regression; this is a {data.task} task")
     if error in ("fnr", "fpr") and data.task != "binary":
         raise SkipCheck(f"error {error!r} needs a binary task; this is a {data.task} task")
     if error == "log_loss" and data.proba is None:
         raise SkipCheck("error 'log_loss' needs class probabilities, and the predictions have none")
     return error
-
-
-def _expected_errors(reference: str, error: str, data: EvalData, losses) -> np.ndarray | None:
-    """What each row's error is expected to be, for ``reference="model"`` (else None).
-
-    Misclassification with probabilities: the model's own probability of being wrong, one
-    minus the probability of the predicted class. Regression: the mean loss of the rows
-    whose predictions fall in the same of ``_PREDICTION_BINS`` quantile bins (absolute
-    errors grow with the predicted value on most targets; that alone is not a failure).
-    """
-    if reference != "model":
-        return None
-    if error == "misclassification" and data.proba is not None:
-        return 1.0 - data.proba[np.arange(data.n), data.y_pred]
-    if error in _REGRESSION_ERRORS:
-        edges = np.unique(
-            np.quantile(data.y_pred, np.arange(1, _PREDICTION_BINS) / _PREDICTION_BINS)
-        )
-        bins = np.searchsorted(edges, data.y_pred, side="right")
-        mean = np.bincount(bins, weights=losses) / np.maximum(np.bincount(bins), 1)
-        return np.maximum(mean[bins], 1e-12 + 1e-9 * float(np.mean(losses)))
-    return None
-
-
-def _per_row_errors(error: str, data: EvalData, ctx: AuditContext):
-    """(rows or None, 0/1 errors or None, losses or None, population name)."""
-    if error == "misclassification":
-        return None, data.y_pred != data.y, None, "test"
-    if error in ("fnr", "fpr"):
-        positive = data.y == data.positive
-        rows = np.flatnonzero(positive if error == "fnr" else ~positive)
-        wrong = data.y_pred[rows] != data.y[rows]
-        label = ctx.classes[data.positive]
-        population = f"true {label!r}" if error == "fnr" else f"true not-{label!r}"
-        return rows, wrong, None, population
-    if error == "log_loss":
-        proba = np.clip(data.proba, _EPS, 1 - _EPS)
-        proba = proba / proba.sum(axis=1, keepdims=True)
-        return None, None, -np.log(proba[np.arange(data.n), data.y]), "test"
-    residual = data.y - data.y_pred
-    losses = np.abs(residual) if error == "absolute_error" else residual**2
-    return None, None, losses, "test"
 
 
 # --- text ----------------------------------------------------------------------------------
@@ -435,7 +392,7 @@ def describe(conditions) -> str:
 
 
 def _rate(value: float, error: str) -> str:
-    if error in _REGRESSION_ERRORS or error == "log_loss":
+    if error in REGRESSION_ERRORS or error == "log_loss":
         return format_number(value)
     return f"{value:.1%}"
 
@@ -463,7 +420,7 @@ def _summary(report: SliceReport, error, params, n_columns, population, findings
     what = f"{article} {metric}" if error != "misclassification" else "an error rate"
     if expected is None:
         above = "above the rest"
-    elif error in _REGRESSION_ERRORS:
+    elif error in REGRESSION_ERRORS:
         above = "above the rest and what similar predictions explain"
     else:
         above = "above the rest and the model's own probabilities"
