@@ -193,7 +193,8 @@ class _Ranking:
 def _running_sums(W: np.ndarray, rows: np.ndarray) -> np.ndarray:
     """Running sums of the weights of ``rows`` in their order, after a leading 0 column."""
     out = np.zeros((W.shape[0], rows.size + 1))
-    np.cumsum(W[:, rows], axis=1, out=out[:, 1:])
+    # np.take gathers columns about twice as fast as W[:, rows].
+    np.cumsum(np.take(W, rows, axis=1), axis=1, out=out[:, 1:])
     return out
 
 
@@ -201,8 +202,10 @@ def _binary_auc(scores: np.ndarray, labels: np.ndarray, W: np.ndarray) -> np.nda
     # Mann-Whitney: each positive beats the negatives below it and ties half of those level.
     ranking = _Ranking.of(scores, np.asarray(labels, dtype=bool))
     negatives = _running_sums(W, ranking.negatives)
-    positive_weights = W[:, ranking.positives]
-    beaten = 0.5 * (negatives[:, ranking.negatives_below] + negatives[:, ranking.negatives_upto])
+    positive_weights = np.take(W, ranking.positives, axis=1)
+    beaten = np.take(negatives, ranking.negatives_below, axis=1)
+    beaten += np.take(negatives, ranking.negatives_upto, axis=1)
+    beaten *= 0.5
     n_pos, n_neg = positive_weights.sum(axis=1), negatives[:, -1]
     with np.errstate(invalid="ignore", divide="ignore"):
         auc = np.einsum("ij,ij->i", positive_weights, beaten) / (n_pos * n_neg)
@@ -225,10 +228,10 @@ def average_precision(d: EvalData, W: np.ndarray) -> np.ndarray:
     positives = _running_sums(W, ranking.positives)
     negatives = _running_sums(W, ranking.negatives)
     n_pos = positives[:, -1]
-    tp = n_pos[:, None] - positives[:, ranking.positives_below]
-    fp = negatives[:, -1:] - negatives[:, ranking.negatives_below]
+    tp = n_pos[:, None] - np.take(positives, ranking.positives_below, axis=1)
+    fp = negatives[:, -1:] - np.take(negatives, ranking.negatives_below, axis=1)
     precision = _ratio(tp, tp + fp)
-    ap = _ratio(np.einsum("ij,ij->i", W[:, ranking.positives], precision), n_pos)
+    ap = _ratio(np.einsum("ij,ij->i", np.take(W, ranking.positives, axis=1), precision), n_pos)
     return np.where(n_pos > 0, ap, np.nan)
 
 

@@ -59,6 +59,11 @@ def as_text(X: pd.DataFrame) -> pd.DataFrame:
     columns = {}
     for name in frame.columns:
         column = frame[name]
+        if isinstance(column.dtype, pd.StringDtype):
+            # Already text: converting a pandas string column to Python objects cost more
+            # than the linear baseline's fit on large tables.
+            columns[name] = column
+            continue
         values = column.astype(object)
         if pd.api.types.infer_dtype(column, skipna=True) != "string":
             values = values.map(str, na_action="ignore")

@@ -6,7 +6,7 @@ resamples (their intervals are paired) and memory stays bounded on large test se
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 
 import numpy as np
 
@@ -35,8 +35,15 @@ def bootstrap_statistics(
     rng: np.random.Generator,
 ) -> dict[str, np.ndarray]:
     """Evaluate every weighted statistic on the same ``n_resamples`` bootstrap resamples."""
+    return statistics_on(statistics, resample_weights(n, n_resamples, rng))
+
+
+def statistics_on(
+    statistics: Mapping[str, WeightedStatistic], chunks: Iterable[np.ndarray]
+) -> dict[str, np.ndarray]:
+    """Every weighted statistic on each chunk of resample weights, concatenated."""
     collected: dict[str, list[np.ndarray]] = {key: [] for key in statistics}
-    for weights in resample_weights(n, n_resamples, rng):
+    for weights in chunks:
         for key, statistic in statistics.items():
             collected[key].append(statistic(weights))
     return {key: np.concatenate(parts) for key, parts in collected.items()}

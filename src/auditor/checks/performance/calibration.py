@@ -9,10 +9,11 @@ import numpy as np
 
 from auditor.checks._common import status_from
 from auditor.context import AuditContext
+from auditor.evaluation import holdout_bootstrap
 from auditor.metrics import EvalData
 from auditor.registry import CheckOutcome, SkipCheck, param, register_check
 from auditor.result import Curve, Finding, Measurement, Series, Table
-from auditor.stats.bootstrap import bootstrap_statistics, percentile_interval
+from auditor.stats.bootstrap import percentile_interval
 from auditor.stats.calibration import (
     ReliabilityBin,
     brier_decomposition,
@@ -94,18 +95,16 @@ def calibration(ctx: AuditContext, params: CalibrationParams) -> CheckOutcome:
     event = _event(data, ctx.target)
     bins = quantile_bins(scores, params.n_bins)
     table = reliability_bins(scores, outcomes, bins)
-    rng = rng_for(ctx.evaluation.seed, CHECK_ID)
     n_resamples = ctx.evaluation.bootstrap_resamples
     statistic = partial(weighted_ece, scores, outcomes, bins)
     ece = float(statistic(np.ones((1, data.n)))[0])
-    replicates = bootstrap_statistics({"ece": statistic}, data.n, n_resamples=n_resamples, rng=rng)[
-        "ece"
-    ]
+    # The audit's resamples of the test rows, which every test-row statistic shares.
+    replicates = holdout_bootstrap(ctx, {"ece": statistic})["ece"]
     # Resampling adds noise of its own, which the ECE turns into upward bias: shift the
     # replicates by the bootstrap estimate of that bias before taking percentiles.
     bias = float(np.mean(replicates)) - ece
     low, high = percentile_interval(np.maximum(replicates - bias, 0.0), params.confidence)
-    null = ece_if_calibrated(scores, bins, n_resamples, rng)
+    null = ece_if_calibrated(scores, bins, n_resamples, rng_for(ctx.evaluation.seed, CHECK_ID))
     p_value = float((1 + np.sum(null >= ece)) / (1 + null.size))
     null_low, null_high = np.quantile(
         null, [(1 - params.confidence) / 2, (1 + params.confidence) / 2]
