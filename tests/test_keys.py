@@ -30,5 +30,23 @@ def test_each_table_a_consumer_reads_is_emitted(key, emitted):
     assert tuple(key) in emitted["tables"]
 
 
+CHECK_IDS = (
+    keys.HOLDOUT,
+    keys.CROSS_VALIDATION,
+    keys.CALIBRATION,
+    keys.BASELINE,
+    keys.OVERFIT,
+    keys.GROUP_METRICS,
+    keys.SLICES,
+)
+
+
+@pytest.mark.parametrize("check_id", CHECK_IDS)
+def test_each_check_id_a_consumer_reads_is_registered(check_id):
+    from auditor.registry import load_registry
+
+    assert check_id in load_registry()
+
+
 def test_the_probe_sees_a_key_nobody_emits(emitted):
     assert ("baseline.comparison", "renamed_score") not in emitted["measurements"]

@@ -9,11 +9,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from auditor import keys
 from auditor.metrics import METRICS_BY_KEY
 from auditor.result import AuditResult, CheckResult, Finding, Measurement, Table, status_from
 
 CHECK_ID = "regression.compare"
-_METRIC_SOURCE = "performance.holdout_metrics"
+_METRIC_SOURCE = keys.HOLDOUT
 _STATUS_RANK = {"skipped": 0, "pass": 0, "warn": 1, "fail": 2, "error": 2}
 
 

@@ -18,6 +18,8 @@ class Key(NamedTuple):
 
 
 HOLDOUT = "performance.holdout_metrics"
+CROSS_VALIDATION = "performance.cross_validation"
+CALIBRATION = "performance.calibration"
 BASELINE = "baseline.comparison"
 OVERFIT = "performance.overfit"
 GROUP_METRICS = "fairness.group_metrics"

@@ -43,10 +43,10 @@ SECTION_TITLES = {
     "regression": "Comparison with a reference audit",
 }
 _NARRATIVE_ORDER = {
-    "performance.holdout_metrics": 0,
-    "performance.cross_validation": 1,
-    "performance.calibration": 2,
-    "performance.overfit": 3,
+    keys.HOLDOUT: 0,
+    keys.CROSS_VALIDATION: 1,
+    keys.CALIBRATION: 2,
+    keys.OVERFIT: 3,
 }
 # Tables show this many rows on screen and fewer on paper; audit.json keeps them all.
 _MAX_TABLE_ROWS = 50
@@ -208,7 +208,7 @@ def _counts(checks: list[dict]) -> str:
 
 
 def _headline(result: AuditResult, data: dict, labels: dict[str, str]) -> list[dict[str, str]]:
-    holdout = result.check("performance.holdout_metrics")
+    holdout = result.check(keys.HOLDOUT)
     if holdout is None or not holdout.measurements:
         return []
     from auditor.engine.headline import headline_metric

@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from auditor import keys
 from auditor.engine.headline import headline_metric
 from auditor.metrics import METRICS_BY_KEY
 from auditor.render.formatting import STATUS_LABELS, interval, number, prose, shorten, signed
@@ -85,12 +86,12 @@ def render_markdown(result: AuditResult) -> str:
         )
         lines += [f"- {_text(reason)}" for reason in gate.reasons]
         lines.append("")
-    holdout = result.check("performance.holdout_metrics")
+    holdout = result.check(keys.HOLDOUT)
     if holdout is not None and holdout.measurements:
         primary = headline_metric(result.headline, result.task)
-        keys = [primary, *(k for k in _HEADLINE_KEYS if k != primary)]
+        shown = [primary, *(k for k in _HEADLINE_KEYS if k != primary)]
         lines += ["| Metric | Value | 95% interval |", "|---|---:|---:|"]
-        for key in keys:
+        for key in shown:
             m = holdout.measurement(key)
             if m is None or m.value is None:
                 continue

@@ -12,6 +12,7 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
+from auditor import keys
 from auditor.render.formatting import (
     INFINITY,
     interval,
@@ -231,7 +232,7 @@ def priority_issues(data: dict, remedies: Mapping[str, str], limit: int) -> list
 def decisions(data: dict) -> str | None:
     """What the model's yes/no decisions do on the test rows, for a binary task, in counts."""
     positive = data["manifest"].get("positive_class")
-    check = next((c for c in data["checks"] if c["id"] == "performance.holdout_metrics"), None)
+    check = next((c for c in data["checks"] if c["id"] == keys.HOLDOUT), None)
     matrix = _table(check, "confusion_matrix")
     if data["task"] != "binary" or positive is None or matrix is None:
         return None
@@ -268,7 +269,7 @@ def not_checked(data: dict) -> list[str]:
 
 def weakest_slice(data: dict) -> str | None:
     """One sentence on the weakest slice found, or on the strongest one that was tested."""
-    check = next((c for c in data["checks"] if c["id"] == "slices.weak_segments"), None)
+    check = next((c for c in data["checks"] if c["id"] == keys.SLICES), None)
     if check is None:
         return None
     if check["status"] in {"skipped", "error"}:
@@ -391,7 +392,7 @@ def _performance_intro(checks: list[dict], data: dict) -> str:
         "with observed frequencies, and the overfitting check compares scores on fitting and "
         "validation rows."
     ]
-    holdout = by_id.get("performance.holdout_metrics")
+    holdout = by_id.get(keys.HOLDOUT)
     primary = _primary(data)
     test = _measurement(holdout, primary) if primary else None
     if test is not None:
@@ -399,7 +400,7 @@ def _performance_intro(checks: list[dict], data: dict) -> str:
             f"{_metric_label(primary)} on the test rows: {number(test['value'])} "
             f"{interval(test['ci_low'], test['ci_high'])}".rstrip()
         )
-        folds = _measurement(by_id.get("performance.cross_validation"), primary)
+        folds = _measurement(by_id.get(keys.CROSS_VALIDATION), primary)
         if folds is not None:
             headline += f"; mean over cross-validation folds: {number(folds['value'])}"
         sentences.append(headline + ".")
