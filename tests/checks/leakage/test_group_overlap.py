@@ -67,10 +67,9 @@ def test_an_undeclared_entity_column_leaking_through_its_split_warns(grouped):
     assert "--group-column 'customer_id'" in finding.message
 
 
-@pytest.mark.parametrize("roles", [DECLARED, ColumnRolesSpec()], ids=["declared", "undeclared"])
-def test_a_random_split_ignoring_the_group_is_information(table, roles):
+def test_a_random_split_ignoring_an_undeclared_entity_column_is_information(table):
     train, test = fx.random_split(table, 33)
-    outcome = _run(train, test, roles=roles)
+    outcome = _run(train, test, roles=ColumnRolesSpec())
     assert outcome.status == "pass"
     (finding,) = outcome.findings
     assert (finding.code, finding.severity, finding.columns) == (
@@ -83,10 +82,28 @@ def test_a_random_split_ignoring_the_group_is_information(table, roles):
     )
 
 
-def test_warn_random_split_makes_an_ignored_group_a_warning(table):
-    outcome = _run(*fx.random_split(table, 34), warn_random_split=True)
-    assert outcome.status == "warn"
-    assert _serious(outcome)[0].code == "split_not_by_group"
+def test_a_row_split_ignoring_the_declared_group_fails_when_most_test_rows_are_known(table):
+    # Several rows per customer split at random: most test rows belong to a customer the
+    # model was trained on, which is what declaring the group asks the audit to catch.
+    train, test = fx.random_split(table, 33)
+    outcome = _run(train, test)
+    (finding,) = _serious(outcome)
+    assert finding.code == "split_not_by_group"
+    assert finding.evidence["share"] >= 0.5
+    assert (outcome.status, finding.severity) == ("fail", "high")
+    assert "ignores the declared group column 'customer_id'" in finding.message
+    assert "fail at 50% of test rows" in finding.message
+
+
+def test_below_the_fail_share_an_ignored_declared_group_warns(table):
+    train, test = fx.random_split(table, 34)
+    outcome = _run(train, test, fail_ignored_share=0.99)
+    (finding,) = _serious(outcome)
+    assert (outcome.status, finding.code, finding.severity) == (
+        "warn",
+        "split_not_by_group",
+        "medium",
+    )
 
 
 @pytest.mark.parametrize("roles", [DECLARED, ColumnRolesSpec()], ids=["declared", "undeclared"])

@@ -89,13 +89,21 @@ def test_test_rows_from_the_training_period_are_counted(by_time):
     assert finding.evidence["example_test_rows"] == list(range(len(test), len(test) + 10))
 
 
-def test_a_random_split_is_information_only(table):
+def test_a_random_split_on_the_declared_time_column_warns(table):
     train, test = fx.random_split(table, 43)
     outcome = _run(train, test)
-    assert outcome.status == "pass"
+    assert outcome.status == "warn"
     (finding,) = outcome.findings
-    assert (finding.code, finding.severity, finding.columns) == ("same_period", "low", (TIME,))
-    assert "does not measure performance on data later than the training data" in finding.message
+    assert (finding.code, finding.severity, finding.columns) == ("same_period", "medium", (TIME,))
+    assert "trained on the future of the rows it is tested on" in finding.message
+    # About half of the training rows postdate a random test row.
+    assert finding.evidence["train_share_after_test_row"] == pytest.approx(0.5, abs=0.05)
+
+
+def test_a_random_split_fails_at_the_chosen_future_share(table):
+    outcome = _run(*fx.random_split(table, 44), fail_future_share=0.4)
+    assert outcome.status == "fail"
+    assert outcome.findings[0].severity == "high"
 
 
 def test_a_test_period_before_the_training_period_fails(by_time):
@@ -155,3 +163,43 @@ def test_a_column_without_times_skips(table):
     train, test = fx.random_split(table, 44)
     with pytest.raises(SkipCheck, match="neither dates nor numbers"):
         _run(train, test, time="region")
+
+
+def _with_dates(frame: pd.DataFrame, seed: int) -> pd.DataFrame:
+    """Add a release date after the application on 90% of its filled rows (filled on 60%),
+    and a birth date and an account-opening date that precede it (clean look-alikes)."""
+    rng = np.random.default_rng(seed)
+    n = len(frame)
+    applied = pd.to_datetime(frame[TIME])
+    out = frame.copy()
+    offset = np.where(rng.random(n) < 0.9, rng.integers(10, 400, n), -rng.integers(1, 30, n))
+    released = applied + pd.to_timedelta(offset, unit="D")
+    out["release_date"] = released.where(rng.random(n) < 0.6).dt.strftime("%Y-%m-%d")
+    out["birth_date"] = (applied - pd.to_timedelta(rng.integers(7000, 25000, n), unit="D")).dt.date
+    out["account_opened"] = (applied - pd.to_timedelta(rng.integers(0, 900, n), unit="D")).dt.date
+    return out
+
+
+def test_a_date_recorded_after_the_time_column_is_flagged_and_earlier_dates_are_not(table):
+    train, test = fx.time_split(_with_dates(table, 45), shuffle_seed=145)
+    outcome = _run(train, test)
+    assert outcome.status == "warn"
+    (finding,) = outcome.findings
+    assert (finding.code, finding.severity, finding.columns) == (
+        "dates_after_prediction_time",
+        "medium",
+        ("release_date",),
+    )
+    assert finding.evidence["share_after"] == pytest.approx(0.9, abs=0.03)
+    assert finding.evidence["rows_compared"] == pytest.approx(0.6 * len(table), rel=0.05)
+    assert "recorded after the moment of prediction" in finding.message
+
+
+def test_dates_after_the_time_column_on_a_minority_of_rows_are_not_flagged(table):
+    frame = _with_dates(table, 46)
+    applied = pd.to_datetime(frame[TIME])
+    late = np.random.default_rng(46).random(len(frame)) < 0.3
+    shift = np.where(late, 30, -30)
+    frame["release_date"] = (applied + pd.to_timedelta(shift, unit="D")).dt.strftime("%Y-%m-%d")
+    outcome = _run(*fx.time_split(frame, shuffle_seed=146))
+    assert outcome.findings == ()

@@ -37,8 +37,9 @@ class GroupOverlapParams:
         Warn when at least this many entities are in both splits (below ``fail_share``).
     max_split_ratio : float, default=0.25
         Overlap at most this fraction of a random row split's is a leaking group split.
-    warn_random_split : bool, default=False
-        Warn (instead of informing) when the split ignores a declared group entirely.
+    fail_ignored_share : float, default=0.5
+        A split that ignores a declared group or entity id warns; it fails when the test
+        rows of entities seen in training reach this share of the test rows.
     """
 
     fail_share: float = param(
@@ -56,14 +57,15 @@ class GroupOverlapParams:
         0.25,
         "Overlap above zero but at most this fraction of what a random row split would give "
         "means the data was split by the column and some groups leaked (flagged); more means "
-        "the split ignores the column (informational unless warn_random_split).",
+        "the split ignores the column.",
         share=True,
     )
-    warn_random_split: bool = param(
-        False,
-        "Warn when the split ignores a declared group entirely (its overlap is what a random "
-        "row split gives); by default that is informational, like a random split on a declared "
-        "time column.",
+    fail_ignored_share: float = param(
+        0.5,
+        "A split that ignores a declared group (or entity id) warns; it fails when the test "
+        "rows of entities also in training reach this share of the test rows, since the test "
+        "score then mostly measures entities the model has seen.",
+        share=True,
     )
 
 
@@ -102,8 +104,10 @@ def group_overlap(ctx: AuditContext, params: GroupOverlapParams) -> CheckOutcome
       in which some entities leaked: for a declared column it fails when the test rows of
       shared entities reach ``fail_share`` and warns from ``min_groups`` shared values; for
       an undeclared entity column it warns. Overlap like a random split's means the split
-      ignores the column: informational (a warning with ``warn_random_split``), as a random
-      split on a declared time column is in ``leakage.temporal``. In a time-ordered split
+      ignores the column. For a declared column that is the problem the user declared it
+      to catch: a warning, failing when the test rows of entities seen in training reach
+      ``fail_ignored_share``; for an undeclared entity column it is informational. In a
+      time-ordered split
       (most test rows later than 90% of the train rows on the time or date column)
       entities naturally recur: informational.
     - **Row ids** (unique within each split): a shared id whose train and test rows have
@@ -346,15 +350,26 @@ def _judge_groups(ctx, column, role, stats, what, evidence, params) -> Finding |
             (column,),
             {**evidence, "max_split_ratio": params.max_split_ratio},
         )
-    severity = "medium" if declared and params.warn_random_split else "low"
+    if not declared:
+        return Finding(
+            "split_not_by_group",
+            "low",
+            f"{what}, as a random row split would ({random_share:.0%}): the split is not by "
+            f"{column!r}, so the test score includes {nouns} seen in training and does not "
+            f"measure performance on new ones{hint}.",
+            (column,),
+            evidence,
+        )
+    fails = stats["share"] >= params.fail_ignored_share
     return Finding(
         "split_not_by_group",
-        severity,
-        f"{what}, as a random row split would ({random_share:.0%}): the split is not by "
-        f"{column!r}, so the test score includes {nouns} seen in training and does not measure "
-        f"performance on new ones{hint}.",
+        "high" if fails else "medium",
+        f"{what}, as a random row split would ({random_share:.0%}): the split ignores the "
+        f"declared {noun} column {column!r}, so the test score rewards recognising {nouns} "
+        f"seen in training and overstates performance on new ones (fail at "
+        f"{params.fail_ignored_share:.0%} of test rows).",
         (column,),
-        evidence,
+        {**evidence, "fail_at": params.fail_ignored_share},
     )
 
 

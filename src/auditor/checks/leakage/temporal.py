@@ -27,6 +27,12 @@ class TemporalParams:
         Warn from this many rows on the wrong side; fewer are informational.
     max_mixing : float, default=0.8
         Splits mixing the periods at least this much are random (not time-ordered) splits.
+    later_share : float, default=0.5
+        Flag another date column when it falls after the time column on at least this share
+        of the rows where both are filled.
+    fail_future_share : float, default=0.6
+        A random split on the declared time column warns; it fails when, averaged over the
+        test rows, at least this share of the training rows is dated after the test row.
     """
 
     fail_share: float = param(
@@ -46,6 +52,20 @@ class TemporalParams:
         "A split whose periods mix at least this much (share of train rows after the best "
         "split date plus share of test rows before it) is read as a random split.",
         minimum=0,
+    )
+    later_share: float = param(
+        0.5,
+        "Flag a date column whose values fall after the declared time column on at least this "
+        "share of the rows where both are filled: it is recorded after the moment of "
+        "prediction (a release date, an outcome date).",
+        share=True,
+    )
+    fail_future_share: float = param(
+        0.6,
+        "A random split on the declared time column warns; it fails when, on average over the "
+        "test rows, at least this share of the training rows is dated after the test row (a "
+        "random split gives about half).",
+        share=True,
     )
 
 
@@ -79,12 +99,18 @@ def temporal(ctx: AuditContext, params: TemporalParams) -> CheckOutcome:
 
     The split date ``c`` minimises the share of train rows later than ``c`` plus the share
     of test rows earlier than ``c`` (the *mixing*). A clean time-ordered split has mixing 0.
-    Mixing of at least ``max_mixing`` means the periods coincide: a random split, reported
-    as information (the test score then says nothing about future data, but nothing leaks
-    beyond what a random split implies). Otherwise the split is time-ordered, and train rows
+    Mixing of at least ``max_mixing`` means the periods coincide: a random split. Declaring
+    the time column says the model will predict later cases, and such a split trains on the
+    future of almost every test row, so it warns, and fails when on average
+    ``fail_future_share`` of the training rows postdate a test row. Otherwise the split is time-ordered, and train rows
     after ``c`` (future rows in training) and test rows before ``c`` (test rows from the
     training period) fail at ``fail_share`` of their split and warn from ``min_rows`` rows.
     A test period that lies before the training period fails.
+
+    Every other date column is compared with the time column row by row (by day, both
+    splits): one that falls after it on at least ``later_share`` of the rows where both are
+    filled holds information from after the moment of prediction. It warns, and fails when
+    the model takes the column as an input. A date on the same day is not after it.
     """
     column = ctx.roles.time
     read = split_times(ctx, column)
@@ -105,20 +131,30 @@ def temporal(ctx: AuditContext, params: TemporalParams) -> CheckOutcome:
     period = f"train {_span(train_t, ok_a)}, test {_span(test_t, ok_b)}"
     if min(mixing, back_mixing) >= params.max_mixing:
         inside = float(np.mean((fb >= fa.min()) & (fb <= fa.max())))
+        ordered = np.sort(fa)
+        future = float(np.mean(1.0 - np.searchsorted(ordered, fb, side="right") / ordered.size))
         findings.append(
             Finding(
                 "same_period",
-                "low",
+                "high" if future >= params.fail_future_share else "medium",
                 f"Train and test cover the same period on {column!r} ({period}; {inside:.0%} of "
-                "test rows fall inside the training period): the split is not by time, so the "
-                "test score does not measure performance on data later than the training data.",
+                f"test rows fall inside the training period, and {future:.0%} of the training "
+                "rows are later than a test row on average): the split is not by time, so the "
+                "model was trained on the future of the rows it is tested on and the test score "
+                "does not measure performance on later data. Split by time, or remove "
+                f"--time-column if time does not matter here (fail at {params.fail_future_share:.0%}).",
                 (column,),
-                {"mixing": mixing, "test_share_in_train_period": inside},
+                {
+                    "mixing": mixing,
+                    "test_share_in_train_period": inside,
+                    "train_share_after_test_row": future,
+                    "fail_at": params.fail_future_share,
+                },
             )
         )
         summary = (
-            f"Train and test cover the same period on {column!r} ({period}): a random split, "
-            "so performance on future data is not measured."
+            f"Train and test cover the same period on {column!r} ({period}): a random split on "
+            "the declared time column, so the model has seen the future of the test rows."
         )
         late_share = early_share = float("nan")
     elif back_mixing < mixing:
@@ -190,6 +226,7 @@ def temporal(ctx: AuditContext, params: TemporalParams) -> CheckOutcome:
                 )
                 + f" lie on the wrong side of {split_at}."
             )
+    findings += _later_dates(ctx, column, params)
     missing = {"train": int((~ok_a).sum()), "test": int((~ok_b).sum())}
     if any(missing.values()):
         findings.append(
@@ -223,6 +260,56 @@ def temporal(ctx: AuditContext, params: TemporalParams) -> CheckOutcome:
             ),
         ),
     )
+
+
+# Rows with both dates filled needed before a date column is judged against the time column.
+_MIN_PAIRED_ROWS = 20
+
+
+def _later_dates(ctx: AuditContext, column: str, params: TemporalParams) -> list[Finding]:
+    """Date columns dated after the time column on most rows: known only after prediction."""
+    time_reading = ctx.time_reading(column)
+    if not time_reading.how.is_date:
+        return []
+    splits = [s for s in ("train", "test") if s in time_reading.values]
+    moment = np.concatenate([np.floor(time_reading.key(s) / SECONDS_PER_DAY) for s in splits])
+    findings = []
+    for other in ctx.roles.dates:
+        if other == column or not all(other in frame for frame in (ctx.train, ctx.test)):
+            continue
+        reading = ctx.time_reading(other)
+        if not reading.how.is_date:
+            continue
+        day = np.concatenate([np.floor(reading.key(s) / SECONDS_PER_DAY) for s in splits])
+        both = np.isfinite(day) & np.isfinite(moment)
+        if both.sum() < _MIN_PAIRED_ROWS:
+            continue
+        later = day[both] > moment[both]
+        share = float(later.mean())
+        if share < params.later_share:
+            continue
+        used = other in ctx.model_features
+        median_days = float(np.median(day[both][later] - moment[both][later]))
+        findings.append(
+            Finding(
+                "dates_after_prediction_time",
+                "high" if used else "medium",
+                f"{other!r} falls after {column!r} on {share:.0%} of the {int(both.sum()):,} rows "
+                f"where both are filled (a median of {median_days:,.0f} days later): it is "
+                "recorded after the moment of prediction, so neither it nor anything derived "
+                "from it can be known when the model is used"
+                + (", and the model takes it as an input." if used else "."),
+                (other,),
+                {
+                    "share_after": share,
+                    "rows_compared": int(both.sum()),
+                    "median_days_after": median_days,
+                    "model_input": used,
+                    "flag_at": params.later_share,
+                },
+            )
+        )
+    return findings
 
 
 def reader_description(values: TimeValues) -> str:
