@@ -45,8 +45,8 @@ def run(test, train=None, params=None):
 
 
 def described(result) -> list[tuple]:
-    """Each finding as (code, severity, columns, split); split is None for a gap finding."""
-    return [(f.code, f.severity, f.columns, f.evidence.get("split")) for f in result.findings]
+    """Each finding as (code, severity, columns): one per column and problem."""
+    return [(f.code, f.severity, f.columns) for f in result.findings]
 
 
 def test_column_empty_in_test_fails(seed):
@@ -55,9 +55,10 @@ def test_column_empty_in_test_fails(seed):
     result = run(test, train)
     assert result.status == "fail"
     assert described(result) == [
-        ("all_missing", "high", ("b",), "test"),
-        ("missing_share_differs", "high", ("b",), None),
+        ("mostly_missing", "medium", ("b",)),
+        ("missing_share_differs", "high", ("b",)),
     ]
+    assert "missing in 0.0% of train rows and 100.0% of test rows" in result.findings[0].message
     assert result.measurement("max_missing_share").value == 1.0
     assert result.measurement("n_columns_with_missing").value == 1.0
     (table,) = result.tables
@@ -71,17 +72,42 @@ def test_column_empty_in_test_fails(seed):
     assert table.rows == (("b", 0, 0.0, 1000, 1.0),)
 
 
-def test_mostly_missing_column_warns_in_each_split(seed):
+def test_a_mostly_missing_column_warns_once_with_both_splits(seed):
     train = plant(make_frame(1000, seed), "colour", 600, seed)
-    test = plant(make_frame(1000, seed + 1), "colour", 600, seed + 1)
+    test = plant(make_frame(1000, seed + 1), "colour", 550, seed + 1)
     result = run(test, train)
     assert result.status == "warn"
-    assert described(result) == [
-        ("mostly_missing", "medium", ("colour",), "train"),
-        ("mostly_missing", "medium", ("colour",), "test"),
-    ]
-    assert [f.evidence["share"] for f in result.findings] == [0.6, 0.6]
-    assert result.summary == "2 missing-value problem(s) in 1 column(s)."
+    (finding,) = result.findings
+    assert (finding.code, finding.severity, finding.columns) == (
+        "mostly_missing",
+        "medium",
+        ("colour",),
+    )
+    assert (finding.evidence["train_share"], finding.evidence["test_share"]) == (0.6, 0.55)
+    assert "missing in 60.0% of train rows and 55.0% of test rows" in finding.message
+    assert result.summary == "1 missing-value problem(s) in 1 column(s)."
+
+
+def test_a_column_empty_everywhere_warns_and_does_not_fail(seed):
+    # Nothing in it can mislead the model: it wastes a column, it does not block a release.
+    train = plant(make_frame(500, seed), "b", 500, seed)
+    test = plant(make_frame(500, seed + 1), "b", 500, seed + 1)
+    result = run(test, train)
+    assert result.status == "warn"
+    assert described(result) == [("all_missing", "medium", ("b",))]
+
+
+def test_a_missingness_gap_in_a_column_the_model_ignores_warns(seed):
+    from sklearn.linear_model import LogisticRegression
+
+    train = plant(make_frame(1000, seed), "a", 20, seed)
+    test = plant(make_frame(1000, seed + 1), "a", 300, seed)
+    model = LogisticRegression().fit(train[["b", "c"]], train["y"])
+    ctx = load_inputs(AuditSpec(target="y"), train=train, test=test, model=model).context
+    result = run_check(ctx, SPEC, MissingValuesParams())
+    assert result.status == "warn"
+    assert described(result) == [("missing_share_differs", "medium", ("a",))]
+    assert "the model does not take it as an input" in result.findings[0].message
 
 
 def test_missing_share_that_differs_between_splits_fails_on_that_column_only(seed):
@@ -89,7 +115,7 @@ def test_missing_share_that_differs_between_splits_fails_on_that_column_only(see
     test = plant(plant(make_frame(1000, seed + 1), "a", 300, seed), "c", 35, seed)
     result = run(test, train)
     assert result.status == "fail"
-    assert described(result) == [("missing_share_differs", "high", ("a",), None)]
+    assert described(result) == [("missing_share_differs", "high", ("a",))]
     evidence = result.findings[0].evidence
     assert (evidence["train_share"], evidence["test_share"]) == (0.02, 0.3)
     assert evidence["gap"] == pytest.approx(0.28, abs=1e-15)
@@ -139,7 +165,7 @@ def test_warn_share_boundary(n_missing, warn_share, status, seed):
     test = plant(make_frame(100, seed), "b", n_missing, seed)
     result = run(test, params=MissingValuesParams(warn_share=warn_share))
     assert result.status == status
-    expected = [("mostly_missing", "medium", ("b",), "test")] if status == "warn" else []
+    expected = [("mostly_missing", "medium", ("b",))] if status == "warn" else []
     assert described(result) == expected
     assert result.tables[0].columns == ("column", "test_missing", "test_share")
 

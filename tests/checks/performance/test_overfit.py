@@ -46,11 +46,14 @@ def test_a_linear_model_passes():
     )
 
 
-def test_the_training_gap_of_a_flexible_model_warns(forest):
+def test_the_training_gap_of_a_flexible_model_is_information(forest):
+    # A forest fits its training rows perfectly by design; when cross-validation and the
+    # holdout agree, nothing about the release decision follows from that.
     result = run(forest, CHECK_ID)
-    assert result.status == "warn"
+    assert result.status == "pass"
     (finding,) = result.findings
-    assert (finding.code, finding.severity) == ("train_gap", "medium")
+    assert (finding.code, finding.severity) == ("train_gap", "low")
+    assert "this gap is information" in finding.message
     assert finding.evidence["optimistic"] == 1.0
     assert finding.evidence["gap"] == pytest.approx(
         result.measurement("train_validation_gap").value
@@ -71,8 +74,8 @@ def test_the_gap_is_the_mean_fold_gap_with_the_corrected_standard_error(forest):
 
 def test_tolerance_boundary(forest):
     gap = run(forest, CHECK_ID).measurement("train_validation_gap").value
-    assert run(forest, CHECK_ID, max_gap=gap + 1e-6).status == "pass"
-    assert run(forest, CHECK_ID, max_gap=gap - 1e-6).status == "warn"
+    assert run(forest, CHECK_ID, max_gap=gap + 1e-6).findings == ()
+    assert [f.code for f in run(forest, CHECK_ID, max_gap=gap - 1e-6).findings] == ["train_gap"]
 
 
 def test_a_gap_within_noise_is_a_low_finding(forest):
@@ -81,20 +84,14 @@ def test_a_gap_within_noise_is_a_low_finding(forest):
     assert [f.code for f in result.findings] == ["train_gap_within_noise"]
 
 
-def test_memorising_noise_fails():
+def test_memorising_noise_is_named_but_left_to_the_unseen_scores():
     train, test = split("binary", 31, signal=0.0)
     model = fitted(DecisionTreeClassifier(random_state=0), numeric(train))
     result = run(context(numeric(train), numeric(test), model), CHECK_ID)
-    assert result.status == "fail"
+    # Cross-validation and the holdout agree (both near chance): the baselines judge that.
+    assert result.status == "pass"
     assert [f.code for f in result.findings] == ["memorises_training_rows"]
     assert result.measurement("train_score").value == 1.0
-    # The factor decides: a gap of about 0.52 fails above 0.05 x 8 = 0.4, only warns below.
-    assert (
-        run(
-            context(numeric(train), numeric(test), model), CHECK_ID, fail_train_gap_factor=11.0
-        ).status
-        == "warn"
-    )
 
 
 def test_a_holdout_far_below_cross_validation_fails():

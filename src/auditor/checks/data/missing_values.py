@@ -46,10 +46,14 @@ def missing_values(ctx: AuditContext, params: MissingValuesParams) -> CheckOutco
 
     Notes
     -----
-    A column is flagged when its missing share reaches ``warn_share`` in a split, and fails
-    when it is empty in a split. Train and test differ when the absolute gap in missing share
-    is at least ``max_share_gap`` *and* a two-proportion z-test rejects equal shares at
-    ``alpha``: the effect floor keeps huge tables from flagging trivial gaps.
+    A column is flagged once, with the share of every split, when its missing share reaches
+    ``warn_share`` in a split. An empty column carries nothing, so it warns like a mostly
+    empty one: it cannot mislead the model, it only wastes a column. Train and test differ
+    when the absolute gap in missing share is at least ``max_share_gap`` *and* a
+    two-proportion z-test rejects equal shares at ``alpha`` (the effect floor keeps huge
+    tables from flagging trivial gaps): the model meets another column in use than in
+    training, which fails when the model takes the column (or its inputs are unknown) and
+    warns otherwise.
     """
     splits = present_splits(ctx)
     # Columns of every split: one that a split lacks is named in the inferred roles instead.
@@ -63,11 +67,12 @@ def missing_values(ctx: AuditContext, params: MissingValuesParams) -> CheckOutco
     shares = {name: counts[name] / rows[name] for name in splits}
     findings: list[Finding] = []
     for column in columns:
-        findings.extend(
-            _column_findings(column, {n: float(shares[n][column]) for n in splits}, params)
-        )
+        finding = _column_finding(column, {n: float(shares[n][column]) for n in splits}, params)
+        if finding is not None:
+            findings.append(finding)
         if "train" in splits:
-            finding = _gap_finding(column, counts, rows, params)
+            used = not ctx.model_features or column in ctx.model_features
+            finding = _gap_finding(column, counts, rows, params, used)
             if finding is not None:
                 findings.append(finding)
 
@@ -112,36 +117,40 @@ def missing_values(ctx: AuditContext, params: MissingValuesParams) -> CheckOutco
     )
 
 
-def _column_findings(
+def _column_finding(
     column: str, shares: dict[str, float], params: MissingValuesParams
-) -> list[Finding]:
-    findings = []
-    for split, share in shares.items():
-        if share == 1.0:
-            findings.append(
-                Finding(
-                    "all_missing",
-                    "high",
-                    f"{column!r} is empty in every {split} row.",
-                    (column,),
-                    {"split": split, "share": share},
-                )
-            )
-        elif share >= params.warn_share:
-            findings.append(
-                Finding(
-                    "mostly_missing",
-                    "medium",
-                    f"{column!r} is missing in {share:.1%} of {split} rows (warning at {params.warn_share:.0%}).",
-                    (column,),
-                    {"split": split, "share": share, "warn_at": params.warn_share},
-                )
-            )
-    return findings
+) -> Finding | None:
+    """One finding for a mostly (or wholly) empty column, with every split's share."""
+    worst = max(shares.values())
+    if worst < params.warn_share:
+        return None
+    each = " and ".join(f"{share:.1%} of {split} rows" for split, share in shares.items())
+    if min(shares.values()) == 1.0:
+        return Finding(
+            "all_missing",
+            "medium",
+            f"{column!r} is empty in every row: it carries no information; drop it.",
+            (column,),
+            {**{f"{split}_share": share for split, share in shares.items()}},
+        )
+    return Finding(
+        "mostly_missing",
+        "medium",
+        f"{column!r} is missing in {each} (warning at {params.warn_share:.0%}).",
+        (column,),
+        {
+            **{f"{split}_share": share for split, share in shares.items()},
+            "warn_at": params.warn_share,
+        },
+    )
 
 
 def _gap_finding(
-    column: str, counts: dict[str, pd.Series], rows: dict[str, int], params: MissingValuesParams
+    column: str,
+    counts: dict[str, pd.Series],
+    rows: dict[str, int],
+    params: MissingValuesParams,
+    used: bool,
 ) -> Finding | None:
     k_train, k_test = int(counts["train"][column]), int(counts["test"][column])
     n_train, n_test = rows["train"], rows["test"]
@@ -157,9 +166,10 @@ def _gap_finding(
         return None
     return Finding(
         "missing_share_differs",
-        "high",
+        "high" if used else "medium",
         f"{column!r} is missing in {p_test:.1%} of test rows but {p_train:.1%} of train rows "
-        f"(gap {gap:.1%}, limit {params.max_share_gap:.0%}, p = {p_value:.2g}).",
+        f"(gap {gap:.1%}, limit {params.max_share_gap:.0%}, p = {p_value:.2g})"
+        + ("." if used else "; the model does not take it as an input."),
         (column,),
         {
             "train_share": p_train,
