@@ -124,3 +124,45 @@ def test_regression_is_skipped():
     result = run_check(ctx, SPEC, ClassImbalanceParams())
     assert result.status == "skipped"
     assert "regression" in result.skip_reason
+
+
+def _with_model(test_counts, params):
+    from sklearn.linear_model import LogisticRegression
+
+    train, test = frame_with({0: 9500, 1: 100}, 1), frame_with(test_counts, 2)
+    model = LogisticRegression().fit(train[["x"]], train["y"])
+    ctx = load_inputs(AuditSpec(target="y"), train=train, test=test, model=model).context
+    return class_imbalance(ctx, params)
+
+
+def test_a_one_percent_class_warns_when_the_release_is_judged_on_roc_auc():
+    result = _with_model({0: 4952, 1: 48}, ClassImbalanceParams())
+    assert result.status == "warn"
+    (finding,) = result.findings
+    assert (finding.code, finding.severity, finding.evidence["metric"]) == (
+        "imbalance_misleads_metric",
+        "medium",
+        "roc_auc",
+    )
+    assert finding.evidence["informative_metrics"] == [
+        "Average precision",
+        "Recall",
+        "Precision",
+        "Balanced accuracy",
+    ]
+    assert "0.96% of the test rows (48 of 5,000)" in finding.message
+    assert "+/- 0.14" in finding.message
+    assert "misleading at that imbalance" in result.summary
+
+
+def test_the_same_rare_class_is_information_when_judged_on_average_precision():
+    result = _with_model({0: 4952, 1: 48}, ClassImbalanceParams(metric="average_precision"))
+    assert result.status == "pass"
+    (finding,) = result.findings
+    assert (finding.code, finding.severity) == ("rare_class", "low")
+    assert "judged on Average precision, which such imbalance does not mislead" in finding.message
+
+
+def test_a_five_percent_class_does_not_warn_even_on_roc_auc():
+    result = _with_model({0: 4750, 1: 250}, ClassImbalanceParams())
+    assert (result.status, result.findings) == ("pass", ())

@@ -10,6 +10,8 @@ import numpy as np
 from auditor.checks._common import splits as present_splits
 from auditor.checks._common import status_from
 from auditor.context import AuditContext, encode_labels
+from auditor.errors import InputError
+from auditor.metrics import METRICS_BY_KEY, primary_metric_key
 from auditor.registry import CheckOutcome, param, register_check
 from auditor.result import Finding, Measurement, Table
 
@@ -28,8 +30,11 @@ class ClassImbalanceParams:
         Fail when a class has fewer test rows than this (none at all included).
     min_train_rows : int, default=10
         Report (informational) a class with fewer train rows than this.
-    min_share : float, default=0.01
-        Report (informational) a class below this share of test rows.
+    min_share : float, default=0.02
+        A class below this share of test rows warns when the release is judged on a metric
+        such imbalance makes misleading (accuracy, ROC AUC); otherwise it is informational.
+    metric : str, default=""
+        The metric the release is judged on; empty: the audit's headline metric.
     """
 
     warn_min_rows: int = param(
@@ -51,10 +56,16 @@ class ClassImbalanceParams:
         minimum=1,
     )
     min_share: float = param(
-        0.01,
-        "Report, for information, a class below this share of test rows: accuracy then says "
-        "little, prefer per-class and ranking metrics.",
+        0.02,
+        "A class below this share of test rows warns when the release is judged on accuracy "
+        "or ROC AUC, which such imbalance makes misleading; with another metric it is "
+        "reported for information.",
         share=True,
+    )
+    metric: str = param(
+        "",
+        "The metric the release is judged on, a metric key such as 'average_precision'; "
+        "empty: the audit's headline metric.",
     )
 
 
@@ -85,9 +96,13 @@ def class_imbalance(ctx: AuditContext, params: ClassImbalanceParams) -> CheckOut
     test rows warns, fewer than ``fail_min_rows`` (or none) fails. A 5% positive rate on
     1,000 test rows gives 50 positives and passes; fraud at 2% of 20,000 rows gives 400.
 
-    Informational (``low``): a class with fewer than ``min_train_rows`` train rows, and a
-    class below ``min_share`` of test rows (accuracy is then dominated by the other
-    classes).
+    A class below ``min_share`` of the test rows makes some headline metrics misleading:
+    accuracy is near 1 by predicting the other classes, and ROC AUC weighs every row of the
+    large class equally, so it stays high while most rows the model flags are false alarms.
+    When the release is judged on one of those (``metric``, by default the headline metric)
+    it warns and names the metrics that stay informative; when it is judged on one of those
+    (average precision, balanced accuracy, F1, MCC) the imbalance is informational, like a
+    class with fewer than ``min_train_rows`` train rows.
     """
     counts = {
         name: np.bincount(
@@ -98,6 +113,7 @@ def class_imbalance(ctx: AuditContext, params: ClassImbalanceParams) -> CheckOut
     }
     test = counts["test"]
     n_test = int(test.sum())
+    judged_on = _judged_metric(ctx, params)
     findings: list[Finding] = []
     for index, label in enumerate(ctx.classes):
         rows = int(test[index])
@@ -141,10 +157,13 @@ def class_imbalance(ctx: AuditContext, params: ClassImbalanceParams) -> CheckOut
                 f"only {int(counts['train'][index])} train rows (reported below "
                 f"{params.min_train_rows})"
             )
-        if share < params.min_share:
+        if share < params.min_share and judged_on in _MISLEADING_UNDER_IMBALANCE:
+            findings.append(_misleading_metric(name, rows, share, judged_on, ctx, evidence, params))
+        elif share < params.min_share:
             notes.append(
-                f"{share:.2%} of test rows (reported below {params.min_share:.0%}); accuracy "
-                "says little about it"
+                f"{share:.2%} of test rows (reported below {params.min_share:.0%}); the release "
+                f"is judged on {METRICS_BY_KEY[judged_on].label if judged_on else 'no metric'}, "
+                "which such imbalance does not mislead"
             )
         if notes:
             findings.append(
@@ -190,6 +209,55 @@ def class_imbalance(ctx: AuditContext, params: ClassImbalanceParams) -> CheckOut
     )
 
 
+# Metrics a rare class makes misleading, and what to read instead, by task.
+_MISLEADING_UNDER_IMBALANCE = frozenset({"accuracy", "roc_auc", "roc_auc_ovr"})
+_INFORMATIVE = {
+    "binary": ("average_precision", "recall", "precision", "balanced_accuracy"),
+    "multiclass": ("balanced_accuracy", "f1_macro", "matthews_corrcoef"),
+}
+
+
+def _judged_metric(ctx: AuditContext, params: ClassImbalanceParams) -> str | None:
+    if params.metric:
+        if params.metric not in METRICS_BY_KEY:
+            raise InputError(
+                f'[checks."{CHECK_ID}"] metric {params.metric!r} is not a metric key; use one '
+                f"of {', '.join(sorted(METRICS_BY_KEY))}."
+            )
+        return params.metric
+    if ctx.predictions is None:
+        return None
+    return primary_metric_key(ctx.task, ctx.predictions.proba is not None)
+
+
+def _misleading_metric(name, rows, share, metric, ctx, evidence, params) -> Finding:
+    readable = [
+        METRICS_BY_KEY[k].label
+        for k in _INFORMATIVE[ctx.task]
+        if ctx.predictions is None
+        or ctx.predictions.proba is not None
+        or not METRICS_BY_KEY[k].needs_proba
+    ]
+    label = METRICS_BY_KEY[metric].label
+    why = (
+        "accuracy is high by predicting the other classes"
+        if metric == "accuracy"
+        else f"{label} weighs every row of the large class equally, so it stays high while "
+        "most rows the model flags are false alarms"
+    )
+    margin = 1.96 * 0.5 / math.sqrt(rows)
+    return Finding(
+        "imbalance_misleads_metric",
+        "medium",
+        f"Class {name} is {share:.2%} of the test rows ({rows:,} of {rows / share:,.0f}): {why}, "
+        f"and its recall is known only to about +/- {margin:.2f}. Judge the release on "
+        f"{', '.join(readable)} with their intervals (warning below {params.min_share:.0%} "
+        f"when the release is judged on {label}).",
+        (ctx.target,),
+        {**evidence, "metric": metric, "informative_metrics": list(readable)},
+    )
+
+
 def _label(label: object) -> str:
     text = repr(label)
     return text if len(text) <= 40 else text[:39] + "…"
@@ -202,7 +270,15 @@ def _summary(
     n_classes: int,
     params: ClassImbalanceParams,
 ) -> str:
-    serious = [f for f in findings if f.severity != "low"]
+    serious = [f for f in findings if f.severity != "low" and f.code == "small_class"]
+    misleading = [f for f in findings if f.code == "imbalance_misleads_metric"]
+    if misleading and not serious:
+        f = misleading[0]
+        return (
+            f"Class {_label(f.evidence['class'])} is {f.evidence['test_share']:.2%} of the test "
+            f"rows: {METRICS_BY_KEY[f.evidence['metric']].label} is misleading at that "
+            f"imbalance; read {', '.join(f.evidence['informative_metrics'])}."
+        )
     if serious:
         shown = ", ".join(
             f"{_label(f.evidence['class'])} ({f.evidence['test_rows']} rows)" for f in serious[:5]
