@@ -31,7 +31,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
             "auditor.inputs",
         ),
     ),
-    ("checks", ("auditor.registry", "auditor.checks", "auditor.runner")),
+    ("checks", ("auditor.registry", "auditor.checks", "auditor.runner", "auditor.corroborate")),
     ("policy", ("auditor.gate", "auditor.compare")),
     ("render", ("auditor.render",)),
     ("orchestration", ("auditor.api", "auditor.tracking")),

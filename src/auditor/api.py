@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from auditor._version import __version__
+from auditor.corroborate import corroborate
 from auditor.engine.headline import build_headline
 from auditor.errors import InputError
 from auditor.gate import evaluate_gate
@@ -201,7 +202,7 @@ def run_audit(
     loaded = load_inputs(spec, **(objects or {}))
     ctx = loaded.context
     checks_started = time.perf_counter()
-    checks = tuple(run_checks(ctx, selected, params))
+    checks = corroborate(run_checks(ctx, selected, params))
     finished = time.perf_counter()
     headline = (
         None

@@ -58,13 +58,33 @@ def test_clean_tables_with_a_strong_legitimate_feature_pass(make, label, roles, 
         assert "'credit_score'" in outcome.summary
 
 
-def test_a_majority_class_pure_segment_is_not_flagged(seed):
-    # Students never default here: a segment pure for the majority class is ordinary.
+def test_segments_where_the_majority_class_is_common_by_chance_are_not_flagged(seed):
+    # Students default at a fifth of the base rate, and 60 loans without a default at a 15%
+    # rate happen by chance (0.85^60 = 6e-5): ordinary segments, not leaks.
     train, test = factories.loans(seed=seed)
     rng = np.random.default_rng(seed)
-    student = (train["default"] == 0) & (rng.random(len(train)) < 0.2)
-    train = train.assign(segment=np.where(student, "student", "general"))
+    defaulted = train["default"] == 1
+    student = rng.random(len(train)) < np.where(defaulted, 0.04, 0.2)
+    lucky = np.flatnonzero(~defaulted)[rng.permutation(int((~defaulted).sum()))[:60]]
+    segment = np.where(student, "student", "general")
+    segment[lucky] = "vip"
+    train = train.assign(segment=segment)
     assert _run(train, test, "default").status == "pass"
+
+
+def test_a_value_that_means_the_majority_class_on_thousands_of_rows_fails(seed):
+    # A post-outcome field: 'no new charge' (0) on every row that did not reoffend... and on
+    # none of those that did. The majority class is pure there far beyond chance.
+    train, test = factories.loans(seed=seed)
+    rng = np.random.default_rng(seed)
+    marker = np.where(train["default"] == 0, 0, rng.integers(1, 4, len(train)))
+    marker = np.where(rng.random(len(train)) < 0.3, rng.integers(1, 4, len(train)), marker)
+    marker[train["default"].to_numpy() == 1] = rng.integers(1, 4, int(train["default"].sum()))
+    outcome = _run(train.assign(new_charges=marker), test, "default")
+    assert outcome.status == "fail"
+    (finding,) = [f for f in outcome.findings if f.columns == ("new_charges",)]
+    assert (finding.code, finding.severity) == ("pure_segment", "high")
+    assert finding.evidence["purity"] == 1.0
 
 
 def test_identifiers_are_left_to_the_identifier_check(seed):

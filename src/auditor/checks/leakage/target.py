@@ -22,6 +22,7 @@ from auditor.checks._univariate import (
     missing_cells,
     numeric_cells,
     numeric_values,
+    point_mass_cells,
     pure_cells,
     sample_rows,
     score_cells,
@@ -66,7 +67,7 @@ class TargetParams:
     level_purity: float = param(
         0.99,
         "Classification: flag a category, an exact value or the empty/filled split of a column "
-        "whose rows are at least this share one class (a class that is at most half the rows).",
+        "whose rows are at least this share one class (for the majority class, beyond chance).",
         share=True,
     )
     min_level_rows: int = param(
@@ -124,9 +125,10 @@ def target(ctx: AuditContext, params: TargetParams) -> CheckOutcome:
        date filled only for defaulted loans is caught even though its values look random;
     3. classification only: each category, exact value or empty/filled split holding at
        least ``min_level_rows`` rows, of which at least ``level_purity`` belong to one
-       class that is at most half of all rows. A segment pure for the *majority* class is
-       common in clean data and is not flagged. It fails when it holds 10% or more of
-       that class, else warns.
+       class, any class. A segment pure for the *majority* class is common in clean data
+       (no defaults among 50 low-risk loans), so for that class the segment must also be
+       impossible by chance (``_univariate.pure_cells``). It fails when it holds 10% or
+       more of that class, else warns.
 
     Every column but the target is scored, whether or not roles call it a feature: a
     post-outcome date is usually inferred as a date column and left out of the features.
@@ -211,17 +213,21 @@ def _score_column(
     if cells is not None:
         scored = score_cells(cells, tgt)
         result["value"] = scored.value
-        if tgt.task != "regression" and cells.labels is not None:
+        levels, totals = cells, scored.totals
+        if cells.kind == "bins" and scored_as == "number":
+            levels = point_mass_cells(numeric_values(series), params.min_level_rows)
+            totals = None if levels is None else score_cells(levels, tgt).totals
+        if tgt.task != "regression" and levels is not None and levels.labels is not None:
             pure += [
-                (cells, *p)
+                (levels, *p)
                 for p in pure_cells(
-                    cells,
-                    scored.totals,
+                    levels,
+                    totals,
                     tgt,
                     purity=params.level_purity,
                     min_rows=params.min_level_rows,
                 )
-                if p[0] != cells.missing
+                if p[0] != levels.missing
             ]
     indicator = missing_cells(missing)
     if indicator is not None:
@@ -435,7 +441,7 @@ def _summary(
     else:
         text += (
             f", and no category or empty/filled split of {params.min_level_rows}+ rows is "
-            f"{params.level_purity:.0%} one minority class"
+            f"{params.level_purity:.0%} one class beyond chance"
         )
     return f"{text} ({scope})."
 

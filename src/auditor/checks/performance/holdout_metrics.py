@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from auditor import keys
+from auditor.checks._common import status_from
 from auditor.context import AuditContext
 from auditor.evaluation import model_holdout_scores
 from auditor.metrics import METRICS_BY_KEY, EvalData, metrics_for, primary_metric
@@ -31,6 +32,13 @@ class HoldoutMetricsParams:
         30,
         "Warn when a class has fewer test rows than this: its metrics are too noisy to trust.",
         minimum=1,
+    )
+    near_perfect: float = param(
+        0.99,
+        "Note a headline score at least this good (ROC AUC, balanced accuracy or R²): real "
+        "tasks rarely allow it, so it points to the leakage checks. It warns when they flagged "
+        "something.",
+        share=True,
     )
 
 
@@ -68,6 +76,8 @@ def holdout_metrics(ctx: AuditContext, params: HoldoutMetricsParams) -> CheckOut
     findings = _small_class_findings(data, params) if data.task != "regression" else []
     headline = primary_metric(data)
     head = next(m for m in measurements if m.key == headline)
+    if head.value is not None and head.value >= params.near_perfect:
+        findings.append(_near_perfect(head, params))
     interval = "" if head.ci_low is None else f" [{head.ci_low:.3f}, {head.ci_high:.3f}]"
     summary = (
         f"{METRICS_BY_KEY[headline].label} {head.value:.3f}{interval} on {data.n:,} test rows "
@@ -79,12 +89,26 @@ def holdout_metrics(ctx: AuditContext, params: HoldoutMetricsParams) -> CheckOut
         tables = (_classification_report(data), _confusion_matrix(data))
         curves = _classification_curves(data, ctx.target)
     return CheckOutcome(
-        status="warn" if findings else "pass",
+        status=status_from(findings),
         summary=summary,
         findings=tuple(findings),
         measurements=tuple(measurements),
         tables=tables,
         curves=curves,
+    )
+
+
+def _near_perfect(head: Measurement, params: HoldoutMetricsParams) -> Finding:
+    label = METRICS_BY_KEY[head.key].label
+    return Finding(
+        "near_perfect_score",
+        "low",
+        f"{label} is {head.value:.3f} on the test rows, at or above {params.near_perfect:g}: "
+        "few real tasks allow that, and a leak (a column filled after the outcome, test rows "
+        "copied from training) is a more common cause than an easy task. Read the leakage "
+        "checks before trusting it.",
+        (),
+        {"metric": head.key, "value": head.value, "near_perfect_at": params.near_perfect},
     )
 
 

@@ -295,8 +295,7 @@ def _train_findings(gap: Gap, metric: MetricSpec, params: OverfitParams) -> list
                 "memorises_training_rows",
                 "low",
                 text + " The model memorises its training rows far more than it learns from "
-                "them; a simpler or more regularised model may score as well on new rows."
-                + unseen,
+                "them; a simpler or more regularised model may score as well on new rows." + unseen,
                 (),
                 evidence,
             )
