@@ -142,7 +142,7 @@ def render_html(result: AuditResult) -> str:
             counts=_counts(data["checks"]),
             headline=_headline(result, data, labels),
             issues=issues[:_COVER_ISSUES],
-            more_issues=len(issues) - _COVER_ISSUES,
+            more_issues=issues[_COVER_ISSUES:],
             weakest_slice=narrative.weakest_slice(data),
             not_checked=narrative.not_checked(data),
             decisions=narrative.decisions(data),

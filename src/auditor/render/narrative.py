@@ -110,8 +110,9 @@ def verdict(data: dict) -> dict[str, str]:
     return {
         "answer": "Review before shipping",
         "status": status,
-        "sentence": f"{prefix}, but {_names(attention)} need a decision before shipping: "
-        "each is explained below with what to do.",
+        "sentence": f"{prefix}, but {_names(attention)} "
+        f"{'needs' if counts['fail'] + counts['error'] + counts['warn'] == 1 else 'need'} a "
+        "decision before shipping: each is explained below with what to do.",
     }
 
 
@@ -193,12 +194,32 @@ def _metric_label(key: Any) -> str:
 # --- what to look at first ------------------------------------------------------------------
 
 
+# What a problem does to the release decision, most first: a leak or broken data makes every
+# number in the report wrong; then whether the model beats simple ones; then who it fails;
+# then data hygiene and the rest.
+_IMPACT_GROUPS = (
+    ("leakage", "data.schema", "data.conflicting_labels"),
+    ("performance", "baseline"),
+    ("fairness", "slices"),
+)
+
+
+def impact_rank(check: Mapping[str, Any]) -> int:
+    """0 for leakage and integrity, 1 performance and baselines, 2 group gaps, 3 the rest."""
+    for rank, members in enumerate(_IMPACT_GROUPS):
+        if check["id"] in members or check.get("category") in members:
+            return rank
+    return len(_IMPACT_GROUPS)
+
+
 def priority_issues(data: dict, remedies: Mapping[str, str], limit: int) -> list[dict[str, Any]]:
     """Checks that need a decision, worst first, each with its findings and what to do.
 
-    Failed, crashed and warning checks come first; a passing check appears only for a
-    medium or high finding. Low findings stay in their sections. ``remedies`` says, by check
-    id, what to do about the check's most severe finding.
+    Crashed and failed checks come before warnings; among the same status, by impact on the
+    release decision (``impact_rank``: leakage and integrity, then performance against
+    baselines, then group gaps, then data hygiene), then by severity. A passing check
+    appears only for a medium or high finding; low findings stay in their sections.
+    ``remedies`` says, by check id, what to do about the check's most severe finding.
     """
     issues = []
     for check in data["checks"]:
@@ -220,12 +241,19 @@ def priority_issues(data: dict, remedies: Mapping[str, str], limit: int) -> list
                 "title": check["title"],
                 "status": check["status"],
                 "severity": findings[0]["severity"] if findings else "high",
+                "impact": impact_rank(check),
                 "messages": messages[:1],
                 "more": max(0, len(messages) - 1),
                 "remedy": todo,
             }
         )
-    issues.sort(key=lambda i: (STATUS_ORDER.index(i["status"]), SEVERITY_RANK[i["severity"]]))
+    issues.sort(
+        key=lambda i: (
+            STATUS_ORDER.index(i["status"]),
+            i["impact"],
+            SEVERITY_RANK[i["severity"]],
+        )
+    )
     return issues[:limit]
 
 
