@@ -21,6 +21,7 @@ keys among a million rows has a probability of about 1e-8.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -296,12 +297,25 @@ class Matches:
     def excess_share(self) -> float:
         return self.excess_rows / self.n if self.n else 0.0
 
+    @property
+    def metric_noise(self) -> float:
+        """The half-width of a 95% interval of a rate measured on the ``n`` test rows, at its
+        widest (a rate of one half): rows fewer than this share cannot move an accuracy-like
+        metric beyond its interval, so they warn rather than fail."""
+        return 1.96 * math.sqrt(0.25 / self.n) if self.n else 1.0
+
     def severity(self, *, fail_share: float, min_rows: int, alpha: float) -> str | None:
-        """``high``, ``medium``, ``low`` or None (see the checks' Notes)."""
+        """``high``, ``medium``, ``low`` or None (see the checks' Notes).
+
+        Copies beyond chance fail when they are at least ``fail_share`` of the test rows,
+        ``min_rows`` rows, and enough rows to move a metric beyond its interval
+        (``metric_noise``); fewer warn.
+        """
         if self.observed == 0 or self.observed <= self.allowed_share * self.n:
             return None
         significant = self.p_value < alpha
-        if significant and self.excess_share >= fail_share and self.excess_rows >= min_rows:
+        enough = max(fail_share, self.metric_noise)
+        if significant and self.excess_share >= enough and self.excess_rows >= min_rows:
             return "high"
         if significant and self.excess_rows >= min_rows:
             return "medium"

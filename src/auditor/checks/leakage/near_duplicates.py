@@ -103,7 +103,9 @@ def near_duplicates(ctx: AuditContext, params: NearDuplicatesParams) -> CheckOut
     (as in ``leakage.train_test_overlap``, at the coarsest rounding). Near copies count
     only when the test share exceeds ``(1 + chance_margin)`` times that rate with a
     binomial p-value below ``alpha``; the estimated copies fail at ``fail_share`` of the
-    test rows (and at least ``min_rows``) and warn from ``min_rows``. With continuous
+    test rows (and at least ``min_rows``) when they are also enough to move a metric beyond
+    its interval (``1.96 * sqrt(0.25 / n_test)`` of the test rows), and warn from
+    ``min_rows``. With continuous
     columns chance near matches at 2 decimals are still all but impossible; with one or two
     columns on a small range they are common, and the chance rate absorbs them. The finding
     names the columns in which the near copies differ from their train rows.
@@ -155,7 +157,8 @@ def near_duplicates(ctx: AuditContext, params: NearDuplicatesParams) -> CheckOut
                 f"not exactly; {chance}. They differ in {named}"
                 + (f" and {more} more columns" if more > 0 else "")
                 + f". About {matches.excess_rows:,.0f} near cop{'y' if round(matches.excess_rows) == 1 else 'ies'} ({matches.excess_share:.2%} "
-                f"of test rows; fail at {params.fail_share:.1%}, warn from {params.min_rows} row{'s' if params.min_rows != 1 else ''}).",
+                f"of test rows; fail at {max(params.fail_share, matches.metric_noise):.1%}, enough "
+                "to move a metric beyond its interval; warn from {params.min_rows} row{'s' if params.min_rows != 1 else ''}).",
                 tuple(differing),
                 {
                     "rows": matches.observed,

@@ -103,7 +103,9 @@ def train_test_overlap(ctx: AuditContext, params: TrainTestOverlapParams) -> Che
     count as copies only when the test share exceeds ``(1 + chance_margin)`` times the
     chance rate with a binomial p-value below ``alpha``. The estimated copies (repeats
     minus the chance rate times the test rows) fail at ``fail_share`` of the test rows
-    (and at least ``min_rows``), and warn from ``min_rows``; fewer are informational.
+    (and at least ``min_rows``) when they are also enough to move a metric beyond its
+    interval (``1.96 * sqrt(0.25 / n_test)`` of the test rows: 3.5% of 800, 0.3% of
+    100,000), and warn from ``min_rows``; fewer are informational.
     """
     keys = row_keys(ctx)
     if not keys.columns:
@@ -137,7 +139,7 @@ def train_test_overlap(ctx: AuditContext, params: TrainTestOverlapParams) -> Che
                 f"train row exactly on all {on}; {chance}. About {matches.excess_rows:,.0f} "
                 f"cop{'y' if round(matches.excess_rows) == 1 else 'ies'} "
                 f"({matches.excess_share:.2%} of test rows; fail at "
-                f"{params.fail_share:.1%}, warn from {params.min_rows} row{'s' if params.min_rows != 1 else ''}).",
+                f"{max(params.fail_share, matches.metric_noise):.1%}, warn from {params.min_rows} row{'s' if params.min_rows != 1 else ''}).",
                 (),
                 {
                     "rows": matches.observed,
