@@ -162,3 +162,63 @@ def test_min_robust_z_parameter(split_4000):
     ]  # 300 degrees is about 47 robust standard deviations out
     strict = OutOfRangeParams(min_robust_z=60)
     assert out_of_range(context(train, planted), strict).findings == ()
+
+
+def _ages(n: int, seed: int) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    return pd.DataFrame(
+        {
+            "age": rng.integers(18, 91, n).astype(float),
+            "income": rng.lognormal(10.5, 0.6, n).round(),
+            "default": rng.integers(0, 2, n),
+        }
+    )
+
+
+def _spoil_ages(frame: pd.DataFrame, seed: int) -> pd.DataFrame:
+    """-1 on 1% of rows and sign-flipped ages on another 1%: 2% impossible ages."""
+    rng = np.random.default_rng(seed)
+    out = frame.copy()
+    picked = rng.permutation(len(out))
+    out.loc[picked[: len(out) // 100], "age"] = -1.0
+    flipped = picked[len(out) // 100 : len(out) // 50]
+    out.loc[flipped, "age"] = -out.loc[flipped, "age"]
+    return out
+
+
+def test_minus_one_and_flipped_signs_in_an_age_are_found_in_both_splits():
+    train, test = _spoil_ages(_ages(5000, 1), 1), _spoil_ages(_ages(5000, 2), 2)
+    result = out_of_range(context(train, test, "binary"), OutOfRangeParams())
+    by_code = {f.code: f for f in result.findings}
+    assert set(by_code) == {"sentinel_value", "negative_values"}
+    assert by_code["sentinel_value"].evidence["codes"] == [-1.0]
+    assert by_code["sentinel_value"].evidence["rows_by_split"] == {"train": 50, "test": 50}
+    assert by_code["negative_values"].evidence["rows_by_split"] == {"train": 50, "test": 50}
+    assert "sign flipped" in by_code["negative_values"].message
+    assert result.status == "warn"
+
+
+def test_a_standardised_age_is_not_called_impossible():
+    train, test = _ages(3000, 3), _ages(3000, 4)
+    for frame in (train, test):
+        frame["age"] = (frame["age"] - 54) / 21  # half negative: rescaled, not wrong
+    result = out_of_range(context(train, test, "binary"), OutOfRangeParams())
+    assert not [f for f in result.findings if f.columns == ("age",)]
+
+
+def test_a_cap_is_told_apart_from_a_code_for_unknown():
+    train, test = _ages(5000, 5), _ages(5000, 6)
+    for frame in (train, test):
+        frame["income"] = frame["income"].clip(upper=99_999)
+        frame.loc[frame.index[:40], "age"] = 999.0  # unknown age, far beyond the real ones
+    result = out_of_range(context(train, test, "binary"), OutOfRangeParams())
+    by_column = {f.columns[0]: f for f in result.findings}
+    capped = by_column["income"]
+    assert (capped.code, capped.severity, capped.evidence["cap"]) == ("top_coded", "low")[:2] + (
+        99_999.0,
+    )
+    assert "not a code for 'unknown'" in capped.message
+    assert (by_column["age"].code, by_column["age"].evidence["codes"]) == (
+        "sentinel_value",
+        [999.0],
+    )

@@ -68,6 +68,12 @@ _MIN_NEAR_ZERO = 50
 _ZERO_GAP_ALPHA_FACTOR = 10
 _LOW_DISTINCT = 20
 _MIN_HOLE_STEPS = 3
+# A repeated maximum is a cap when the values below it reach this close to it.
+_CAP_REACH = 0.8
+# A negative code among other negatives repeats at least this many times more than any.
+_CODE_DOMINANCE = 5
+# Negatives read as sign-flipped positives: at least this many, 80% within the positives' bulk.
+_MIN_MIRRORED = 5
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,7 +90,10 @@ class OutOfRangeParams:
     alpha : float, default=1e-4
         False-alarm rate per column tail of the gap test.
     max_negative_share : float, default=0.01
-        Negatives in a column that cannot be negative are reported up to this share of rows.
+        Negatives found by their values alone are reported up to this share of rows.
+    max_named_negative_share : float, default=0.1
+        Negatives in a column named like a quantity that cannot be negative (an age, an
+        amount, a count) are reported up to this share of rows.
     min_code_rows : int, default=3
         A placeholder code (-1, 999, -9999 ...) must repeat on at least this many rows.
     """
@@ -110,9 +119,15 @@ class OutOfRangeParams:
     )
     max_negative_share: float = param(
         0.01,
-        "Negative values in a column that cannot be negative (named like an age, amount or "
-        "count, or non-negative everywhere else) are reported up to this share of rows; "
-        "beyond it they are taken as part of the column's meaning.",
+        "Negative values in a column that is non-negative everywhere else are reported up to "
+        "this share of rows; beyond it they are taken as part of the column's meaning.",
+        share=True,
+    )
+    max_named_negative_share: float = param(
+        0.1,
+        "Negative values in a column named like a quantity that cannot be negative (an age, "
+        "amount, count or duration) are reported up to this share of rows; beyond it the "
+        "column is taken as rescaled (a standardised age is half negative).",
         share=True,
     )
     min_code_rows: int = param(
@@ -173,9 +188,16 @@ def out_of_range(ctx: AuditContext, params: OutOfRangeParams) -> CheckOutcome:
       only negative value of a column with at least three distinct non-negative values;
       any code when it lies ``min_robust_z`` robust standard deviations from the median
       and repeats more often than all other values between half and twice its size.
-    - ``negative_values`` (medium): negatives on at most ``max_negative_share`` of rows
-      in a column whose name says it cannot be negative (age, amount, price, count,
-      ``n_``/``num_`` ...), unless it also says it can (balance, change, net ...); or,
+    - ``top_coded`` (low): the maximum repeated on at least ``min_code_rows`` rows while
+      the other values run up to within 20% of it (incomes capped at 99,999): a cap, told
+      apart from a code for "unknown", which lies far beyond the largest real value. A
+      negative code also counts when it repeats five times more than any other negative
+      value (-1 among a few sign-flipped values).
+    - ``negative_values`` (medium): negatives on at most ``max_named_negative_share`` of
+      rows in a column whose name says it cannot be negative (age, amount, price, count,
+      ``n_``/``num_`` ...), unless it also says it can (balance, change, net ...), said to
+      be sign-flipped when their sizes lie within the positives' bulk; or, on at most
+      ``max_negative_share`` of rows,
       whatever the name, negatives that are isolated: fewer than 2% as many as the values
       between zero and their median size (in a column whose lowest 5% reach within one
       robust standard deviation of zero), or below a hole at zero that the lower tail
@@ -327,6 +349,22 @@ def _column(
         if finding is not None:
             findings.append(finding)
 
+    cap = _top_code(pooled, params)
+    if cap is not None:
+        finding = _finding(
+            column,
+            "top_coded",
+            "low",
+            {name: v == cap for name, v in values.items()},
+            values,
+            f"hold {cap:g}, the column's maximum, with other values running up to just below "
+            "it: a cap (top-code) that records every larger value as itself. It is not a code "
+            "for 'unknown': keep it; the model cannot tell the values above the cap apart",
+            {"cap": cap},
+        )
+        if finding is not None:
+            findings.append(finding)
+
     negative_reason = _negative_reason(column, pooled, sentinels, center, scale, params)
     if negative_reason is not None:
         masks = {
@@ -435,6 +473,26 @@ def _robust_center_scale(values: np.ndarray, rng: np.random.Generator) -> tuple[
     return center, float(np.median(deviations)) if len(deviations) else 0.0
 
 
+def _top_code(values: np.ndarray, params: OutOfRangeParams) -> float | None:
+    """A cap: the maximum, repeated, with the values below it running up close to it.
+
+    Incomes recorded as at most 99,999 pile up on 99,999 while the rest of the tail reaches
+    just below it; a code for "unknown" (999 as an age) lies far beyond the largest real
+    value instead.
+    """
+    top = float(values.max())
+    if top <= 0:
+        return None
+    count = int((values == top).sum())
+    near = values[(values < top) & (values >= _CAP_REACH * top)]
+    if count < params.min_code_rows or len(near) == 0:
+        return None
+    # A pile-up: the maximum repeats far more often than the values just below it do (an
+    # integer column's maximum repeats about as often as its neighbours).
+    _, near_counts = np.unique(near, return_counts=True)
+    return top if count >= _CODE_DOMINANCE * float(near_counts.mean()) else None
+
+
 def _sentinels(
     values: np.ndarray, center: float, scale: float, params: OutOfRangeParams
 ) -> list[float]:
@@ -442,14 +500,21 @@ def _sentinels(
     if len(candidates) == 0:
         return []
     codes, counts = np.unique(candidates, return_counts=True)
-    negatives = np.unique(values[values < 0])
+    negative_values, negative_counts = np.unique(values[values < 0], return_counts=True)
     non_negative_distinct = len(np.unique(values[values >= 0][:100_000]))
+    cap = _top_code(values, params)
     found = []
     for code, count in zip(codes, counts, strict=True):
-        if count < params.min_code_rows:
+        if count < params.min_code_rows or code == cap:
             continue
-        if code < 0 and len(negatives) == 1 and non_negative_distinct >= 3:
-            found.append(float(code))  # the only negative value of a non-negative column
+        if (
+            code < 0
+            and non_negative_distinct >= 3
+            and _dominates(code, negative_values, negative_counts)
+        ):
+            # The only negative value of a non-negative column, or one repeated far more
+            # often than any other negative (-1 among a few sign-flipped values).
+            found.append(float(code))
             continue
         if scale <= 0 or abs(code - center) < params.min_robust_z * scale:
             continue
@@ -458,6 +523,14 @@ def _sentinels(
         if count > neighbours:
             found.append(float(code))
     return found
+
+
+def _dominates(code: float, negatives: np.ndarray, counts: np.ndarray) -> bool:
+    if len(negatives) == 1:
+        return True
+    mine = int(counts[negatives == code][0])
+    others = counts[negatives != code]
+    return mine >= _CODE_DOMINANCE * int(others.max()) and mine >= others.sum()
 
 
 def _name_words(name: str) -> list[str]:
@@ -477,18 +550,20 @@ def _negative_reason(
     if len(negative) == 0:
         return None
     share = len(negative) / len(values)
-    if share > params.max_negative_share:
-        return None
     words = _name_words(column)
     named = not any(w in _SIGNED_WORDS for w in words) and (
         any(w in _NON_NEGATIVE_WORDS for w in words)
         or (len(words) > 1 and words[0] in _NON_NEGATIVE_PREFIXES)
     )
-    if named:
+    if named and share <= params.max_named_negative_share:
+        mirrored = _mirrors_the_positives(values, negative)
         return (
-            f"are negative, which a column named like {column!r} cannot be "
-            f"(reported up to {params.max_negative_share:.0%} of rows)"
+            f"are negative, which a column named like {column!r} cannot be"
+            + (" (they look like positive values with the sign flipped)" if mirrored else "")
+            + f" (reported up to {params.max_named_negative_share:.0%} of rows)"
         )
+    if share > params.max_negative_share:
+        return None
     # A column that genuinely crosses zero has about as many values just below zero as just
     # above, and its lower tail runs smoothly through zero. Misplaced negatives (a flipped
     # sign, a typo) are far fewer than the values just above zero, or sit below a hole at
@@ -518,6 +593,15 @@ def _negative_reason(
             f"between them and {nearest:.4g}, a gap the column's lower tail cannot explain"
         )
     return None
+
+
+def _mirrors_the_positives(values: np.ndarray, negative: np.ndarray) -> bool:
+    """Whether the negatives' sizes lie within the bulk of the positive values."""
+    positive = values[values > 0]
+    if len(positive) < _MIN_NEAR_ZERO or len(negative) < _MIN_MIRRORED:
+        return False
+    low, high = np.quantile(positive, [0.05, 0.95])
+    return bool(np.mean((-negative >= low) & (-negative <= high)) >= 0.8)
 
 
 def _opens_a_hole(values: np.ndarray, negative: np.ndarray) -> bool:
