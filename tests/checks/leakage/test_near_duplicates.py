@@ -169,3 +169,42 @@ def test_copies_too_few_to_move_a_metric_beyond_its_interval_warn(split):
     assert (outcome.status, finding.severity) == ("warn", "medium")
     planted, _ = fx.near_copy_train_rows(train, test, 20, seed=32, how="round3")
     assert _run(train, planted).status == "warn"
+
+
+def _reexported(train: pd.DataFrame, test: pd.DataFrame, count: int, seed: int):
+    """Train rows passed through another system into the test set under new ids: money
+    rounded to whole hundreds, ratios to two decimals, the credit score re-pulled with a
+    jitter of one or two points."""
+    rng = np.random.default_rng(seed)
+    out = test.copy()
+    sources = rng.choice(len(train), size=count, replace=False)
+    targets = np.sort(rng.choice(len(test), size=count, replace=False))
+    copies = train.iloc[sources].copy()
+    for column in ("income", "loan_amount", "balance"):
+        copies[column] = copies[column].round(-2)
+    for column in ("debt_ratio", "utilisation"):
+        copies[column] = copies[column].round(2)
+    copies["credit_score"] = copies["credit_score"] + rng.choice([-2, -1, 1, 2], size=count)
+    copies["application_id"] = out["application_id"].iloc[targets].to_numpy()
+    out.iloc[targets] = copies.to_numpy()
+    return out.astype(test.dtypes.to_dict()), targets
+
+
+def test_rows_reexported_with_coarser_units_and_a_jitter_are_found_by_distance(split):
+    train, test = split
+    planted, targets = _reexported(train, test, 40, seed=33)
+    outcome = _run(train, planted)
+    assert outcome.status == "fail"
+    (finding,) = outcome.findings
+    assert finding.evidence["rows"] >= 40
+    assert finding.evidence["excess_rows"] == pytest.approx(40, abs=2)
+    assert set(finding.evidence["example_test_rows"]) <= set(targets.tolist())
+    assert {"income", "credit_score"} <= set(finding.columns)
+
+
+def test_genuine_close_neighbours_in_a_clean_split_stay_quiet(table):
+    # Same table, no copies: test rows are as close to train rows as train rows are to
+    # one another, including the closest 0.1%.
+    for seed in (301, 302, 303):
+        train, test = fx.random_split(table, seed)
+        assert _run(train, test).findings == ()

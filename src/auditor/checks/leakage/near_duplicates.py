@@ -19,8 +19,10 @@ from auditor.checks._row_keys import (
     row_keys,
 )
 from auditor.context import AuditContext
+from auditor.engine.neighbours import nearest_train_rows
 from auditor.registry import CheckOutcome, SkipCheck, param, register_check
 from auditor.result import Finding, Measurement, Table
+from auditor.stats.random import rng_for
 
 CHECK_ID = "leakage.near_duplicates"
 # Columns named in a finding's message (all of them are in ``columns``).
@@ -41,6 +43,9 @@ class NearDuplicatesParams:
         Near matches up to (1 + chance_margin) times the rate inside train are chance.
     alpha : float, default=0.001
         Significance level of the binomial test against the chance rate.
+    distance_ratio : float, default=0.1
+        A test row this many times closer to a train row than training rows typically are
+        to their nearest neighbour is a near copy.
     """
 
     fail_share: float = param(
@@ -63,6 +68,13 @@ class NearDuplicatesParams:
     )
     alpha: float = param(
         0.001, "Significance level of the test against the chance rate.", share=True
+    )
+    distance_ratio: float = param(
+        0.1,
+        "A test row whose nearest train row (numbers scaled by their spread, categories "
+        "matched) is closer than this fraction of the median distance between training rows "
+        "and their nearest neighbour is a near copy: robust to rounding, units and jitter.",
+        share=True,
     )
 
 
@@ -89,17 +101,25 @@ def near_duplicates(ctx: AuditContext, params: NearDuplicatesParams) -> CheckOut
 
     Notes
     -----
-    Rows are compared on the same feature columns as ``leakage.train_test_overlap``. Two
-    rows are near copies when they are not identical but become identical once numbers are
-    rounded to 2, 3 or 4 decimals (rows must agree at one of these levels on every column),
-    numbers written as text are read as numbers, integers and decimals compare by value,
-    and text is stripped, lower-cased and its inner spaces collapsed. Rounding at each
+    Rows are compared on the same feature columns as ``leakage.train_test_overlap``, in two
+    ways. By distance (``auditor.engine.neighbours``): a test row whose nearest train row,
+    with numbers scaled by their training spread and categories matched exactly, lies
+    within ``distance_ratio`` of the median distance between training rows and their own
+    nearest neighbour, and closer than all but 0.1% of training rows come to theirs, is a
+    near copy, whatever rounding, change of units or small jitter
+    on a few columns it went through. By normalised value: rows become identical once
+    numbers are rounded to 2, 3 or 4 decimals (rows must agree at one of these levels on
+    every column), numbers written as text are read as numbers, integers and decimals
+    compare by value, and text is stripped, lower-cased and its inner spaces collapsed.
+    Beyond 20,000 test rows the distance search runs on a seeded sample of them, and the
+    counts are estimates. Rounding at each
     level separately is exact: a copy rounded to 3 decimals always matches its original at
     3 decimals, where one coarse grid would split values lying near its boundaries. Test
     rows identical to a train row are left to ``leakage.train_test_overlap``.
 
-    The chance rate is the larger of the share of train rows that nearly match another
-    train row without being identical to any, and the rate if columns were independent
+    The chance rate is the larger of the share of train rows (a seeded sample of up to
+    20,000) that nearly match another train row, by either test, without being identical to
+    any, and the rate if columns were independent
     (as in ``leakage.train_test_overlap``, at the coarsest rounding). Near copies count
     only when the test share exceeds ``(1 + chance_margin)`` times that rate with a
     binomial p-value below ``alpha``; the estimated copies fail at ``fail_share`` of the
@@ -120,11 +140,26 @@ def near_duplicates(ctx: AuditContext, params: NearDuplicatesParams) -> CheckOut
     for test_level, train_level in zip(keys.test.near, keys.train.near, strict=True):
         near_in_train |= isin(test_level, train_level)
         train_near_any |= repeated(train_level)
-    is_near = near_in_train & ~exact_in_train
-    within = int((train_near_any & ~repeated(keys.train.exact)).sum())
-    matches = judge_matches(
-        int(is_near.sum()), n_test, within, n_train, params.chance_margin, keys.chance_near
+    train_has_twin = repeated(keys.train.exact)
+    found = nearest_train_rows(ctx.train, ctx.test, list(keys.columns), rng_for(ctx.seed, CHECK_ID))
+    searched, close, source = _by_distance(found, n_test, params)
+    is_near = (near_in_train[searched] | close) & ~exact_in_train[searched]
+    reference = found.reference_rows if found is not None else np.arange(n_train)
+    reference_close = (
+        (found.reference > 0) & (found.reference <= found.near(params.distance_ratio))
+        if found is not None
+        else np.zeros(n_train, dtype=bool)
     )
+    within = int(((train_near_any[reference] | reference_close) & ~train_has_twin[reference]).sum())
+    matches = judge_matches(
+        int(is_near.sum()),
+        len(searched),
+        within,
+        len(reference),
+        params.chance_margin,
+        keys.chance_near,
+    )
+    sampled = len(searched) < n_test
     n_cols = len(keys.columns)
     on = f"{n_cols} feature column{'s' if n_cols != 1 else ''}"
     severity = matches.severity(
@@ -134,8 +169,9 @@ def near_duplicates(ctx: AuditContext, params: NearDuplicatesParams) -> CheckOut
     findings = []
     tables = []
     if severity is not None:
-        test_pos = np.flatnonzero(is_near)
+        test_pos = searched[is_near]
         train_pos = _matching_train_rows(keys, test_pos)
+        train_pos = np.where(train_pos >= 0, train_pos, source[is_near])
         differing = _differing_columns(ctx, keys, test_pos, train_pos)
         named = ", ".join(
             f"{c!r} ({d['rows']:,} rows{_how(d)})"
@@ -152,9 +188,12 @@ def near_duplicates(ctx: AuditContext, params: NearDuplicatesParams) -> CheckOut
             Finding(
                 "near_copies_of_train_rows",
                 severity,
-                f"{matches.observed:,} of {n_test:,} test rows ({matches.share:.2%}) match a "
-                f"train row on all {on} once numbers are rounded and text normalised, but "
-                f"not exactly; {chance}. They differ in {named}"
+                f"{matches.observed:,} of {len(searched):,} test rows "
+                + ("(a seeded sample) " if sampled else "")
+                + f"({matches.share:.2%}) are near copies of a train row across {on}: equal "
+                "once numbers are rounded and text normalised, or far closer to it than "
+                f"training rows are to one another, but not identical; {chance}. They differ "
+                f"in {named}"
                 + (f" and {more} more columns" if more > 0 else "")
                 + f". About {matches.excess_rows:,.0f} near cop{'y' if round(matches.excess_rows) == 1 else 'ies'} ({matches.excess_share:.2%} "
                 f"of test rows; fail at {max(params.fail_share, matches.metric_noise):.1%}, enough "
@@ -167,6 +206,8 @@ def near_duplicates(ctx: AuditContext, params: NearDuplicatesParams) -> CheckOut
                     "excess_rows": round(matches.excess_rows, 1),
                     "p_value": matches.p_value,
                     "fail_at": params.fail_share,
+                    "searched_test_rows": len(searched),
+                    "distance_ratio": params.distance_ratio,
                     "differing_columns": {c: d["rows"] for c, d in list(differing.items())[:10]},
                     "example_test_rows": example_rows(test_pos),
                     "example_train_rows": example_rows(train_pos),
@@ -213,6 +254,14 @@ def near_duplicates(ctx: AuditContext, params: NearDuplicatesParams) -> CheckOut
         ),
         tables=tuple(tables),
     )
+
+
+def _by_distance(found, n_test: int, params: NearDuplicatesParams):
+    """(searched test positions, near by distance, the nearest train row of each)."""
+    if found is None or found.typical <= 0:
+        return np.arange(n_test), np.zeros(n_test, dtype=bool), np.full(n_test, -1)
+    close = found.distance <= found.near(params.distance_ratio)
+    return found.test_rows, close, found.train_row
 
 
 def _levels() -> str:
