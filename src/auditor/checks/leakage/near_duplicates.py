@@ -143,18 +143,26 @@ def near_duplicates(ctx: AuditContext, params: NearDuplicatesParams) -> CheckOut
     train_has_twin = repeated(keys.train.exact)
     found = nearest_train_rows(ctx.train, ctx.test, list(keys.columns), rng_for(ctx.seed, CHECK_ID))
     searched, close, source = _by_distance(found, n_test, params)
-    is_near = (near_in_train[searched] | close) & ~exact_in_train[searched]
     reference = found.reference_rows if found is not None else np.arange(n_train)
     reference_close = (
         (found.reference > 0) & (found.reference <= found.near(params.distance_ratio))
         if found is not None
         else np.zeros(n_train, dtype=bool)
     )
-    within = int(((train_near_any[reference] | reference_close) & ~train_has_twin[reference]).sum())
+    rounded = near_in_train[searched] & ~exact_in_train[searched]
+    by_distance = close & ~near_in_train[searched] & ~exact_in_train[searched]
+    single = ~train_has_twin[reference]
+    within_rounded = int((train_near_any[reference] & single).sum())
+    within_distance = int((reference_close & ~train_near_any[reference] & single).sum())
+    if not _distance_beyond_chance(
+        int(by_distance.sum()), len(searched), within_distance, len(reference), params
+    ):
+        by_distance[:] = False
+    is_near = rounded | by_distance
     matches = judge_matches(
         int(is_near.sum()),
         len(searched),
-        within,
+        within_rounded + within_distance,
         len(reference),
         params.chance_margin,
         keys.chance_near,
@@ -197,7 +205,8 @@ def near_duplicates(ctx: AuditContext, params: NearDuplicatesParams) -> CheckOut
                 + (f" and {more} more columns" if more > 0 else "")
                 + f". About {matches.excess_rows:,.0f} near cop{'y' if round(matches.excess_rows) == 1 else 'ies'} ({matches.excess_share:.2%} "
                 f"of test rows; fail at {max(params.fail_share, matches.metric_noise):.1%}, enough "
-                "to move a metric beyond its interval; warn from {params.min_rows} row{'s' if params.min_rows != 1 else ''}).",
+                f"to move a metric beyond its interval; warn from {params.min_rows} "
+                f"row{'s' if params.min_rows != 1 else ''}).",
                 tuple(differing),
                 {
                     "rows": matches.observed,
@@ -254,6 +263,22 @@ def near_duplicates(ctx: AuditContext, params: NearDuplicatesParams) -> CheckOut
         ),
         tables=tuple(tables),
     )
+
+
+def _distance_beyond_chance(
+    observed: int, n: int, within: int, n_reference: int, params: NearDuplicatesParams
+) -> bool:
+    """Whether rows near only by distance are more than genuine close neighbours explain.
+
+    Distances are continuous: a reference sample in which no training row came that close
+    measures the rate only down to one row in the sample, so at least one is assumed.
+    """
+    from scipy.stats import binom
+
+    if observed == 0:
+        return False
+    rate = min(1.0, max(within, 1) / max(n_reference, 1) * (1.0 + params.chance_margin))
+    return float(binom.sf(observed - 1, n, rate)) < params.alpha
 
 
 def _by_distance(found, n_test: int, params: NearDuplicatesParams):
