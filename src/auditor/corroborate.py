@@ -53,8 +53,12 @@ def _importance_shares(checks: Sequence[CheckResult]) -> dict[str, float]:
 
 def _with_reliance(check: CheckResult, shares: dict[str, float]) -> CheckResult:
     def raised(f: Finding) -> Finding:
-        share = sum(shares.get(c, 0.0) for c in f.columns)
-        needed = DOMINANT_SHARE if f.code in _STRENGTH_ONLY else RELIED_ON_SHARE
+        # A column flagged for its strength matters when it dominates on its own (a family
+        # of strong measurements of one thing shares the importance without any leak).
+        parts = [shares.get(c, 0.0) for c in f.columns]
+        strength_only = f.code in _STRENGTH_ONLY
+        share = max(parts, default=0.0) if strength_only else sum(parts)
+        needed = DOMINANT_SHARE if strength_only else RELIED_ON_SHARE
         if f.severity != "medium" or share < needed:
             return f
         return dataclasses.replace(

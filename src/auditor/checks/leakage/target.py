@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -174,7 +175,7 @@ def target(ctx: AuditContext, params: TargetParams) -> CheckOutcome:
         for c in columns
     ]
     scores.sort(key=lambda s: -s["score"])
-    findings = [f for s in scores if (f := _finding(s, ctx, params)) is not None]
+    findings = _by_family([f for s in scores if (f := _finding(s, ctx, params)) is not None])
     return CheckOutcome(
         status=status_from(findings),
         summary=_summary(findings, scores, ctx, params, len(positions), len(frame), split),
@@ -182,6 +183,45 @@ def target(ctx: AuditContext, params: TargetParams) -> CheckOutcome:
         measurements=_measurements(scores, ctx.task),
         tables=(_table(scores, ctx.task),),
     )
+
+
+# Columns whose names share a first word ('worst perimeter', 'worst area'; 'c_jail_in',
+# 'c_jail_out') were recorded together: flagged together, they are one finding.
+_FAMILY_WORD = re.compile(r"[^0-9a-zA-Z]+")
+
+
+def _family(column: str) -> str | None:
+    words = [w for w in _FAMILY_WORD.split(str(column).lower()) if w]
+    return words[0] if len(words) > 1 else None
+
+
+def _by_family(findings: list[Finding]) -> list[Finding]:
+    """Merge findings of the same kind about columns of one family into one finding."""
+    groups: dict[tuple, list[Finding]] = {}
+    for f in findings:
+        family = _family(f.columns[0])
+        groups.setdefault((f.code, family) if family else (f.code, None, f.columns), []).append(f)
+    order = {"high": 0, "medium": 1, "low": 2}
+    merged = []
+    for (code, family, *_), members in groups.items():
+        if len(members) == 1:
+            merged.append(members[0])
+            continue
+        members.sort(key=lambda f: order[f.severity])
+        listed = "; ".join(f.message.split(". ")[0] for f in members)
+        merged.append(
+            Finding(
+                code,
+                members[0].severity,
+                f"{len(members)} columns of the '{family}' family, recorded together, each "
+                f"predict the target on their own: {listed}. Judge them together: a family "
+                "filled after the outcome leaks through any of its members.",
+                tuple(c for f in members for c in f.columns),
+                {"family": family, "members": [dict(f.evidence) for f in members]},
+            )
+        )
+    merged.sort(key=lambda f: order[f.severity])
+    return merged
 
 
 def _score_column(
@@ -427,10 +467,10 @@ def _summary(
         f"with {params.n_folds}-fold out-of-fold encoding"
     )
     if findings:
-        names = preview([f.columns[0] for f in findings])
+        flagged = [c for f in findings for c in f.columns]
         return (
-            f"{len(findings)} column(s) predict the target implausibly well on their own: "
-            f"{names} ({scope})."
+            f"{len(flagged)} column(s) predict the target implausibly well on their own: "
+            f"{preview(flagged)} ({scope})."
         )
     warn_at = params.r2_warn_at if ctx.task == "regression" else params.warn_at
     best = scores[0] if scores else None
