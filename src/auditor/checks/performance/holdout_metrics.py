@@ -52,6 +52,13 @@ class HoldoutMetricsParams:
         "true performance could be from it."
     ),
     remedy="Collect more labelled test rows when the intervals are too wide to decide.",
+    remedies={
+        "near_perfect_score": (
+            "Read the leakage section first: drop columns recorded after the outcome and test "
+            "rows copied from training, then audit again. If nothing leaks, confirm the score "
+            "on a fresh sample before believing the task is that easy."
+        ),
+    },
 )
 def holdout_metrics(ctx: AuditContext, params: HoldoutMetricsParams) -> CheckOutcome:
     """Compute every metric that applies to the task on the test rows, with intervals.
