@@ -203,3 +203,27 @@ def test_dates_after_the_time_column_on_a_minority_of_rows_are_not_flagged(table
     frame["release_date"] = (applied + pd.to_timedelta(shift, unit="D")).dt.strftime("%Y-%m-%d")
     outcome = _run(*fx.time_split(frame, shuffle_seed=146))
     assert outcome.findings == ()
+
+
+def test_a_later_date_the_model_takes_as_input_fails(table):
+    from sklearn.compose import make_column_transformer
+    from sklearn.impute import SimpleImputer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+
+    train, test = fx.time_split(_with_dates(table, 47), shuffle_seed=147)
+    # The pipeline takes the release date among its inputs (and ignores it after that).
+    encode = make_column_transformer((SimpleImputer(), ["income", "age"]), remainder="drop")
+    model = make_pipeline(encode, LogisticRegression(max_iter=500))
+    model.fit(train[["income", "age", "release_date"]], train[fx.TARGET])
+    spec = AuditSpec(target=fx.TARGET, columns=ColumnRolesSpec(time=TIME))
+    ctx = load_inputs(spec, train=train, test=test, model=model).context
+    assert "release_date" in ctx.model_features
+    outcome = temporal(ctx, TemporalParams())
+    (finding,) = outcome.findings
+    assert (outcome.status, finding.severity, finding.evidence["model_input"]) == (
+        "fail",
+        "high",
+        True,
+    )
+    assert "the model takes it as an input" in finding.message
