@@ -6,9 +6,10 @@ import numpy as np
 import pandas as pd
 import pytest
 from sklearn.base import clone
-from sklearn.ensemble import RandomForestClassifier
+from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestClassifier
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import cross_validate
+from sklearn.tree import DecisionTreeClassifier
 
 from _factories_evaluation import (
     TASKS,
@@ -330,3 +331,48 @@ def test_in_sample_scores_use_a_seeded_sample_of_large_fitting_sets(monkeypatch)
         np.array_equal(a.train_rows, b.train_rows) for a, b in zip(cv.fits, again.fits, strict=True)
     )
     assert np.isfinite(fold_scores(ctx, cv, cv_metrics(ctx, True), part="train")).all()
+
+
+@pytest.mark.parametrize("task", ["binary", "multiclass"])
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: HistGradientBoostingClassifier(max_iter=30, random_state=0),
+        lambda: RandomForestClassifier(n_estimators=20, random_state=0),
+        lambda: DecisionTreeClassifier(max_depth=4, random_state=0),
+    ],
+    ids=["hgb", "forest", "tree"],
+)
+def test_labels_read_from_probabilities_are_what_predict_returns(task, make):
+    from sklearn.compose import make_column_transformer
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import OneHotEncoder
+
+    train, test = split(task, 41)
+    encode = make_column_transformer(
+        (OneHotEncoder(handle_unknown="ignore", sparse_output=False), ["colour"]),
+        remainder="passthrough",
+    )
+    for model in (make_pipeline(encode, make()), make()):
+        columns = (
+            list(train.columns.drop("y")) if hasattr(model, "steps") else ["x0", "x1", "x2", "x3"]
+        )
+        model.fit(train[columns], train["y"])
+        classes = tuple(model.classes_)
+        assert evaluation._labels_are_argmax(model)
+        out = predict_frame(model, test[columns], task, classes)
+        assert np.array_equal(out.y_pred, model.predict(test[columns]))
+        assert np.allclose(out.proba, model.predict_proba(test[columns]))
+
+
+def test_other_classifiers_and_subclasses_still_run_predict():
+    class Thresholded(HistGradientBoostingClassifier):
+        def predict(self, X):
+            return np.where(self.predict_proba(X)[:, 1] > 0.8, self.classes_[1], self.classes_[0])
+
+    train, test = split("binary", 42)
+    columns = ["x0", "x1", "x2", "x3"]
+    model = Thresholded(max_iter=20).fit(train[columns], train["y"])
+    assert not evaluation._labels_are_argmax(model)
+    out = predict_frame(model, test[columns], "binary", tuple(model.classes_))
+    assert np.array_equal(out.y_pred, model.predict(test[columns]))

@@ -429,6 +429,8 @@ def predict_frame(estimator: Any, X: pd.DataFrame, task: str, classes: tuple) ->
         probabilities outside [0, 1] or not summing to 1. Whatever ``predict`` itself raises
         propagates unchanged.
     """
+    if task != "regression" and _labels_are_argmax(estimator):
+        return _predictions_from_proba(estimator, X, classes)
     y_pred = np.asarray(estimator.predict(X))
     if y_pred.ndim != 1 or y_pred.shape[0] != X.shape[0]:
         raise PredictionError(
@@ -445,6 +447,49 @@ def predict_frame(estimator: Any, X: pd.DataFrame, task: str, classes: tuple) ->
         return Predictions(y_pred=values)
     if not hasattr(estimator, "predict_proba"):
         return Predictions(y_pred=y_pred)
+    return Predictions(y_pred=y_pred, proba=_probabilities(estimator, X, classes))
+
+
+# Classifiers whose ``predict`` is, in scikit-learn's own code, the class of highest
+# probability (binary: probability above one half): for them the labels are read from
+# ``predict_proba`` instead of running the model (and a pipeline's transforms) twice.
+# Exact types only: a subclass may override ``predict``.
+_ARGMAX_CLASSIFIERS = frozenset(
+    {
+        (
+            "sklearn.ensemble._hist_gradient_boosting.gradient_boosting",
+            "HistGradientBoostingClassifier",
+        ),
+        ("sklearn.ensemble._forest", "RandomForestClassifier"),
+        ("sklearn.ensemble._forest", "ExtraTreesClassifier"),
+        ("sklearn.tree._classes", "DecisionTreeClassifier"),
+        ("sklearn.tree._classes", "ExtraTreeClassifier"),
+    }
+)
+
+
+def _labels_are_argmax(estimator: Any) -> bool:
+    kind = type(estimator)
+    if (kind.__module__, kind.__name__) == ("sklearn.pipeline", "Pipeline"):
+        estimator = estimator.steps[-1][1]
+        kind = type(estimator)
+    return (kind.__module__, kind.__name__) in _ARGMAX_CLASSIFIERS and hasattr(
+        estimator, "classes_"
+    )
+
+
+def _predictions_from_proba(estimator: Any, X: pd.DataFrame, classes: tuple) -> Predictions:
+    proba = _probabilities(estimator, X, classes, aligned=False)
+    fitted = np.asarray(estimator.classes_)
+    # Binary as scikit-learn: above one half (a tie is the first class), else the largest.
+    winner = (proba[:, 1] > 0.5).astype(np.intp) if len(fitted) == 2 else np.argmax(proba, axis=1)
+    return Predictions(y_pred=fitted[winner], proba=_aligned(proba, estimator, classes))
+
+
+def _probabilities(
+    estimator: Any, X: pd.DataFrame, classes: tuple, *, aligned: bool = True
+) -> np.ndarray:
+    """``predict_proba``'s output, validated, and laid out in ``classes`` order."""
     raw = np.asarray(estimator.predict_proba(X), dtype=float)
     fitted = getattr(estimator, "classes_", None)
     width = len(classes) if fitted is None else len(fitted)
@@ -453,11 +498,16 @@ def predict_frame(estimator: Any, X: pd.DataFrame, task: str, classes: tuple) ->
             f"predict_proba returned shape {raw.shape}; expected ({X.shape[0]}, {width})."
         )
     check_probabilities(raw)
+    return _aligned(raw, estimator, classes) if aligned else raw
+
+
+def _aligned(raw: np.ndarray, estimator: Any, classes: tuple) -> np.ndarray:
+    fitted = getattr(estimator, "classes_", None)
     if fitted is None:
-        return Predictions(y_pred=y_pred, proba=raw)
+        return raw
     proba = np.zeros((raw.shape[0], len(classes)))
     proba[:, _class_columns(fitted, classes)] = raw
-    return Predictions(y_pred=y_pred, proba=proba)
+    return proba
 
 
 def check_probabilities(proba: np.ndarray, who: str = "predict_proba") -> None:

@@ -198,11 +198,32 @@ def _running_sums(W: np.ndarray, rows: np.ndarray) -> np.ndarray:
     return out
 
 
-def _binary_auc(scores: np.ndarray, labels: np.ndarray, W: np.ndarray) -> np.ndarray:
+# The last class ranking and its sums, with the EvalData and weights they were made from:
+# ROC AUC and average precision of one chunk of resamples share them (the negatives' running
+# sums are most of either's cost). The references keep those objects alive, so an identity
+# match cannot be a new object at a recycled address.
+_last_ranking: list[tuple] = []
+
+
+def _ranked(d: EvalData, c: int, W: np.ndarray) -> tuple[_Ranking, np.ndarray, np.ndarray]:
+    """Class ``c`` against the rest of ``d`` ranked by its probability: the ranking, the
+    negatives' running weight sums and the positives' weights, for the resamples ``W``."""
+    if _last_ranking:
+        last_d, last_c, last_W, value = _last_ranking[0]
+        if last_d is d and last_c == c and last_W is W:
+            return value
+    ranking = _Ranking.of(d.proba[:, c], d.y == c)
+    value = (
+        ranking,
+        _running_sums(W, ranking.negatives),
+        np.take(W, ranking.positives, axis=1),
+    )
+    _last_ranking[:] = [(d, c, W, value)]
+    return value
+
+
+def _binary_auc(ranking: _Ranking, negatives: np.ndarray, positive_weights: np.ndarray):
     # Mann-Whitney: each positive beats the negatives below it and ties half of those level.
-    ranking = _Ranking.of(scores, np.asarray(labels, dtype=bool))
-    negatives = _running_sums(W, ranking.negatives)
-    positive_weights = np.take(W, ranking.positives, axis=1)
     beaten = np.take(negatives, ranking.negatives_below, axis=1)
     beaten += np.take(negatives, ranking.negatives_upto, axis=1)
     beaten *= 0.5
@@ -213,25 +234,25 @@ def _binary_auc(scores: np.ndarray, labels: np.ndarray, W: np.ndarray) -> np.nda
 
 
 def roc_auc(d: EvalData, W: np.ndarray) -> np.ndarray:
-    return _binary_auc(d.proba[:, d.positive], d.y == d.positive, W)
+    return _binary_auc(*_ranked(d, d.positive, W))
 
 
 def roc_auc_ovr(d: EvalData, W: np.ndarray) -> np.ndarray:
-    per_class = [_binary_auc(d.proba[:, c], d.y == c, W) for c in range(len(d.classes))]
+    per_class = [_binary_auc(*_ranked(d, c, W)) for c in range(len(d.classes))]
     return np.mean(per_class, axis=0)
 
 
 def average_precision(d: EvalData, W: np.ndarray) -> np.ndarray:
     # Step-wise AP as in scikit-learn: the mean over positives of the precision among the
     # rows scored at or above them (each threshold weighs its positives, ties included).
-    ranking = _Ranking.of(d.proba[:, d.positive], d.y == d.positive)
-    positives = _running_sums(W, ranking.positives)
-    negatives = _running_sums(W, ranking.negatives)
+    ranking, negatives, positive_weights = _ranked(d, d.positive, W)
+    positives = np.zeros((W.shape[0], ranking.positives.size + 1))
+    np.cumsum(positive_weights, axis=1, out=positives[:, 1:])
     n_pos = positives[:, -1]
     tp = n_pos[:, None] - np.take(positives, ranking.positives_below, axis=1)
     fp = negatives[:, -1:] - np.take(negatives, ranking.negatives_below, axis=1)
     precision = _ratio(tp, tp + fp)
-    ap = _ratio(np.einsum("ij,ij->i", np.take(W, ranking.positives, axis=1), precision), n_pos)
+    ap = _ratio(np.einsum("ij,ij->i", positive_weights, precision), n_pos)
     return np.where(n_pos > 0, ap, np.nan)
 
 

@@ -158,32 +158,36 @@ def standard_baselines(ctx: AuditContext) -> list[Baseline]:
     from sklearn.dummy import DummyClassifier, DummyRegressor
 
     features = baseline_features(ctx)
+    # A dummy reads no column: refitting it on an empty frame skips copying the features.
+    no_columns: tuple[str, ...] = ()
     if ctx.task == "regression":
         out = [
-            Baseline("mean", "Dummy (mean)", "trivial", DummyRegressor(strategy="mean"), features),
             Baseline(
-                "median", "Dummy (median)", "trivial", DummyRegressor(strategy="median"), features
+                "mean", "Dummy (mean)", "trivial", DummyRegressor(strategy="mean"), no_columns
+            ),
+            Baseline(
+                "median", "Dummy (median)", "trivial", DummyRegressor(strategy="median"), no_columns
             ),
         ]
     else:
         seed = int(rng_for(ctx.seed, "baseline.comparison.stratified").integers(2**31 - 1))
         out = [
             Baseline(
-                "prior", "Dummy (prior)", "trivial", DummyClassifier(strategy="prior"), features
+                "prior", "Dummy (prior)", "trivial", DummyClassifier(strategy="prior"), no_columns
             ),
             Baseline(
                 "most_frequent",
                 "Dummy (most frequent)",
                 "trivial",
                 DummyClassifier(strategy="most_frequent"),
-                features,
+                no_columns,
             ),
             Baseline(
                 "stratified",
                 "Dummy (stratified)",
                 "trivial",
                 DummyClassifier(strategy="stratified", random_state=seed),
-                features,
+                no_columns,
             ),
         ]
     if features:

@@ -22,7 +22,8 @@ def resample_weights(n: int, n_resamples: int, rng: np.random.Generator):
     done = 0
     while done < n_resamples:
         size = min(chunk, n_resamples - done)
-        draws = rng.integers(0, n, size=(size, n)) + (np.arange(size) * n)[:, None]
+        draws = rng.integers(0, n, size=(size, n))
+        draws += (np.arange(size) * n)[:, None]  # in place: no second (size, n) temporary
         yield np.bincount(draws.ravel(), minlength=size * n).reshape(size, n).astype(np.float64)
         done += size
 
