@@ -218,6 +218,7 @@ def test_a_cap_is_told_apart_from_a_code_for_unknown():
         99_999.0,
     )
     assert "not a code for 'unknown'" in capped.message
+    assert "Capped (top-coded, kept as they are): 'income' at 99999." in result.summary
     assert (by_column["age"].code, by_column["age"].evidence["codes"]) == (
         "sentinel_value",
         [999.0],

@@ -698,14 +698,23 @@ def _tail_index(gaps: np.ndarray, skip: int, reference: int) -> float:
 
 
 def _summary(findings: list[Finding], n_columns: int, params: OutOfRangeParams) -> str:
-    if findings:
-        columns = list(dict.fromkeys(f.columns[0] for f in findings))
+    caps = [f for f in findings if f.code == "top_coded"]
+    capped = (
+        " Capped (top-coded, kept as they are): "
+        + ", ".join(f"{f.columns[0]!r} at {f.evidence['cap']:g}" for f in caps[:5])
+        + "."
+        if caps
+        else ""
+    )
+    problems = [f for f in findings if f.code != "top_coded"]
+    if problems:
+        columns = list(dict.fromkeys(f.columns[0] for f in problems))
         shown = ", ".join(repr(c) for c in columns[:5])
         more = f" (+{len(columns) - 5} more)" if len(columns) > 5 else ""
-        return f"Impossible or extreme values in {len(columns)} column(s): {shown}{more}."
+        return f"Impossible or extreme values in {len(columns)} column(s): {shown}{more}.{capped}"
     declared = f" and {len(params.domains)} declared domain(s)" if params.domains else ""
     return (
         f"No placeholder code, infinite value, misplaced negative or value cut off more than "
         f"{params.min_robust_z:g} robust standard deviations beyond the rest of its tail, "
-        f"across {n_columns} numeric columns{declared}."
+        f"across {n_columns} numeric columns{declared}.{capped}"
     )
