@@ -209,15 +209,20 @@ def _tree_explanation(shap, ctx, estimator, matrix, rows, deadline) -> Explanati
         )
     # Path-dependent TreeSHAP: exact, and needs no background data.
     explainer = shap.TreeExplainer(estimator)
+    output = getattr(explainer.model, "tree_output", None)
+    kind = {"probability": "probability", "log_odds": "log-odds"}.get(output, "raw score")
+    return _explained("tree", explainer, kind, ctx, matrix, rows, deadline)
+
+
+def _explained(method, explainer, kind, ctx, matrix, rows, deadline) -> Explanation:
+    """Run a shap explainer on ``matrix`` within the time budget, in the model's columns."""
     with _feature_name_warnings_ignored():
         values, limited = _in_budget(
             lambda part: explainer.shap_values(matrix[part]), len(matrix), deadline
         )
-    output = getattr(explainer.model, "tree_output", None)
-    kind = {"probability": "probability", "log_odds": "log-odds"}.get(output, "raw score")
     values, base = _oriented(values, explainer.expected_value, ctx)
     return Explanation(
-        method="tree",
+        method=method,
         features=[],
         importance=np.empty(0),
         rows=rows[: len(values)],
@@ -237,25 +242,11 @@ def _linear_explanation(shap, ctx, estimator, matrix, rows, deadline) -> Explana
     explainer = shap.LinearExplainer(
         estimator, (matrix.mean(axis=0), np.cov(matrix, rowvar=False).reshape(matrix.shape[1], -1))
     )
-    with _feature_name_warnings_ignored():
-        values, limited = _in_budget(
-            lambda part: explainer.shap_values(matrix[part]), len(matrix), deadline
-        )
     logistic = type(estimator).__name__.startswith("LogisticRegression") or (
         getattr(estimator, "loss", None) == "log_loss"
     )
     kind = "log-odds" if logistic else "score"
-    values, base = _oriented(values, explainer.expected_value, ctx)
-    return Explanation(
-        method="linear",
-        features=[],
-        importance=np.empty(0),
-        rows=rows[: len(values)],
-        unit=_unit(ctx, kind),
-        values=values,
-        base_value=base,
-        budget_limited=limited,
-    )
+    return _explained("linear", explainer, kind, ctx, matrix, rows, deadline)
 
 
 @contextmanager
@@ -353,13 +344,17 @@ def _source_weights(preprocessing, features: list[str]) -> tuple[list[str], np.n
     return names, weights
 
 
-def _column_transformer_sources(ct, names_in: list[str]) -> tuple[list[str], np.ndarray]:
+def _named_outputs(transformer, names_in: list[str], what: str) -> list[str]:
     try:
-        names_out = [str(n) for n in _feature_names_out(ct, names_in)]
+        return [str(n) for n in _feature_names_out(transformer, names_in)]
     except (AttributeError, TypeError, ValueError) as exc:
         raise _Unexplainable(
-            f"the ColumnTransformer does not name its output columns ({_error_text(exc)})"
+            f"{what} does not name its output columns ({_error_text(exc)})"
         ) from None
+
+
+def _column_transformer_sources(ct, names_in: list[str]) -> tuple[list[str], np.ndarray]:
+    names_out = _named_outputs(ct, names_in, "the ColumnTransformer")
     mapping = np.zeros((len(names_out), len(names_in)))
     for name, transformer, columns in ct.transformers_:
         block = ct.output_indices_.get(name)
@@ -380,13 +375,7 @@ def _column_transformer_sources(ct, names_in: list[str]) -> tuple[list[str], np.
 
 
 def _step_sources(step, names_in: list[str]) -> tuple[list[str], np.ndarray]:
-    try:
-        names_out = [str(n) for n in _feature_names_out(step, names_in)]
-    except (AttributeError, TypeError, ValueError) as exc:
-        raise _Unexplainable(
-            f"the preprocessing step {type(step).__name__} does not name its output columns "
-            f"({_error_text(exc)})"
-        ) from None
+    names_out = _named_outputs(step, names_in, f"the preprocessing step {type(step).__name__}")
     mapping = np.zeros((len(names_out), len(names_in)))
     for j, out in enumerate(names_out):
         sources = _match_sources(out, names_in)
