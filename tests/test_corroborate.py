@@ -110,3 +110,14 @@ def test_breast_cancer_is_near_perfect_but_quiet_and_a_planted_refund_is_not():
     assert target.status == "fail"
     assert any("treatment_cost" in f.columns for f in target.findings)
     assert leaked.check("performance.holdout_metrics").findings[0].severity == "medium"
+
+
+def test_findings_that_name_columns_for_another_reason_are_not_raised():
+    # Near copies name the columns in which they differ; the model's use of those says
+    # nothing about the copies.
+    copies = Finding("near_copies_of_train_rows", "medium", "2 near copies.", ("refund", "income"))
+    check = CheckResult(
+        "leakage.near_duplicates", "leakage", "Near copies", "warn", "2 rows.", (copies,)
+    )
+    (raised, _) = corroborate([check, _importance(0.9)])
+    assert (raised.status, raised.findings[0].severity) == ("warn", "medium")

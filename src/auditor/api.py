@@ -104,7 +104,7 @@ def audit(
     if evaluation is not None:
         spec = replace(
             spec,
-            evaluation=evaluation
+            evaluation=evaluation.validated("evaluation=")
             if isinstance(evaluation, EvaluationSettings)
             else evaluation_settings(evaluation, "evaluation="),
         )

@@ -22,6 +22,14 @@ from auditor.result import CheckResult, Finding, status_from
 RELIED_ON_SHARE = 0.2
 DOMINANT_SHARE = 0.5
 _STRENGTH_ONLY = frozenset({"too_predictive"})
+# Findings that say a column itself carries the label (its values, its segments, its dates,
+# an id). Others name columns for another reason (where near copies differ, which column the
+# split ignored) and the model's use of those columns says nothing about them.
+_ABOUT_THE_COLUMN = _STRENGTH_ONLY | {
+    "pure_segment",
+    "dates_after_prediction_time",
+    "id_predicts_target",
+}
 _IMPORTANCE = "explain.feature_importance"
 _STATUS_RANK = {"pass": 0, "warn": 1, "fail": 2}
 
@@ -59,7 +67,7 @@ def _with_reliance(check: CheckResult, shares: dict[str, float]) -> CheckResult:
         strength_only = f.code in _STRENGTH_ONLY
         share = max(parts, default=0.0) if strength_only else sum(parts)
         needed = DOMINANT_SHARE if strength_only else RELIED_ON_SHARE
-        if f.severity != "medium" or share < needed:
+        if f.severity != "medium" or f.code not in _ABOUT_THE_COLUMN or share < needed:
             return f
         return dataclasses.replace(
             f,

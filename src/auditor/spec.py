@@ -85,13 +85,17 @@ class EvaluationSettings:
     seed: int | None = None
 
     def validated(self, where: str) -> EvaluationSettings:
+        if self.seed is not None and not _is_seed(self.seed):
+            raise InputError(
+                f"{where} seed = {self.seed!r} must be an integer from 0 to 4294967295."
+            )
         for key, low, high in (
             ("folds", 2, 100),
             ("repeats", 1, 100),
             ("bootstrap_resamples", 100, 100_000),
         ):
             value = getattr(self, key)
-            if not low <= value <= high:
+            if not _is_int(value) or not low <= value <= high:
                 raise InputError(
                     f"{where} {key} = {value!r} must be an integer from {low} to {high:,}."
                 )

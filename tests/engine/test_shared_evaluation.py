@@ -14,6 +14,8 @@ from tests._factories_evaluation import linear_model, split
 
 import auditor
 from auditor import keys
+from auditor.errors import InputError
+from auditor.spec import EvaluationSettings
 
 FIT_CALLS: list[int] = []
 
@@ -106,3 +108,21 @@ def test_the_bootstrap_resamples_and_their_seed_are_settings():
     low, high = interval(bootstrap_resamples=5000)
     assert low == pytest.approx(default[0], abs=0.01)
     assert high == pytest.approx(default[1], abs=0.01)
+
+
+@pytest.mark.parametrize(
+    ("settings", "match"),
+    [
+        (EvaluationSettings(folds=1), r"evaluation= folds = 1 must be an integer from 2"),
+        (
+            EvaluationSettings(bootstrap_resamples=0),
+            r"evaluation= bootstrap_resamples = 0 must be an integer from 100",
+        ),
+        (EvaluationSettings(seed=-3), r"evaluation= seed = -3 must be an integer"),
+    ],
+)
+def test_settings_given_as_an_object_are_validated_too(settings, match):
+    train, test = split("binary", 34)
+    model = linear_model("binary").fit(train.drop(columns="y"), train["y"])
+    with pytest.raises(InputError, match=match):
+        auditor.audit(train=train, test=test, target="y", model=model, evaluation=settings)

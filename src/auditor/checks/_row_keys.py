@@ -297,24 +297,27 @@ class Matches:
     def excess_share(self) -> float:
         return self.excess_rows / self.n if self.n else 0.0
 
-    @property
-    def metric_noise(self) -> float:
-        """The half-width of a 95% interval of a rate measured on the ``n`` test rows, at its
-        widest (a rate of one half): rows fewer than this share cannot move an accuracy-like
-        metric beyond its interval, so they warn rather than fail."""
-        return 1.96 * math.sqrt(0.25 / self.n) if self.n else 1.0
+    def fail_share(self, fail_share: float, n_test: int | None = None) -> float:
+        """The share of the test rows from which copies fail: ``fail_share``, and at least
+        the half-width of a 95% interval of a rate measured on the ``n_test`` test rows (by
+        default ``n``), at its widest (a rate of one half). Fewer copies cannot move an
+        accuracy-like metric beyond its interval, so they warn rather than fail."""
+        rows = self.n if n_test is None else n_test
+        return max(fail_share, 1.96 * math.sqrt(0.25 / rows) if rows else 1.0)
 
-    def severity(self, *, fail_share: float, min_rows: int, alpha: float) -> str | None:
+    def severity(
+        self, *, fail_share: float, min_rows: int, alpha: float, n_test: int | None = None
+    ) -> str | None:
         """``high``, ``medium``, ``low`` or None (see the checks' Notes).
 
         Copies beyond chance fail when they are at least ``fail_share`` of the test rows,
-        ``min_rows`` rows, and enough rows to move a metric beyond its interval
-        (``metric_noise``); fewer warn.
+        ``min_rows`` rows, and enough rows to move a metric beyond its interval on the
+        ``n_test`` test rows (``fail_share()``); fewer warn.
         """
         if self.observed == 0 or self.observed <= self.allowed_share * self.n:
             return None
         significant = self.p_value < alpha
-        enough = max(fail_share, self.metric_noise)
+        enough = self.fail_share(fail_share, n_test)
         if significant and self.excess_share >= enough and self.excess_rows >= min_rows:
             return "high"
         if significant and self.excess_rows >= min_rows:

@@ -208,3 +208,19 @@ def test_genuine_close_neighbours_in_a_clean_split_stay_quiet(table):
     for seed in (301, 302, 303):
         train, test = fx.random_split(table, seed)
         assert _run(train, test).findings == ()
+
+
+def test_the_fail_share_is_measured_on_all_test_rows_when_the_search_is_sampled(monkeypatch):
+    # Beyond the searched sample, a metric's interval is that of every test row: 2,000
+    # rows searched of 4,000 must not raise the bar from 2.2% to 3.1%.
+    from auditor.engine import neighbours
+
+    monkeypatch.setattr(neighbours, "MAX_SEARCHED_ROWS", 2000)
+    table = fx.realistic_table(12_000, 34)
+    train, test = fx.random_split(table, 35, test_share=1 / 3)
+    planted, _ = fx.near_copy_train_rows(train, test, 160, seed=36, how="round3")
+    outcome = _run(train, planted)
+    (finding,) = outcome.findings
+    assert finding.evidence["searched_test_rows"] == 2000
+    assert finding.evidence["fail_at"] == pytest.approx(1.96 * (0.25 / len(test)) ** 0.5)
+    assert outcome.status == "fail"

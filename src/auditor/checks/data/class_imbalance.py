@@ -100,8 +100,8 @@ def class_imbalance(ctx: AuditContext, params: ClassImbalanceParams) -> CheckOut
     accuracy is near 1 by predicting the other classes, and ROC AUC weighs every row of the
     large class equally, so it stays high while most rows the model flags are false alarms.
     When the release is judged on one of those (``metric``, by default the headline metric)
-    it warns and names the metrics that stay informative; when it is judged on one of those
-    (average precision, balanced accuracy, F1, MCC) the imbalance is informational, like a
+    it warns and names the metrics that stay informative; when it is judged on another
+    metric (average precision, balanced accuracy, F1, MCC) the imbalance is informational, like a
     class with fewer than ``min_train_rows`` train rows.
     """
     counts = {

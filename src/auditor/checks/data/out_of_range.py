@@ -358,8 +358,9 @@ def _column(
             {name: v == cap for name, v in values.items()},
             values,
             f"hold {cap:g}, the column's maximum, with other values running up to just below "
-            "it: a cap (top-code) that records every larger value as itself. It is not a code "
-            "for 'unknown': keep it; the model cannot tell the values above the cap apart",
+            "it: a cap (a top-code recording every larger value as itself) or a natural "
+            "maximum. It is not a code for 'unknown': keep it; if it is a cap, the model "
+            "cannot tell the values above it apart",
             {"cap": cap},
         )
         if finding is not None:
@@ -408,7 +409,7 @@ def _column(
         if finding is not None:
             findings.append(finding)
 
-    flagged_rows = sum(int(f.evidence["rows"]) for f in findings)
+    flagged_rows = sum(int(f.evidence["rows"]) for f in findings if f.code != "top_coded")
     row = (
         column,
         int(len(pooled)),

@@ -158,6 +158,7 @@ def near_duplicates(ctx: AuditContext, params: NearDuplicatesParams) -> CheckOut
         int(by_distance.sum()), len(searched), within_distance, len(reference), params
     ):
         by_distance[:] = False
+        within_distance = 0
     is_near = rounded | by_distance
     matches = judge_matches(
         int(is_near.sum()),
@@ -171,8 +172,9 @@ def near_duplicates(ctx: AuditContext, params: NearDuplicatesParams) -> CheckOut
     n_cols = len(keys.columns)
     on = f"{n_cols} feature column{'s' if n_cols != 1 else ''}"
     severity = matches.severity(
-        fail_share=params.fail_share, min_rows=params.min_rows, alpha=params.alpha
+        fail_share=params.fail_share, min_rows=params.min_rows, alpha=params.alpha, n_test=n_test
     )
+    fail_at = matches.fail_share(params.fail_share, n_test)
 
     findings = []
     tables = []
@@ -204,7 +206,7 @@ def near_duplicates(ctx: AuditContext, params: NearDuplicatesParams) -> CheckOut
                 f"in {named}"
                 + (f" and {more} more columns" if more > 0 else "")
                 + f". About {matches.excess_rows:,.0f} near cop{'y' if round(matches.excess_rows) == 1 else 'ies'} ({matches.excess_share:.2%} "
-                f"of test rows; fail at {max(params.fail_share, matches.metric_noise):.1%}, enough "
+                f"of test rows; fail at {fail_at:.1%}, enough "
                 f"to move a metric beyond its interval; warn from {params.min_rows} "
                 f"row{'s' if params.min_rows != 1 else ''}).",
                 tuple(differing),
@@ -214,7 +216,7 @@ def near_duplicates(ctx: AuditContext, params: NearDuplicatesParams) -> CheckOut
                     "expected_share": matches.expected_share,
                     "excess_rows": round(matches.excess_rows, 1),
                     "p_value": matches.p_value,
-                    "fail_at": params.fail_share,
+                    "fail_at": fail_at,
                     "searched_test_rows": len(searched),
                     "distance_ratio": params.distance_ratio,
                     "differing_columns": {c: d["rows"] for c, d in list(differing.items())[:10]},

@@ -190,9 +190,17 @@ def target(ctx: AuditContext, params: TargetParams) -> CheckOutcome:
 _FAMILY_WORD = re.compile(r"[^0-9a-zA-Z]+")
 
 
+# First words that say what kind of value a column holds, not what it records.
+_GENERIC_FIRST_WORDS = frozenset(
+    {"n", "nb", "no", "nr", "num", "is", "has", "x", "v", "var", "col", "f", "feat", "feature"}
+)
+
+
 def _family(column: str) -> str | None:
     words = [w for w in _FAMILY_WORD.split(str(column).lower()) if w]
-    return words[0] if len(words) > 1 else None
+    if len(words) < 2 or words[0] in _GENERIC_FIRST_WORDS:
+        return None
+    return words[0]
 
 
 def _by_family(findings: list[Finding]) -> list[Finding]:

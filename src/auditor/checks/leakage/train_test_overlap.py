@@ -139,7 +139,7 @@ def train_test_overlap(ctx: AuditContext, params: TrainTestOverlapParams) -> Che
                 f"train row exactly on all {on}; {chance}. About {matches.excess_rows:,.0f} "
                 f"cop{'y' if round(matches.excess_rows) == 1 else 'ies'} "
                 f"({matches.excess_share:.2%} of test rows; fail at "
-                f"{max(params.fail_share, matches.metric_noise):.1%}, warn from {params.min_rows} row{'s' if params.min_rows != 1 else ''}).",
+                f"{matches.fail_share(params.fail_share):.1%}, warn from {params.min_rows} row{'s' if params.min_rows != 1 else ''}).",
                 (),
                 {
                     "rows": matches.observed,
@@ -147,7 +147,7 @@ def train_test_overlap(ctx: AuditContext, params: TrainTestOverlapParams) -> Che
                     "expected_share": matches.expected_share,
                     "excess_rows": round(matches.excess_rows, 1),
                     "p_value": matches.p_value,
-                    "fail_at": params.fail_share,
+                    "fail_at": matches.fail_share(params.fail_share),
                     "example_test_rows": example_rows(test_pos),
                     "example_train_rows": example_rows(train_pos),
                 },

@@ -36,8 +36,8 @@ class HoldoutMetricsParams:
     near_perfect: float = param(
         0.99,
         "Note a headline score at least this good (ROC AUC, balanced accuracy or R²): real "
-        "tasks rarely allow it, so it points to the leakage checks. It warns when they flagged "
-        "something.",
+        "tasks rarely allow it, so it points to the leakage checks. It warns when one of them "
+        "failed.",
         share=True,
     )
 
