@@ -22,6 +22,7 @@ import time
 import warnings
 from collections import Counter
 from dataclasses import dataclass, replace
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -447,7 +448,8 @@ def predict_frame(estimator: Any, X: pd.DataFrame, task: str, classes: tuple) ->
         return Predictions(y_pred=values)
     if not hasattr(estimator, "predict_proba"):
         return Predictions(y_pred=y_pred)
-    return Predictions(y_pred=y_pred, proba=_probabilities(estimator, X, classes))
+    proba = _aligned(_probabilities(estimator, X, classes), estimator, classes)
+    return Predictions(y_pred=y_pred, proba=proba)
 
 
 # Classifiers whose ``predict`` is, in scikit-learn's own code, the class of highest
@@ -479,17 +481,15 @@ def _labels_are_argmax(estimator: Any) -> bool:
 
 
 def _predictions_from_proba(estimator: Any, X: pd.DataFrame, classes: tuple) -> Predictions:
-    proba = _probabilities(estimator, X, classes, aligned=False)
+    proba = _probabilities(estimator, X, classes)
     fitted = np.asarray(estimator.classes_)
     # Binary as scikit-learn: above one half (a tie is the first class), else the largest.
     winner = (proba[:, 1] > 0.5).astype(np.intp) if len(fitted) == 2 else np.argmax(proba, axis=1)
     return Predictions(y_pred=fitted[winner], proba=_aligned(proba, estimator, classes))
 
 
-def _probabilities(
-    estimator: Any, X: pd.DataFrame, classes: tuple, *, aligned: bool = True
-) -> np.ndarray:
-    """``predict_proba``'s output, validated, and laid out in ``classes`` order."""
+def _probabilities(estimator: Any, X: pd.DataFrame, classes: tuple) -> np.ndarray:
+    """``predict_proba``'s output, validated, in the estimator's own class order."""
     raw = np.asarray(estimator.predict_proba(X), dtype=float)
     fitted = getattr(estimator, "classes_", None)
     width = len(classes) if fitted is None else len(fitted)
@@ -498,7 +498,7 @@ def _probabilities(
             f"predict_proba returned shape {raw.shape}; expected ({X.shape[0]}, {width})."
         )
     check_probabilities(raw)
-    return _aligned(raw, estimator, classes) if aligned else raw
+    return raw
 
 
 def _aligned(raw: np.ndarray, estimator: Any, classes: tuple) -> np.ndarray:
@@ -774,6 +774,16 @@ def holdout_bootstrap(ctx: AuditContext, statistics: dict[str, Any]) -> dict[str
     return statistics_on(statistics, chunks)
 
 
+def score_on_test_rows(ctx: AuditContext, statistics: dict[str, Any]) -> dict[str, HoldoutScore]:
+    """Each weighted statistic on the test rows, with its replicates on the audit's resamples."""
+    ones = np.ones((1, len(ctx.test)))
+    replicates = holdout_bootstrap(ctx, statistics)
+    return {
+        key: HoldoutScore(float(statistic(ones)[0]), replicates[key])
+        for key, statistic in statistics.items()
+    }
+
+
 def model_holdout_scores(ctx: AuditContext) -> dict[str, HoldoutScore]:
     """Every metric that applies to the model's test predictions, bootstrapped once (memoized).
 
@@ -784,18 +794,11 @@ def model_holdout_scores(ctx: AuditContext) -> dict[str, HoldoutScore]:
         from auditor.metrics import metrics_for
 
         data = ctx.test_eval
-        specs = metrics_for(data)
-        ones = np.ones((1, data.n))
-        replicates = holdout_bootstrap(ctx, {m.key: _bound(m, data) for m in specs})
-        return {
-            m.key: HoldoutScore(float(m.weighted(data, ones)[0]), replicates[m.key]) for m in specs
-        }
+        return score_on_test_rows(
+            ctx, {m.key: partial(m.weighted, data) for m in metrics_for(data)}
+        )
 
     return ctx.memoized("holdout:model", compute)
-
-
-def _bound(metric: MetricSpec, data: Any):
-    return lambda W: metric.weighted(data, W)
 
 
 def model_holdout(ctx: AuditContext, metric: MetricSpec) -> HoldoutScore:
@@ -805,9 +808,8 @@ def model_holdout(ctx: AuditContext, metric: MetricSpec) -> HoldoutScore:
         return scores[metric.key]
 
     def compute() -> HoldoutScore:
-        data = ctx.test_eval
-        replicates = holdout_bootstrap(ctx, {metric.key: _bound(metric, data)})[metric.key]
-        return HoldoutScore(float(metric.weighted(data, np.ones((1, data.n)))[0]), replicates)
+        statistic = partial(metric.weighted, ctx.test_eval)
+        return score_on_test_rows(ctx, {metric.key: statistic})[metric.key]
 
     # A metric the task's list leaves out (asked for by a check's parameter): the same
     # resamples, so it stays paired with everything else.

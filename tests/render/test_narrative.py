@@ -62,20 +62,7 @@ def result_data(checks: list[dict], gate: dict | None, policy: dict | None = Non
     }
 
 
-SLICE_COLUMNS = [
-    "rank",
-    "slice",
-    "rows",
-    "share",
-    "error_rate_in_slice",
-    "error_rate_elsewhere",
-    "lift",
-    "lift_ci_low",
-    "lift_ci_high",
-    "p_value",
-    "q_value",
-    "severity",
-]
+SLICE_COLUMNS = list(hostile.SLICE_COLUMNS)
 
 
 def slice_check(reported: list, tested: list, columns=SLICE_COLUMNS) -> dict:

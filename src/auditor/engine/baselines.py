@@ -24,7 +24,7 @@ from auditor.evaluation import (
     cross_fit,
     cv_folds,
     fit_on_train,
-    holdout_bootstrap,
+    score_on_test_rows,
 )
 from auditor.metrics import EvalData, MetricSpec
 from auditor.stats.random import rng_for
@@ -271,14 +271,7 @@ def holdout_scores(
         name: merged_rows_statistic(metric, ctx.eval_data(ctx.test[ctx.target], p))
         for name, p in predictions.items()
     }
-    if not statistics:
-        return {}
-    replicates = holdout_bootstrap(ctx, statistics)
-    ones = np.ones((1, len(ctx.test)))
-    return {
-        name: HoldoutScore(float(stat(ones)[0]), replicates[name])
-        for name, stat in statistics.items()
-    }
+    return score_on_test_rows(ctx, statistics) if statistics else {}
 
 
 def refits(ctx: AuditContext, baseline: Baseline) -> CrossValidation:

@@ -65,6 +65,12 @@ def _is_finite(real: float | int) -> bool:
         return False
 
 
+def finite(value: Any) -> float | int | None:
+    """The value as a finite Python number, or None (not a number, a bool, NaN or infinite)."""
+    real = _real(value)
+    return real if real is not None and _is_finite(real) else None
+
+
 def _unsigned_zero(text: str) -> str:
     """``-0.000`` -> ``0.000``: a value that rounds to zero has no sign."""
     return _NEGATIVE_ZERO.sub("", text)
@@ -109,8 +115,8 @@ def number(value: Any) -> str:
 
 def share(value: Any) -> str:
     """A fraction in [0, 1] as a percentage."""
-    real = _real(value)
-    if real is None or not _is_finite(real):
+    real = finite(value)
+    if real is None:
         return number(value)
     text = f"{real:.1%}" if 0 < abs(real) < 0.001 or abs(real) >= 0.1 else f"{real:.2%}"
     return _unsigned_zero(text)
@@ -118,8 +124,8 @@ def share(value: Any) -> str:
 
 def p_value(value: Any) -> str:
     """A p-value to three decimals; below 0.001 it reads "< 0.001" rather than a false 0.000."""
-    real = _real(value)
-    if real is None or not _is_finite(real):
+    real = finite(value)
+    if real is None:
         return number(value)
     return "< 0.001" if real < 0.001 else f"{real:.3f}"
 
@@ -134,8 +140,8 @@ def p_equals(name: str, value: Any) -> str:
 
 def signed(value: Any, decimals: int = 4) -> str:
     """A difference with its sign (``+0.0123``); zero, missing and infinite read plainly."""
-    real = _real(value)
-    if real is None or not _is_finite(real):
+    real = finite(value)
+    if real is None:
         text = number(value)
         return "+" + text if text == INFINITY else text
     text = _unsigned_zero(f"{real:+.{decimals}f}")

@@ -15,6 +15,7 @@ from typing import Any
 from auditor import keys
 from auditor.render.formatting import (
     INFINITY,
+    finite,
     interval,
     number,
     p_equals,
@@ -45,12 +46,7 @@ def _plural(count: Any, word: str) -> str:
 
 def _finite(value: Any) -> bool:
     """A real, finite number (not a bool, not None, NaN or an infinity)."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return False
-    try:
-        return math.isfinite(value)
-    except OverflowError:  # an integer too large for a float
-        return False
+    return finite(value) is not None
 
 
 def _g(value: Any) -> str:

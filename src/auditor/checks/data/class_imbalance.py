@@ -134,7 +134,7 @@ def class_imbalance(ctx: AuditContext, params: ClassImbalanceParams) -> CheckOut
         }
         name = _label(label)
         if severity is not None:
-            margin = 1.96 * 0.5 / math.sqrt(rows) if rows else None
+            margin = _recall_margin(rows) if rows else None
             precision = (
                 f"its recall is known to about +/- {margin:.2f}"
                 if margin is not None
@@ -245,7 +245,7 @@ def _misleading_metric(name, rows, share, metric, ctx, evidence, params) -> Find
         else f"{label} weighs every row of the large class equally, so it stays high while "
         "most rows the model flags are false alarms"
     )
-    margin = 1.96 * 0.5 / math.sqrt(rows)
+    margin = _recall_margin(rows)
     return Finding(
         "imbalance_misleads_metric",
         "medium",
@@ -256,6 +256,11 @@ def _misleading_metric(name, rows, share, metric, ctx, evidence, params) -> Find
         (ctx.target,),
         {**evidence, "metric": metric, "informative_metrics": list(readable)},
     )
+
+
+def _recall_margin(rows: int) -> float:
+    """Half-width of a 95% interval of a recall measured on ``rows`` rows, at its widest."""
+    return 1.96 * 0.5 / math.sqrt(rows)
 
 
 def _label(label: object) -> str:

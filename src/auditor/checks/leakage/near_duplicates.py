@@ -275,12 +275,8 @@ def _distance_beyond_chance(
     Distances are continuous: a reference sample in which no training row came that close
     measures the rate only down to one row in the sample, so at least one is assumed.
     """
-    from scipy.stats import binom
-
-    if observed == 0:
-        return False
-    rate = min(1.0, max(within, 1) / max(n_reference, 1) * (1.0 + params.chance_margin))
-    return float(binom.sf(observed - 1, n, rate)) < params.alpha
+    matches = judge_matches(observed, n, max(within, 1), n_reference, params.chance_margin, 0.0)
+    return observed > 0 and matches.p_value < params.alpha
 
 
 def _by_distance(found, n_test: int, params: NearDuplicatesParams):

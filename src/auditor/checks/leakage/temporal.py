@@ -268,19 +268,23 @@ _MIN_PAIRED_ROWS = 20
 
 def _later_dates(ctx: AuditContext, column: str, params: TemporalParams) -> list[Finding]:
     """Date columns dated after the time column on most rows: known only after prediction."""
-    time_reading = ctx.time_reading(column)
-    if not time_reading.how.is_date:
+
+    def days(name: str) -> np.ndarray | None:
+        read = split_times(ctx, name)
+        if read is None or not read[0].is_date:
+            return None
+        return np.concatenate([_comparable(values) for values in read])
+
+    moment = days(column)
+    if moment is None:
         return []
-    splits = [s for s in ("train", "test") if s in time_reading.values]
-    moment = np.concatenate([np.floor(time_reading.key(s) / SECONDS_PER_DAY) for s in splits])
     findings = []
     for other in ctx.roles.dates:
         if other == column or not all(other in frame for frame in (ctx.train, ctx.test)):
             continue
-        reading = ctx.time_reading(other)
-        if not reading.how.is_date:
+        day = days(other)
+        if day is None:
             continue
-        day = np.concatenate([np.floor(reading.key(s) / SECONDS_PER_DAY) for s in splits])
         both = np.isfinite(day) & np.isfinite(moment)
         if both.sum() < _MIN_PAIRED_ROWS:
             continue
