@@ -48,6 +48,7 @@ def audit(
     group_column: str | None = None,
     time_column: str | None = None,
     sensitive: Sequence[str] | None = None,
+    weight_column: str | None = None,
     seed: int | None = None,
     n_jobs: int | None = None,
     trust_model: bool | None = None,
@@ -71,6 +72,9 @@ def audit(
         Instead of a model: a ``prediction`` column and ``proba_<class>`` columns.
     baseline_model : estimator, str or Path, optional
         A fitted model (or ``.skops`` file) the model must beat in ``baseline.comparison``.
+    weight_column : str, optional
+        A column of non-negative sample weights: every metric, interval, rate and
+        comparison is weighted (counts that drive intervals use Kish's effective size).
     config : str or Path, optional
         An ``audit.toml``; the other keywords override its values.
     checks : mapping, optional
@@ -116,6 +120,7 @@ def audit(
         group=group_column,
         time=time_column,
         sensitive=tuple(sensitive) if sensitive is not None else None,
+        weight=weight_column,
         seed=seed,
         n_jobs=n_jobs,
         trust_model=trust_model,

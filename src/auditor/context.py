@@ -137,6 +137,22 @@ class AuditContext:
             have.add("sensitive")
         return frozenset(have)
 
+    @cached_property
+    def test_weights(self) -> np.ndarray | None:
+        """Sample weights of the test rows (``--weight-column``), or None when unweighted."""
+        return self.weights_of(self.test)
+
+    @cached_property
+    def train_weights(self) -> np.ndarray | None:
+        """Sample weights of the training rows, or None when unweighted or without train."""
+        return None if self.train is None else self.weights_of(self.train)
+
+    def weights_of(self, frame: pd.DataFrame) -> np.ndarray | None:
+        """The weight column of ``frame`` as floats (validated on load), or None."""
+        if self.roles.weight is None:
+            return None
+        return frame[self.roles.weight].to_numpy(dtype=float)
+
     @property
     def positive_class(self) -> Any:
         return self.classes[self.positive] if self.task == "binary" else None

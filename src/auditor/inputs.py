@@ -23,7 +23,7 @@ from auditor.io.models import load_model
 from auditor.io.tables import from_user_frame, nested_columns_as_text, read_table
 from auditor.progress import size_text, step
 from auditor.result import InputFile
-from auditor.roles import resolve_roles
+from auditor.roles import ColumnRoles, resolve_roles
 from auditor.schemas import read_schema
 from auditor.spec import AuditSpec
 
@@ -120,6 +120,10 @@ def load_inputs(
     notes.append(f"Task: {task} ({reason}).")
 
     roles = resolve_roles(spec.columns, frames, spec.target)
+    if roles.weight is not None:
+        for name, frame in frames.items():
+            check_weights(frame[roles.weight], name)
+        notes.append(f"Metrics, intervals and rates are weighted by column {roles.weight!r}.")
     classes: tuple = ()
     positive = 1
     if task != "regression":
@@ -146,7 +150,7 @@ def load_inputs(
     model_features: tuple[str, ...] = ()
     preds = None
     if model_obj is not None:
-        model_features = _model_features(model_obj, test_df, spec.target, roles.id)
+        model_features = _model_features(model_obj, test_df, spec.target, roles)
         step(f"predicting {len(test_df):,} test rows")
         preds = predict(
             model_obj, test_df[list(model_features)], task=task, classes=classes, source="test"
@@ -156,7 +160,7 @@ def load_inputs(
     baseline_features: tuple[str, ...] = ()
     baseline_preds = None
     if baseline_obj is not None:
-        baseline_features = _model_features(baseline_obj, test_df, spec.target, roles.id)
+        baseline_features = _model_features(baseline_obj, test_df, spec.target, roles)
         baseline_preds = predict(
             baseline_obj,
             test_df[list(baseline_features)],
@@ -286,8 +290,30 @@ def _positive_index(classes: tuple, positive_class: str | None, task: str) -> in
     return matches[0]
 
 
+def check_weights(weights: pd.Series, split: str) -> None:
+    """Sample weights must be numbers, present, finite and non-negative, not all zero."""
+    column = weights.name
+    fix = f"Fix the column or drop --weight-column {column!r}."
+    if not pd.api.types.is_numeric_dtype(weights) or pd.api.types.is_bool_dtype(weights):
+        raise InputError(
+            f"--weight-column {column!r} in the {split} data holds {weights.dtype} values, "
+            f"not numbers. {fix}"
+        )
+    values = weights.to_numpy(dtype=float, na_value=np.nan)
+    bad = ~np.isfinite(values) | (values < 0)
+    if bad.any():
+        row = int(np.flatnonzero(bad)[0])
+        raise InputError(
+            f"--weight-column {column!r} has {int(bad.sum()):,} missing, infinite or negative "
+            f"values in the {split} data (first at row {row}: {values[row]!r}); weights must be "
+            f"finite and non-negative. {fix}"
+        )
+    if values.sum() <= 0:
+        raise InputError(f"--weight-column {column!r} is zero on every {split} row. {fix}")
+
+
 def _model_features(
-    model: Any, test: pd.DataFrame, target: str, ids: tuple[str, ...]
+    model: Any, test: pd.DataFrame, target: str, roles: ColumnRoles
 ) -> tuple[str, ...]:
     names = getattr(model, "feature_names_in_", None)
     if names is not None:
@@ -303,14 +329,21 @@ def _model_features(
                 f"The model takes the target {target!r} as an input feature. "
                 "Refit it without the target column."
             )
+        if roles.weight in needed:
+            raise InputError(
+                f"The model takes the weight column {roles.weight!r} as an input feature. "
+                "Declare another --weight-column, or refit the model without it."
+            )
         return tuple(needed)
-    # Fitted on a bare array: every column but the target and the identifiers, in file order.
-    candidates = tuple(c for c in test.columns if c != target and c not in ids)
+    # Fitted on a bare array: every column but the target, identifiers and weights, in order.
+    left_out = {target, *roles.id, roles.weight}
+    candidates = tuple(c for c in test.columns if c not in left_out)
     expected = getattr(model, "n_features_in_", None)
     if expected is not None and expected != len(candidates):
         raise InputError(
             f"The model was fitted on {expected} features but the test data has {len(candidates)} "
-            f"besides the target and id columns ({preview(candidates)}). Pass matching data, or "
+            f"besides the target, id and weight columns ({preview(candidates)}). Pass matching "
+            "data, or "
             "fit the model on a DataFrame so its feature names are known."
         )
     return candidates

@@ -22,8 +22,8 @@ What is inferred, and why:
   temporal checks run on a declared time column only.
 
 Everything else is a feature: numeric when its dtype is numeric (booleans excluded),
-categorical otherwise (strings, booleans, categories). Declared id, group and time columns
-are not features; declared sensitive columns stay features (they may be model inputs).
+categorical otherwise (strings, booleans, categories). Declared id, group, time and weight
+columns are not features; declared sensitive columns stay features (they may be model inputs).
 """
 
 from __future__ import annotations
@@ -81,6 +81,8 @@ class ColumnRoles:
         Declared group (entity) and time columns.
     sensitive : tuple of str
         Declared sensitive columns (they stay features).
+    weight : str or None
+        Declared sample-weight column; never a feature.
     inferred : dict
         Column -> why its role was inferred.
     """
@@ -95,6 +97,7 @@ class ColumnRoles:
     inferred: dict[str, str] = field(default_factory=dict)
     dates: tuple[str, ...] = ()
     entities: tuple[str, ...] = ()
+    weight: str | None = None
 
     def to_manifest(self) -> dict:
         return {
@@ -107,6 +110,7 @@ class ColumnRoles:
             "group": self.group,
             "time": self.time,
             "sensitive": list(self.sensitive),
+            "weight": self.weight,
             "inferred": dict(self.inferred),
         }
 
@@ -134,13 +138,21 @@ def resolve_roles(
         ("--id-column", declared.id),
         ("--group-column", declared.group),
         ("--time-column", declared.time),
+        ("--weight-column", declared.weight),
     ):
         if column is not None:
             _require_column(column, role, frames)
     for column in declared.sensitive:
         _require_column(column, "--sensitive", frames)
     reference = next(iter(frames.values()))
-    fixed = {target, declared.id, declared.group, declared.time, *declared.sensitive} - {None}
+    fixed = {
+        target,
+        declared.id,
+        declared.group,
+        declared.time,
+        declared.weight,
+        *declared.sensitive,
+    } - {None}
 
     inferred: dict[str, str] = {}
     ids = [declared.id] if declared.id else []
@@ -173,7 +185,15 @@ def resolve_roles(
         for column in dates:
             inferred[column] += hint
 
-    excluded = {target, *ids, *entities, *dates, declared.group, declared.time} - {None}
+    excluded = {
+        target,
+        *ids,
+        *entities,
+        *dates,
+        declared.group,
+        declared.time,
+        declared.weight,
+    } - {None}
     every_column = dict.fromkeys(c for frame in frames.values() for c in frame.columns)
     for column in every_column:
         lacking = [name for name, frame in frames.items() if column not in frame.columns]
@@ -193,6 +213,7 @@ def resolve_roles(
         group=declared.group,
         time=declared.time,
         sensitive=declared.sensitive,
+        weight=declared.weight,
         inferred=inferred,
         dates=tuple(dates),
         entities=tuple(entities),

@@ -34,6 +34,7 @@ class ColumnRolesSpec:
     group: str | None = None
     time: str | None = None
     sensitive: tuple[str, ...] = ()
+    weight: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,7 +130,9 @@ class AuditSpec:
     def with_overrides(self, **overrides: Any) -> AuditSpec:
         """Return a copy where every override that is not None replaces the file's value."""
         given = {k: v for k, v in overrides.items() if v is not None}
-        roles = {k: given.pop(k) for k in ("id", "group", "time", "sensitive") if k in given}
+        roles = {
+            k: given.pop(k) for k in ("id", "group", "time", "sensitive", "weight") if k in given
+        }
         spec = replace(self, **given)
         if roles:
             spec = replace(spec, columns=replace(spec.columns, **roles))
@@ -188,6 +191,7 @@ class AuditSpec:
                 "group": self.columns.group,
                 "time": self.columns.time,
                 "sensitive": list(self.columns.sensitive),
+                "weight": self.columns.weight,
             },
             "evaluation": {
                 "folds": self.evaluation.folds,
@@ -420,6 +424,7 @@ _COLUMNS: dict[str, Validator] = {
     "group": _is_str,
     "time": _is_str,
     "sensitive": _is_str_list,
+    "weight": _is_str,
 }
 _GATE: dict[str, Validator] = {
     "fail_on": _is_str_list,

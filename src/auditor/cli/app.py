@@ -222,6 +222,10 @@ def audit(
     sensitive: Annotated[
         list[str] | None, typer.Option(help="Sensitive column for group metrics (repeatable).")
     ] = None,
+    weight_column: Annotated[
+        str | None,
+        typer.Option(help="Sample-weight column: every metric, interval and rate is weighted."),
+    ] = None,
     schema: Annotated[
         Path | None,
         typer.Option(help="A pandera YAML schema to validate train and test against."),
@@ -298,6 +302,7 @@ def audit(
         group=group_column,
         time=time_column,
         sensitive=tuple(sensitive) if sensitive else None,
+        weight=weight_column,
         schema=None if schema is None else str(schema),
         out_dir=None if out_dir is None else str(out_dir),
         formats=_formats(format),

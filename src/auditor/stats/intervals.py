@@ -34,6 +34,42 @@ def wilson_interval(
     return np.clip(center - half, 0.0, 1.0), np.clip(center + half, 0.0, 1.0)
 
 
+def effective_sample_size(weights: np.ndarray | None, n: int | None = None) -> float:
+    """Kish's effective sample size (sum w)^2 / sum w^2: ``n`` when there are no weights.
+
+    Unequal weights carry less information than as many equal ones; intervals and minimum
+    counts read this size instead of the number of rows.
+    """
+    if weights is None:
+        if n is None:
+            raise ValueError("effective_sample_size needs weights or n")
+        return float(n)
+    w = np.asarray(weights, dtype=float)
+    squares = float(np.dot(w, w))
+    return float(w.sum()) ** 2 / squares if squares > 0 else 0.0
+
+
+def weighted_proportion_interval(
+    indicator: np.ndarray, weights: np.ndarray | None = None, confidence: float = 0.95
+) -> tuple[float, float, float, float]:
+    """A proportion of rows (weighted when ``weights`` is given) and its Wilson interval.
+
+    Returns ``(p, low, high, n_effective)``. With weights, ``p`` is the weighted share and
+    the interval is Wilson's on Kish's effective sample size, the usual design-effect
+    correction for survey proportions (Kish, 1965). Without weights it is the plain Wilson
+    interval on the row count. NaNs throughout when there is no row (or no weight).
+    """
+    x = np.asarray(indicator, dtype=float)
+    w = np.ones_like(x) if weights is None else np.asarray(weights, dtype=float)
+    total = float(w.sum())
+    if x.size == 0 or total <= 0:
+        return float("nan"), float("nan"), float("nan"), 0.0
+    p = float(np.dot(w, x)) / total
+    n_eff = effective_sample_size(weights, x.size)
+    low, high = wilson_interval(p * n_eff, n_eff, confidence)
+    return p, float(low), float(high), n_eff
+
+
 @dataclass(frozen=True, slots=True)
 class MeanInterval:
     """Mean of a few values (one per fold) with its sample SD and Student t interval."""
