@@ -706,10 +706,11 @@ def fold_scores(
     """Scores (n_folds, n_metrics) on each fold's validation (or fitting) rows; NaN if failed.
 
     Computed with ``auditor.metrics`` on ``ctx.eval_data``, so keys and definitions are the
-    holdout metrics' exactly.
+    holdout metrics' exactly; weighted by the rows' sample weights when there are some.
     """
     frame, _ = training_frame(ctx)
     y = frame[ctx.target]
+    weights = ctx.weights_of(frame)
     out = np.full((len(cv.fits), len(metrics)), np.nan)
     for i, fit in enumerate(cv.fits):
         predictions = fit.valid if part == "valid" else fit.train
@@ -720,11 +721,11 @@ def fold_scores(
         else:
             rows = cv.folds.train[i] if fit.train_rows is None else fit.train_rows
         data = ctx.eval_data(y.iloc[rows], predictions)
-        ones = np.ones((1, data.n))
+        point = np.ones((1, data.n)) if weights is None else weights[rows][None, :]
         for j, metric in enumerate(metrics):
             if metric.needs_proba and data.proba is None:
                 continue
-            out[i, j] = float(metric.weighted(data, ones)[0])
+            out[i, j] = float(metric.weighted(data, point)[0])
     return out
 
 
@@ -738,17 +739,64 @@ HOLDOUT_STREAM = "evaluation.holdout_bootstrap"
 _KEPT_RESAMPLE_CELLS = 2**24
 
 
+# Below this many (effective) test rows a bootstrap interval is too rough to print unqualified.
+MIN_BOOTSTRAP_ROWS = 30
+
+
 @dataclass(frozen=True, slots=True)
 class HoldoutScore:
-    """A metric of the model on the test rows and its bootstrap replicates."""
+    """A metric on the test rows, its bootstrap replicates and how its interval is taken.
+
+    ``trials`` is set for a proportion of rows (accuracy, precision, recall): the
+    (effective) number of rows it is a share of. Its interval is then Wilson's score
+    interval, which keeps its coverage at 0 and 1 and at small n, where a percentile
+    bootstrap collapses to a point (54 of 54 right: [0.934, 1.000], not [1.000, 1.000]).
+    The replicates still serve paired comparisons. ``rows`` is the effective test size.
+    """
 
     value: float
     replicates: np.ndarray
+    trials: float | None = None
+    rows: float | None = None
 
     def interval(self, level: float = 0.95) -> tuple[float | None, float | None]:
+        """The interval, or (None, None) when none describes the metric (see ``caveat``)."""
         from auditor.stats.bootstrap import percentile_interval
+        from auditor.stats.intervals import wilson_interval
 
-        return percentile_interval(self.replicates, level)
+        if self.trials is not None:
+            if self.trials <= 0 or not np.isfinite(self.value):
+                return None, None
+            low, high = wilson_interval(self.value * self.trials, self.trials, level)
+            return float(low), float(high)
+        low, high = percentile_interval(self.replicates, level)
+        if low is None or high <= low:
+            return None, None
+        return low, high
+
+    @property
+    def method(self) -> str:
+        return "Wilson score interval" if self.trials is not None else "percentile bootstrap"
+
+    def caveat(self, level: float = 0.95) -> str | None:
+        """Why the interval is missing or rough, as a clause; None when it can be read as is."""
+        if self.trials is not None:
+            return None
+        low, _ = self.interval(level)
+        if low is None:
+            finite = self.replicates[np.isfinite(self.replicates)]
+            if finite.size >= 0.95 * self.replicates.size and np.ptp(finite) == 0:
+                return (
+                    f"every bootstrap resample gives {finite[0]:.3f}, so the bootstrap cannot "
+                    "say how far the true value may be: no interval is given"
+                )
+            return "it is undefined on too many bootstrap resamples to give an interval"
+        if self.rows is not None and self.rows < MIN_BOOTSTRAP_ROWS:
+            return (
+                f"the bootstrap interval rests on {self.rows:,.0f} test rows, too few for its "
+                "stated coverage: read it as a rough range"
+            )
+        return None
 
 
 def holdout_bootstrap(ctx: AuditContext, statistics: dict[str, Any]) -> dict[str, np.ndarray]:
@@ -756,6 +804,7 @@ def holdout_bootstrap(ctx: AuditContext, statistics: dict[str, Any]) -> dict[str
 
     Every call draws the same ``[evaluation] bootstrap_resamples`` resamples (from
     ``(evaluation seed, HOLDOUT_STREAM)``), so replicates from separate calls are paired.
+    With sample weights each resample's counts multiply the rows' weights.
     """
     from auditor.stats.bootstrap import resample_weights, statistics_on
 
@@ -771,17 +820,56 @@ def holdout_bootstrap(ctx: AuditContext, statistics: dict[str, Any]) -> dict[str
         if n * n_resamples <= _KEPT_RESAMPLE_CELLS
         else draw()
     )
+    weights = ctx.test_weights
+    if weights is not None:
+        chunks = (counts * weights for counts in chunks)
     return statistics_on(statistics, chunks)
 
 
-def score_on_test_rows(ctx: AuditContext, statistics: dict[str, Any]) -> dict[str, HoldoutScore]:
-    """Each weighted statistic on the test rows, with its replicates on the audit's resamples."""
-    ones = np.ones((1, len(ctx.test)))
+def point_weights(ctx: AuditContext) -> np.ndarray:
+    """The (1, n) weights of a point estimate on the test rows: their sample weights, or ones."""
+    weights = ctx.test_weights
+    return np.ones((1, len(ctx.test))) if weights is None else weights[None, :]
+
+
+def score_on_test_rows(
+    ctx: AuditContext,
+    statistics: dict[str, Any],
+    shares_of: dict[str, np.ndarray] | None = None,
+) -> dict[str, HoldoutScore]:
+    """Each weighted statistic on the test rows, with its replicates on the audit's resamples.
+
+    ``shares_of`` maps the keys of proportions to the rows they are a share of, so that
+    their interval is a score interval on those rows' effective number.
+    """
+    from auditor.stats.intervals import effective_sample_size
+
+    weights = ctx.test_weights
+    point = point_weights(ctx)
     replicates = holdout_bootstrap(ctx, statistics)
+
+    def trials(key: str) -> float | None:
+        if shares_of is None or key not in shares_of:
+            return None
+        rows = shares_of[key]
+        return effective_sample_size(
+            None if weights is None else weights[rows], int(np.count_nonzero(rows))
+        )
+
+    rows = effective_sample_size(weights, len(ctx.test))
     return {
-        key: HoldoutScore(float(statistic(ones)[0]), replicates[key])
+        key: HoldoutScore(float(statistic(point)[0]), replicates[key], trials(key), rows)
         for key, statistic in statistics.items()
     }
+
+
+def _model_scores(ctx: AuditContext, metrics: tuple[MetricSpec, ...]) -> dict[str, HoldoutScore]:
+    data = ctx.test_eval
+    return score_on_test_rows(
+        ctx,
+        {m.key: partial(m.weighted, data) for m in metrics},
+        {m.key: m.share_of(data) for m in metrics if m.share_of is not None},
+    )
 
 
 def model_holdout_scores(ctx: AuditContext) -> dict[str, HoldoutScore]:
@@ -789,16 +877,9 @@ def model_holdout_scores(ctx: AuditContext) -> dict[str, HoldoutScore]:
 
     Holdout metrics, overfitting and the baseline comparison read their model scores here.
     """
+    from auditor.metrics import metrics_for
 
-    def compute() -> dict[str, HoldoutScore]:
-        from auditor.metrics import metrics_for
-
-        data = ctx.test_eval
-        return score_on_test_rows(
-            ctx, {m.key: partial(m.weighted, data) for m in metrics_for(data)}
-        )
-
-    return ctx.memoized("holdout:model", compute)
+    return ctx.memoized("holdout:model", lambda: _model_scores(ctx, metrics_for(ctx.test_eval)))
 
 
 def model_holdout(ctx: AuditContext, metric: MetricSpec) -> HoldoutScore:
@@ -808,8 +889,7 @@ def model_holdout(ctx: AuditContext, metric: MetricSpec) -> HoldoutScore:
         return scores[metric.key]
 
     def compute() -> HoldoutScore:
-        statistic = partial(metric.weighted, ctx.test_eval)
-        return score_on_test_rows(ctx, {metric.key: statistic})[metric.key]
+        return _model_scores(ctx, (metric,))[metric.key]
 
     # A metric the task's list leaves out (asked for by a check's parameter): the same
     # resamples, so it stays paired with everything else.

@@ -48,6 +48,9 @@ class MetricSpec:
     tasks: frozenset[str]
     needs_proba: bool
     weighted: Callable[[EvalData, np.ndarray], np.ndarray]
+    # For a proportion of rows (accuracy, precision, recall): which rows it is a share of.
+    # Such a metric gets a score interval, which holds at 0 and 1 where a bootstrap collapses.
+    share_of: Callable[[EvalData], np.ndarray] | None = None
 
 
 def _ratio(num: np.ndarray, den: np.ndarray, undefined: float = 0.0) -> np.ndarray:
@@ -284,6 +287,18 @@ def mean_absolute_percentage_error(d: EvalData, W: np.ndarray) -> np.ndarray:
     return (W @ per_row) / W.sum(axis=1)
 
 
+def _every_row(d: EvalData) -> np.ndarray:
+    return np.ones(d.n, dtype=bool)
+
+
+def _predicted_positive(d: EvalData) -> np.ndarray:
+    return d.y_pred == d.positive
+
+
+def _actual_positive(d: EvalData) -> np.ndarray:
+    return d.y == d.positive
+
+
 _BINARY = frozenset({"binary"})
 _MULTI = frozenset({"multiclass"})
 _CLASSIF = frozenset({"binary", "multiclass"})
@@ -295,12 +310,12 @@ METRICS: tuple[MetricSpec, ...] = (
     MetricSpec("average_precision", "Average precision", True, _BINARY, True, average_precision),
     MetricSpec("log_loss", "Log loss", False, _CLASSIF, True, log_loss),
     MetricSpec("brier_score", "Brier score", False, _BINARY, True, brier_score),
-    MetricSpec("accuracy", "Accuracy", True, _CLASSIF, False, accuracy),
+    MetricSpec("accuracy", "Accuracy", True, _CLASSIF, False, accuracy, _every_row),
     MetricSpec("balanced_accuracy", "Balanced accuracy", True, _CLASSIF, False, balanced_accuracy),
     MetricSpec("f1", "F1", True, _BINARY, False, f1),
     MetricSpec("f1_macro", "F1 (macro)", True, _MULTI, False, f1_macro),
-    MetricSpec("precision", "Precision", True, _BINARY, False, precision),
-    MetricSpec("recall", "Recall", True, _BINARY, False, recall),
+    MetricSpec("precision", "Precision", True, _BINARY, False, precision, _predicted_positive),
+    MetricSpec("recall", "Recall", True, _BINARY, False, recall, _actual_positive),
     MetricSpec(
         "matthews_corrcoef", "Matthews correlation", True, _CLASSIF, False, matthews_corrcoef
     ),

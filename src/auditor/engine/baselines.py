@@ -267,11 +267,14 @@ def holdout_scores(
     ctx: AuditContext, metric: MetricSpec, predictions: dict[str, Predictions]
 ) -> dict[str, HoldoutScore]:
     """``metric`` of each baseline's test predictions, on the model's bootstrap resamples."""
-    statistics = {
-        name: merged_rows_statistic(metric, ctx.eval_data(ctx.test[ctx.target], p))
-        for name, p in predictions.items()
-    }
-    return score_on_test_rows(ctx, statistics) if statistics else {}
+    data = {name: ctx.eval_data(ctx.test[ctx.target], p) for name, p in predictions.items()}
+    statistics = {name: merged_rows_statistic(metric, d) for name, d in data.items()}
+    shares_of = (
+        {name: metric.share_of(d) for name, d in data.items()}
+        if metric.share_of is not None
+        else None
+    )
+    return score_on_test_rows(ctx, statistics, shares_of) if statistics else {}
 
 
 def refits(ctx: AuditContext, baseline: Baseline) -> CrossValidation:

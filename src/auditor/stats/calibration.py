@@ -52,7 +52,11 @@ def weighted_ece(
 
 
 def ece_if_calibrated(
-    scores: np.ndarray, bins: np.ndarray, n_draws: int, rng: np.random.Generator
+    scores: np.ndarray,
+    bins: np.ndarray,
+    n_draws: int,
+    rng: np.random.Generator,
+    weights: np.ndarray | None = None,
 ) -> np.ndarray:
     """ECE of ``n_draws`` outcome sets drawn as if the scores were perfectly calibrated.
 
@@ -60,25 +64,30 @@ def ece_if_calibrated(
     Smith, 2007) and computes the ECE with the same bins. The result is the sampling
     distribution of the ECE of a calibrated model with exactly these scores: its mean is
     the ECE that noise alone produces at this sample size, and the share of draws at or
-    above the observed ECE is a p-value for "the model is calibrated".
+    above the observed ECE is a p-value for "the model is calibrated". With sample weights
+    the ECE of each draw is weighted as the observed one is.
     """
     scores = np.asarray(scores, dtype=float)
     n = scores.shape[0]
     onehot = _onehot(bins)
+    total = float(n)
+    if weights is not None:
+        onehot = onehot * weights[:, None]
+        total = float(weights.sum())
     chunk = max(1, min(n_draws, _CHUNK_CELLS // max(n, 1)))
     out = []
     done = 0
     while done < n_draws:
         size = min(chunk, n_draws - done)
         residual = (rng.random((size, n)) < scores).astype(float) - scores
-        out.append(np.abs(residual @ onehot).sum(axis=1) / n)
+        out.append(np.abs(residual @ onehot).sum(axis=1) / total)
         done += size
     return np.concatenate(out)
 
 
 @dataclass(frozen=True, slots=True)
 class ReliabilityBin:
-    """One bin of the reliability diagram."""
+    """One bin of the reliability diagram (means weighted when the rows carry weights)."""
 
     rows: int
     mean_score: float
@@ -86,25 +95,37 @@ class ReliabilityBin:
     positives: int
     score_low: float
     score_high: float
+    effective_rows: float
 
 
 def reliability_bins(
-    scores: np.ndarray, outcomes: np.ndarray, bins: np.ndarray
+    scores: np.ndarray,
+    outcomes: np.ndarray,
+    bins: np.ndarray,
+    weights: np.ndarray | None = None,
 ) -> list[ReliabilityBin]:
-    """Rows, mean score, observed frequency and score range of each bin, in bin order."""
+    """Rows, mean score, observed frequency and score range of each bin, in bin order.
+
+    With sample weights the means are weighted and ``effective_rows`` is Kish's effective
+    size of the bin (what its interval rests on); without, it is the row count.
+    """
+    from auditor.stats.intervals import effective_sample_size
+
     scores = np.asarray(scores, dtype=float)
     outcomes = np.asarray(outcomes, dtype=float)
     out = []
     for b in range(int(bins.max()) + 1):
         member = bins == b
+        w = None if weights is None else weights[member]
         out.append(
             ReliabilityBin(
                 rows=int(member.sum()),
-                mean_score=float(scores[member].mean()),
-                observed=float(outcomes[member].mean()),
+                mean_score=float(np.average(scores[member], weights=w)),
+                observed=float(np.average(outcomes[member], weights=w)),
                 positives=int(round(outcomes[member].sum())),
                 score_low=float(scores[member].min()),
                 score_high=float(scores[member].max()),
+                effective_rows=effective_sample_size(w, int(member.sum())),
             )
         )
     return out
@@ -126,7 +147,10 @@ class BrierDecomposition:
 
 
 def brier_decomposition(
-    probabilities: np.ndarray, outcomes: np.ndarray, bins: np.ndarray
+    probabilities: np.ndarray,
+    outcomes: np.ndarray,
+    bins: np.ndarray,
+    weights: np.ndarray | None = None,
 ) -> BrierDecomposition:
     """Brier score and its reliability, resolution and uncertainty components.
 
@@ -148,14 +172,15 @@ def brier_decomposition(
     """
     p = np.asarray(probabilities, dtype=float)
     o = np.asarray(outcomes, dtype=float)
-    onehot = _onehot(bins)
+    w = np.ones_like(p) if weights is None else np.asarray(weights, dtype=float)
+    onehot = _onehot(bins) * w[:, None]
     counts = onehot.sum(axis=0)
-    share = counts / p.shape[0]
+    share = counts / w.sum()
     forecast = (onehot.T @ p) / counts
     observed = (onehot.T @ o) / counts
-    base_rate = float(o.mean())
+    base_rate = float(np.average(o, weights=w))
     return BrierDecomposition(
-        brier_score=float(np.mean((p - o) ** 2)),
+        brier_score=float(np.average((p - o) ** 2, weights=w)),
         reliability=float(share @ (forecast - observed) ** 2),
         resolution=float(share @ (observed - base_rate) ** 2),
         uncertainty=base_rate * (1 - base_rate),

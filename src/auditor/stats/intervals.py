@@ -31,7 +31,10 @@ def wilson_interval(
         denominator = 1 + z**2 / n
         center = (p + z**2 / (2 * n)) / denominator
         half = z * np.sqrt(p * (1 - p) / n + z**2 / (4 * n**2)) / denominator
-    return np.clip(center - half, 0.0, 1.0), np.clip(center + half, 0.0, 1.0)
+    # At k = 0 and k = n the bounds are exactly 0 and 1; rounding would leave 1 - 1e-16.
+    low = np.where(k <= 0, 0.0, np.clip(center - half, 0.0, 1.0))
+    high = np.where(k >= n, 1.0, np.clip(center + half, 0.0, 1.0))
+    return low, high
 
 
 def effective_sample_size(weights: np.ndarray | None, n: int | None = None) -> float:

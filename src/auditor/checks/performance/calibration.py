@@ -9,7 +9,7 @@ import numpy as np
 
 from auditor.checks._common import status_from
 from auditor.context import AuditContext
-from auditor.evaluation import holdout_bootstrap
+from auditor.evaluation import holdout_bootstrap, point_weights
 from auditor.metrics import EvalData
 from auditor.registry import CheckOutcome, SkipCheck, param, register_check
 from auditor.result import Curve, Finding, Measurement, Series, Table
@@ -93,18 +93,21 @@ def calibration(ctx: AuditContext, params: CalibrationParams) -> CheckOutcome:
         raise SkipCheck("the predictions have no class probabilities")
     scores, outcomes, kind = _scores(data)
     event = _event(data, ctx.target)
+    weights = ctx.test_weights
     bins = quantile_bins(scores, params.n_bins)
-    table = reliability_bins(scores, outcomes, bins)
+    table = reliability_bins(scores, outcomes, bins, weights)
     n_resamples = ctx.evaluation.bootstrap_resamples
     statistic = partial(weighted_ece, scores, outcomes, bins)
-    ece = float(statistic(np.ones((1, data.n)))[0])
+    ece = float(statistic(point_weights(ctx))[0])
     # The audit's resamples of the test rows, which every test-row statistic shares.
     replicates = holdout_bootstrap(ctx, {"ece": statistic})["ece"]
     # Resampling adds noise of its own, which the ECE turns into upward bias: shift the
     # replicates by the bootstrap estimate of that bias before taking percentiles.
     bias = float(np.mean(replicates)) - ece
     low, high = percentile_interval(np.maximum(replicates - bias, 0.0), params.confidence)
-    null = ece_if_calibrated(scores, bins, n_resamples, rng_for(ctx.evaluation.seed, CHECK_ID))
+    null = ece_if_calibrated(
+        scores, bins, n_resamples, rng_for(ctx.evaluation.seed, CHECK_ID), weights
+    )
     p_value = float((1 + np.sum(null >= ece)) / (1 + null.size))
     null_low, null_high = np.quantile(
         null, [(1 - params.confidence) / 2, (1 + params.confidence) / 2]
@@ -120,14 +123,16 @@ def calibration(ctx: AuditContext, params: CalibrationParams) -> CheckOutcome:
     findings = _findings(ece, p_value, float(null.mean()), table, params, kind)
     curves = [_reliability_curve(table, params.confidence, event)]
     if data.task == "binary":
-        parts = brier_decomposition(scores, outcomes, bins)
+        parts = brier_decomposition(scores, outcomes, bins, weights)
         measurements += [
             Measurement("brier_score", parts.brier_score, greater_is_better=False),
             Measurement("brier_reliability", parts.reliability, greater_is_better=False),
             Measurement("brier_resolution", parts.resolution, greater_is_better=True),
             Measurement("brier_uncertainty", parts.uncertainty),
         ]
-        threshold_curve, best_threshold, best_f1 = _threshold_curve(scores, outcomes, event)
+        threshold_curve, best_threshold, best_f1 = _threshold_curve(
+            scores, outcomes, event, weights
+        )
         measurements += [
             Measurement("f1_optimal_threshold", best_threshold),
             Measurement("f1_at_optimal_threshold", best_f1, greater_is_better=True),
@@ -235,8 +240,7 @@ def _reliability_curve(table: list[ReliabilityBin], confidence: float, event: st
     ``event`` names the positive outcome of a binary task; None means top-label confidence.
     """
     rows = np.array([b.rows for b in table], dtype=float)
-    positives = np.array([b.positives for b in table], dtype=float)
-    low, high = wilson_interval(positives, rows, confidence)
+    low, high = _bin_intervals(table, confidence)
     level = f"{confidence:.0%}"
     sizes = (
         f"{int(rows.min()):,} test rows each"
@@ -285,10 +289,15 @@ def _reliability_curve(table: list[ReliabilityBin], confidence: float, event: st
     )
 
 
+def _bin_intervals(table: list[ReliabilityBin], confidence: float):
+    """Wilson interval of each bin's observed share, on its (effective) number of rows."""
+    effective = np.array([b.effective_rows for b in table])
+    observed = np.array([b.observed for b in table])
+    return wilson_interval(observed * effective, effective, confidence)
+
+
 def _bin_table(table: list[ReliabilityBin], confidence: float, kind: str) -> Table:
-    rows = np.array([b.rows for b in table], dtype=float)
-    positives = np.array([b.positives for b in table], dtype=float)
-    low, high = wilson_interval(positives, rows, confidence)
+    low, high = _bin_intervals(table, confidence)
     level = f"{confidence:.0%}"
     return Table(
         "reliability_bins",
@@ -320,11 +329,11 @@ def _bin_table(table: list[ReliabilityBin], confidence: float, kind: str) -> Tab
 
 
 def _threshold_curve(
-    scores: np.ndarray, outcomes: np.ndarray, event: str
+    scores: np.ndarray, outcomes: np.ndarray, event: str, weights: np.ndarray | None
 ) -> tuple[Curve, float, float]:
     from sklearn.metrics import precision_recall_curve
 
-    precision, recall, thresholds = precision_recall_curve(outcomes, scores)
+    precision, recall, thresholds = precision_recall_curve(outcomes, scores, sample_weight=weights)
     precision, recall = precision[:-1], recall[:-1]
     with np.errstate(invalid="ignore", divide="ignore"):
         f1 = np.where(precision + recall > 0, 2 * precision * recall / (precision + recall), 0.0)

@@ -9,7 +9,7 @@ import numpy as np
 from auditor import keys
 from auditor.checks._common import status_from
 from auditor.context import AuditContext
-from auditor.evaluation import model_holdout_scores
+from auditor.evaluation import HoldoutScore, model_holdout_scores
 from auditor.metrics import METRICS_BY_KEY, EvalData, metrics_for, primary_metric
 from auditor.registry import CheckOutcome, param, register_check
 from auditor.result import Curve, Finding, Measurement, Series, Table
@@ -79,22 +79,40 @@ def holdout_metrics(ctx: AuditContext, params: HoldoutMetricsParams) -> CheckOut
         low, high = score.interval(params.confidence)
         measurements.append(Measurement(m.key, score.value, low, high, m.greater_is_better))
     measurements.append(Measurement(keys.N_TEST_ROWS.key, float(data.n)))
+    if ctx.test_weights is not None:
+        measurements.append(
+            Measurement("effective_test_rows", scores[metrics_for(data)[0].key].rows)
+        )
 
     findings = _small_class_findings(data, params) if data.task != "regression" else []
     headline = primary_metric(data)
     head = next(m for m in measurements if m.key == headline)
     if head.value is not None and head.value >= params.near_perfect:
         findings.append(_near_perfect(head, params))
-    interval = "" if head.ci_low is None else f" [{head.ci_low:.3f}, {head.ci_high:.3f}]"
+    findings += _interval_caveats(
+        {m.key: scores[m.key] for m in metrics_for(data)}, params.confidence
+    )
+    interval = (
+        f" [{head.ci_low:.3f}, {head.ci_high:.3f}] ({params.confidence:.0%} "
+        f"{scores[headline].method})"
+        if head.ci_low is not None
+        else " (no interval: the bootstrap collapses at this score, see the notes)"
+    )
+    weighted = f", weighted by {ctx.roles.weight!r}" if ctx.roles.weight is not None else ""
     summary = (
-        f"{METRICS_BY_KEY[headline].label} {head.value:.3f}{interval} on {data.n:,} test rows "
-        f"({params.confidence:.0%} bootstrap interval)."
+        f"{METRICS_BY_KEY[headline].label} {head.value:.3f}{interval} on {data.n:,} test "
+        f"rows{weighted}. Accuracy, precision and recall carry Wilson score intervals, the "
+        "other metrics bootstrap intervals."
+        if data.task != "regression"
+        else f"{METRICS_BY_KEY[headline].label} {head.value:.3f}{interval} on {data.n:,} test "
+        f"rows{weighted}."
     )
     if data.task == "regression":
         tables, curves = (_residual_table(data),), _regression_curves(data, ctx.seed, ctx.target)
     else:
-        tables = (_classification_report(data), _confusion_matrix(data))
-        curves = _classification_curves(data, ctx.target)
+        weights = ctx.test_weights
+        tables = (_classification_report(data, weights), _confusion_matrix(data, weights))
+        curves = _classification_curves(data, ctx.target, weights)
     return CheckOutcome(
         status=status_from(findings),
         summary=summary,
@@ -119,6 +137,29 @@ def _near_perfect(head: Measurement, params: HoldoutMetricsParams) -> Finding:
     )
 
 
+def _interval_caveats(scores: dict[str, HoldoutScore], confidence: float) -> list[Finding]:
+    """Notes on intervals that are missing or rough, so that none reads as exact.
+
+    Metrics sharing a caveat (a small test set makes every bootstrap interval rough) share
+    one note.
+    """
+    by_caveat: dict[str, list[str]] = {}
+    for key, score in scores.items():
+        caveat = score.caveat(confidence)
+        if caveat is not None:
+            by_caveat.setdefault(caveat, []).append(key)
+    return [
+        Finding(
+            "interval_caveat",
+            "low",
+            f"{', '.join(METRICS_BY_KEY[k].label for k in metric_keys)}: {caveat}.",
+            (),
+            {"metrics": metric_keys, "effective_rows": scores[metric_keys[0]].rows},
+        )
+        for caveat, metric_keys in by_caveat.items()
+    ]
+
+
 def _small_class_findings(data: EvalData, params: HoldoutMetricsParams) -> list[Finding]:
     counts = np.bincount(data.y, minlength=len(data.classes))
     return [
@@ -135,13 +176,15 @@ def _small_class_findings(data: EvalData, params: HoldoutMetricsParams) -> list[
     ]
 
 
-def _classification_report(data: EvalData) -> Table:
+def _classification_report(data: EvalData, weights: np.ndarray | None) -> Table:
     from sklearn.metrics import precision_recall_fscore_support
 
     labels = np.arange(len(data.classes))
-    precision, recall, f1, support = precision_recall_fscore_support(
-        data.y, data.y_pred, labels=labels, zero_division=0
+    precision, recall, f1, _ = precision_recall_fscore_support(
+        data.y, data.y_pred, labels=labels, zero_division=0, sample_weight=weights
     )
+    # Support stays a count of rows (how many stand behind each line), weighted or not.
+    support = np.bincount(data.y, minlength=len(labels))
     rows = tuple(
         (str(c), float(p), float(r), float(f), int(s))
         for c, p, r, f, s in zip(data.classes, precision, recall, f1, support, strict=True)
@@ -154,15 +197,19 @@ def _classification_report(data: EvalData) -> Table:
     )
 
 
-def _confusion_matrix(data: EvalData) -> Table:
+def _confusion_matrix(data: EvalData, weights: np.ndarray | None) -> Table:
     from sklearn.metrics import confusion_matrix
 
-    matrix = confusion_matrix(data.y, data.y_pred, labels=np.arange(len(data.classes)))
+    matrix = confusion_matrix(
+        data.y, data.y_pred, labels=np.arange(len(data.classes)), sample_weight=weights
+    )
     names = [str(c) for c in data.classes]
-    rows = tuple((name, *map(int, row)) for name, row in zip(names, matrix, strict=True))
+    cell = int if weights is None else float
+    rows = tuple((name, *map(cell, row)) for name, row in zip(names, matrix, strict=True))
     return Table(
         "confusion_matrix",
-        "Confusion matrix (rows: true class, columns: predicted)",
+        "Confusion matrix (rows: true class, columns: predicted"
+        + ("; cells are sums of sample weights)" if weights is not None else ")"),
         ("true \\ predicted", *names),
         rows,
     )
@@ -179,7 +226,9 @@ def _thin(*arrays: np.ndarray, limit: int = _MAX_CURVE_POINTS) -> list[tuple[flo
     return [tuple(float(v) for v in np.asarray(a)[keep]) for a in arrays]
 
 
-def _classification_curves(data: EvalData, target: str) -> tuple[Curve, ...]:
+def _classification_curves(
+    data: EvalData, target: str, weights: np.ndarray | None
+) -> tuple[Curve, ...]:
     if data.proba is None:
         return ()
     from sklearn.metrics import auc, precision_recall_curve, roc_curve
@@ -201,11 +250,13 @@ def _classification_curves(data: EvalData, target: str) -> tuple[Curve, ...]:
         flagged_right = "flagged rows that are of the class"
     roc_series, pr_series = [], []
     for name, truth, score in targets:
-        fpr, tpr, _ = roc_curve(truth, score)
+        fpr, tpr, _ = roc_curve(truth, score, sample_weight=weights)
         roc_series.append(Series(f"{name} (AUC {auc(fpr, tpr):.3f})", *_thin(fpr, tpr)))
-        precision, recall, _ = precision_recall_curve(truth, score)
+        precision, recall, _ = precision_recall_curve(truth, score, sample_weight=weights)
         pr_series.append(Series(name, *_thin(recall[::-1], precision[::-1])))
-    prevalence = ", ".join(f"{name}: {truth.mean():.1%}" for name, truth, _ in targets)
+    prevalence = ", ".join(
+        f"{name}: {np.average(truth, weights=weights):.1%}" for name, truth, _ in targets
+    )
     one_vs_rest = (
         ""
         if data.task == "binary"
