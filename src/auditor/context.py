@@ -148,8 +148,8 @@ class AuditContext:
         return None if self.train is None else self.weights_of(self.train)
 
     def weights_of(self, frame: pd.DataFrame) -> np.ndarray | None:
-        """The weight column of ``frame`` as floats (validated on load), or None."""
-        if self.roles.weight is None:
+        """The weight column of ``frame`` as floats (validated on load), or None without one."""
+        if self.roles.weight is None or self.roles.weight not in frame.columns:
             return None
         return frame[self.roles.weight].to_numpy(dtype=float)
 

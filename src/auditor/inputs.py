@@ -122,8 +122,17 @@ def load_inputs(
     roles = resolve_roles(spec.columns, frames, spec.target)
     if roles.weight is not None:
         for name, frame in frames.items():
-            check_weights(frame[roles.weight], name)
-        notes.append(f"Metrics, intervals and rates are weighted by column {roles.weight!r}.")
+            if roles.weight in frame.columns:
+                check_weights(frame[roles.weight], name)
+        unweighted_train = train_df is not None and roles.weight not in train_df.columns
+        notes.append(
+            f"Metrics, intervals and rates are weighted by column {roles.weight!r}"
+            + (
+                "; the training data has no such column, so cross-validation scores are not."
+                if unweighted_train
+                else "."
+            )
+        )
     classes: tuple = ()
     positive = 1
     if task != "regression":

@@ -138,10 +138,12 @@ def resolve_roles(
         ("--id-column", declared.id),
         ("--group-column", declared.group),
         ("--time-column", declared.time),
-        ("--weight-column", declared.weight),
     ):
         if column is not None:
             _require_column(column, role, frames)
+    if declared.weight is not None:
+        # Weights may describe the test population only: training rows may go without.
+        _require_column(declared.weight, "--weight-column", {"test": frames["test"]})
     for column in declared.sensitive:
         _require_column(column, "--sensitive", frames)
     reference = next(iter(frames.values()))
