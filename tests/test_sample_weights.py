@@ -184,3 +184,17 @@ def test_holdout_scores_record_the_effective_number_of_rows(weighted_case):
     )
     rows = result.check("performance.holdout_metrics").measurement("effective_test_rows").value
     assert rows == pytest.approx(w.sum() ** 2 / (w**2).sum())
+
+
+def test_weighted_quantiles_equal_the_quantiles_of_repeated_rows(seed):
+    from auditor.stats.calibration import weighted_quantile
+
+    rng = np.random.default_rng(seed)
+    levels = np.linspace(0.0, 1.0, 11)
+    for _ in range(200):
+        n = int(rng.integers(1, 30))
+        values = np.round(rng.normal(size=n), 1)  # ties included
+        counts = rng.integers(0, 4, size=n)
+        counts[0] = max(counts[0], 1)
+        expected = np.quantile(np.repeat(values, counts), levels)
+        assert weighted_quantile(values, levels, counts) == pytest.approx(expected)

@@ -15,19 +15,45 @@ import numpy as np
 _CHUNK_CELLS = 4_000_000
 
 
-def quantile_bins(scores: np.ndarray, n_bins: int) -> np.ndarray:
+def quantile_bins(scores: np.ndarray, n_bins: int, weights: np.ndarray | None = None) -> np.ndarray:
     """Bin index (0..m-1, m <= n_bins) of each score, by quantiles of the scores.
 
-    Edges are the ``n_bins`` quantiles of the scores; a score equal to an edge goes to the
-    bin above it. Tied scores always share a bin, so a model with few distinct scores gets
-    fewer, unequal bins; empty bins are dropped and the rest renumbered in score order.
+    Edges are the ``n_bins`` quantiles of the scores (weighted quantiles with sample
+    weights); a score equal to an edge goes to the bin above it. Tied scores always share a
+    bin, so a model with few distinct scores gets fewer, unequal bins; empty bins are
+    dropped and the rest renumbered in score order.
     """
     scores = np.asarray(scores, dtype=float)
-    edges = np.quantile(scores, np.linspace(0.0, 1.0, n_bins + 1))
+    levels = np.linspace(0.0, 1.0, n_bins + 1)
+    edges = (
+        np.quantile(scores, levels)
+        if weights is None
+        else weighted_quantile(scores, levels, weights)
+    )
     inner = np.unique(edges[1:-1])
     raw = np.searchsorted(inner, scores, side="right")
     _, index = np.unique(raw, return_inverse=True)
     return index.astype(np.intp)
+
+
+def weighted_quantile(values: np.ndarray, levels: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """numpy's default (linear) quantile of the rows repeated as often as their weights say.
+
+    With integer weights it equals ``np.quantile(np.repeat(values, weights), levels)``;
+    real weights extend the same interpolation between the cumulative weights.
+    """
+    order = np.argsort(values, kind="stable")
+    x, w = values[order], np.asarray(weights, dtype=float)[order]
+    keep = w > 0
+    x, w = x[keep], w[keep]
+    ends = np.cumsum(w)  # a value fills the repeated positions [ends - w, ends)
+    position = (ends[-1] - 1) * np.asarray(levels, dtype=float)
+    lower = np.floor(position)
+
+    def at(index: np.ndarray) -> np.ndarray:
+        return x[np.minimum(np.searchsorted(ends, index, side="right"), x.size - 1)]
+
+    return at(lower) + (position - lower) * (at(lower + 1) - at(lower))
 
 
 def _onehot(index: np.ndarray) -> np.ndarray:

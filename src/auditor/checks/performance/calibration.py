@@ -94,7 +94,7 @@ def calibration(ctx: AuditContext, params: CalibrationParams) -> CheckOutcome:
     scores, outcomes, kind = _scores(data)
     event = _event(data, ctx.target)
     weights = ctx.test_weights
-    bins = quantile_bins(scores, params.n_bins)
+    bins = quantile_bins(scores, params.n_bins, weights)
     table = reliability_bins(scores, outcomes, bins, weights)
     n_resamples = ctx.evaluation.bootstrap_resamples
     statistic = partial(weighted_ece, scores, outcomes, bins)
