@@ -1,6 +1,7 @@
 """Validate auditor's statistics by simulation, through the checks themselves.
 
-Run: ``OMP_NUM_THREADS=1 .venv/bin/python benchmarks/validate_statistics.py [--runs 400]``
+Run: ``OMP_NUM_THREADS=1 .venv/bin/python benchmarks/validate_statistics.py [--runs 400]
+[--only proportions]``
 
 1. Coverage. A fixed scoring function is applied to test sets of 1,000 rows drawn from a
    known population; the true metric is its value on 2,000,000 rows. The 95% bootstrap
@@ -13,6 +14,13 @@ Run: ``OMP_NUM_THREADS=1 .venv/bin/python benchmarks/validate_statistics.py [--r
 3. Calibration. How often ``performance.calibration`` warns on calibrated probabilities
    (should be about 0), how often its p-value falls below 0.05 (about 5%), and the coverage
    of its bias-corrected ECE interval for a miscalibrated model.
+
+4. Proportions at the edges. Accuracy of test sets of 30, 100 and 1,000 rows whose rows
+   are right with probability 0.5, 0.9, 0.99 and 1.0: coverage of the Wilson score interval
+   the check reports, beside the percentile bootstrap it replaced (which collapses to a
+   point when every row is right), unweighted and with lognormal sample weights (Wilson on
+   Kish's effective size). At 1.0 every interval covers; the mean lower bound shows which
+   of them admits any doubt.
 
 This is a script, not a test: it takes minutes. tests/test_statistical_validity.py runs
 small versions of 1 and 2.
@@ -234,33 +242,112 @@ def calibration(runs, n):
     return warned / runs, p_below / runs, true_ece, hits / runs
 
 
+# --- 4. proportion intervals at the edges ------------------------------------------------------
+
+
+def proportion_coverage(runs, sizes=(30, 100, 1000), truths=(0.5, 0.9, 0.99, 1.0)):
+    """Per (n, truth, weighting): coverage and mean lower bound of Wilson and of the bootstrap.
+
+    The intervals come from ``HoldoutScore`` with the replicates drawn as the audit draws
+    them, so this measures what ``performance.holdout_metrics`` prints.
+    """
+    from auditor.evaluation import HoldoutScore
+    from auditor.stats.bootstrap import bootstrap_statistics
+    from auditor.stats.intervals import effective_sample_size
+
+    accuracy = METRICS_BY_KEY["accuracy"]
+    rng = np.random.default_rng(4)
+    out = {}
+    for n in sizes:
+        for truth in truths:
+            for weighted in (False, True):
+                tally = {"wilson": [0, 0.0], "bootstrap": [0, 0.0]}
+                for _ in range(runs):
+                    y = rng.integers(0, 2, size=n)
+                    right = rng.random(n) < truth
+                    data = EvalData("binary", y, np.where(right, y, 1 - y), None, (0, 1))
+                    w = rng.lognormal(0.0, 1.0, size=n) if weighted else np.ones(n)
+                    value = float(accuracy.weighted(data, w[None, :])[0])
+                    replicates = bootstrap_statistics(
+                        {"a": lambda W, d=data, w=w: accuracy.weighted(d, W * w)},
+                        n,
+                        n_resamples=1000,
+                        rng=rng,
+                    )["a"]
+                    trials = effective_sample_size(w if weighted else None, n)
+                    for name, score in (
+                        ("wilson", HoldoutScore(value, replicates, trials)),
+                        ("bootstrap", HoldoutScore(value, replicates)),
+                    ):
+                        low, high = score.interval()
+                        if low is None:  # the collapsed bootstrap: the point itself
+                            low = high = value
+                        tally[name][0] += low <= truth <= high
+                        tally[name][1] += low
+                out[(n, truth, weighted)] = {
+                    name: (hits / runs, lows / runs) for name, (hits, lows) in tally.items()
+                }
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=400)
     parser.add_argument("--rows", type=int, default=1000)
+    parser.add_argument(
+        "--only", choices=("coverage", "null", "calibration", "proportions"), default=None
+    )
     args = parser.parse_args()
     warnings.simplefilter("ignore", category=FutureWarning)
-    started = time.perf_counter()
+    sections = {
+        "coverage": print_coverage,
+        "null": print_null_rejections,
+        "calibration": print_calibration,
+        "proportions": print_proportions,
+    }
+    for name, section in sections.items():
+        if args.only in (None, name):
+            started = time.perf_counter()
+            section(args)
+            print(f"   ({time.perf_counter() - started:.0f} s)\n")
+
+
+def print_coverage(args) -> None:
     print(f"1. Coverage of 95% bootstrap intervals ({args.runs} runs of {args.rows} test rows)")
     print(f"   {'task':<11}{'metric':<26}{'truth':>9}{'coverage':>10}{'mean width':>12}")
     for (task, key), (truth, share, width) in coverage(args.runs, args.rows).items():
         print(f"   {task:<11}{key:<26}{truth:>9.4f}{share:>10.1%}{width:>12.4f}")
-    print(f"   ({time.perf_counter() - started:.0f} s)")
+
+
+def print_null_rejections(args) -> None:
     for kind, title in (
         ("fixed", "two fixed scores of equal AUC"),
         ("refit", "two logistic regressions of equal expected skill, refitted per fold"),
     ):
-        started = time.perf_counter()
-        print(f"\n2{'a' if kind == 'fixed' else 'b'}. Null rejections, {title} ({args.runs} runs)")
+        print(f"2{'a' if kind == 'fixed' else 'b'}. Null rejections, {title} ({args.runs} runs)")
         for name, share in null_rejections(args.runs, kind).items():
             print(f"   {name:<44}{share:>8.1%}")
-        print(f"   ({time.perf_counter() - started:.0f} s)")
-    started = time.perf_counter()
+
+
+def print_calibration(args) -> None:
     warned, p_below, true_ece, hits = calibration(args.runs, 1500)
-    print(f"\n3. Calibration ({args.runs} runs of 1,500 rows)")
+    print(f"3. Calibration ({args.runs} runs of 1,500 rows)")
     print(f"   calibrated model: warned {warned:.1%}, calibration p < 0.05 in {p_below:.1%}")
     print(f"   miscalibrated (p ** 0.8, true ECE {true_ece:.4f}): ECE interval coverage {hits:.1%}")
-    print(f"   ({time.perf_counter() - started:.0f} s)")
+
+
+def print_proportions(args) -> None:
+    print(f"4. Accuracy intervals at the edges ({args.runs} runs per cell; 95% nominal)")
+    print(
+        f"   {'rows':>6}{'truth':>7}  {'weights':<10}{'Wilson cover':>13}{'mean low':>10}"
+        f"{'bootstrap cover':>17}{'mean low':>10}"
+    )
+    for (n, truth, weighted), by in proportion_coverage(args.runs).items():
+        (w_cover, w_low), (b_cover, b_low) = by["wilson"], by["bootstrap"]
+        print(
+            f"   {n:>6,}{truth:>7.2f}  {'lognormal' if weighted else 'none':<10}"
+            f"{w_cover:>13.1%}{w_low:>10.3f}{b_cover:>17.1%}{b_low:>10.3f}"
+        )
 
 
 if __name__ == "__main__":

@@ -13,6 +13,8 @@ import numbers
 import re
 from typing import Any
 
+from auditor.stats.pvalues import p_equals, p_value
+
 STATUS_LABELS = {
     "pass": "✓ PASS",
     "warn": "! WARN",
@@ -46,6 +48,8 @@ _MAX_PLAIN_DIGITS = 15
 # "p = 0.0064", "q=2.3e-05" inside a sentence written by a check: one p-value format.
 _P_IN_TEXT = re.compile(r"(?<![\w.])([pq]) ?= ?(\d+(?:\.\d+)?(?:[eE][-+]?\d+)?)(?!\w|\.\d)")
 _NEGATIVE_ZERO = re.compile(r"^-(?=[0.,]*(?:%|e[-+]?\d+)?$)")
+# "-0.000" or "+0.000" inside a sentence: a difference that rounds to zero has no sign.
+_SIGNED_ZERO_IN_TEXT = re.compile(r"(?<![\w.])[-+](?=0\.0+(?![\d.]))")
 
 
 def _real(value: Any) -> float | int | None:
@@ -122,22 +126,6 @@ def share(value: Any) -> str:
     return _unsigned_zero(text)
 
 
-def p_value(value: Any) -> str:
-    """A p-value to three decimals; below 0.001 it reads "< 0.001" rather than a false 0.000."""
-    real = finite(value)
-    if real is None:
-        return number(value)
-    return "< 0.001" if real < 0.001 else f"{real:.3f}"
-
-
-def p_equals(name: str, value: Any) -> str:
-    """``q = 0.190`` or ``q < 0.001``, for p-values inside a sentence."""
-    text = p_value(value)
-    if text == MISSING:
-        return f"{name} not computed"
-    return f"{name} {text}" if text.startswith("<") else f"{name} = {text}"
-
-
 def signed(value: Any, decimals: int = 4) -> str:
     """A difference with its sign (``+0.0123``); zero, missing and infinite read plainly."""
     real = finite(value)
@@ -198,10 +186,12 @@ def is_shortened(name: Any, limit: int = MAX_NAME_CHARS) -> bool:
 
 def prose(text: Any, limit: int = MAX_TEXT_CHARS) -> str:
     """Free text for display: long unbroken words (quoted names) cut like names, the whole
-    capped at ``limit`` characters, and p-values written one way ("p = 0.006", "p < 0.001")."""
+    capped at ``limit`` characters, p-values written one way ("p = 0.006", "p < 0.001") and
+    zeros without a sign."""
     text = "" if text is None else str(text)
     text = _LONG_WORD.sub(lambda m: shorten(m.group(0)), text)
     text = _P_IN_TEXT.sub(_p_in_text, text)
+    text = _SIGNED_ZERO_IN_TEXT.sub("", text)
     return text if len(text) <= limit else text[: limit - 1] + ELLIPSIS
 
 

@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import math
 import re
+import sys
 import xml.etree.ElementTree as ET
 from typing import Any
 
+from auditor.render.formatting import prose
 from auditor.result import AuditResult, CheckResult
 
 # XML 1.0 forbids most control characters and unpaired surrogates.
@@ -22,7 +24,9 @@ _GATE_CLASS = "auditor.gate"
 
 
 def _clean(text: Any) -> str:
-    return _ILLEGAL_XML.sub("", "" if text is None else str(text))
+    # prose: the same p-values, signless zeros and name lengths as the HTML and Markdown
+    # reports; a CI log has no page to overflow, so the text is not capped.
+    return _ILLEGAL_XML.sub("", prose(text, limit=sys.maxsize))
 
 
 def _seconds(value: Any) -> str:

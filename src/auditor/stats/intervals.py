@@ -31,9 +31,11 @@ def wilson_interval(
         denominator = 1 + z**2 / n
         center = (p + z**2 / (2 * n)) / denominator
         half = z * np.sqrt(p * (1 - p) / n + z**2 / (4 * n**2)) / denominator
-    # At k = 0 and k = n the bounds are exactly 0 and 1; rounding would leave 1 - 1e-16.
-    low = np.where(k <= 0, 0.0, np.clip(center - half, 0.0, 1.0))
-    high = np.where(k >= n, 1.0, np.clip(center + half, 0.0, 1.0))
+    # At k = 0 and k = n the bounds are exactly 0 and 1; rounding (k from a weighted share
+    # times an effective size) would leave 1 - 1e-16, an interval that misses a true 1.
+    tolerance = 1e-9 * n
+    low = np.where(k <= tolerance, 0.0, np.clip(center - half, 0.0, 1.0))
+    high = np.where(k >= n - tolerance, 1.0, np.clip(center + half, 0.0, 1.0))
     return low, high
 
 

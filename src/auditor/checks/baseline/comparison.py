@@ -26,6 +26,7 @@ from auditor.result import Curve, Finding, Measurement, Series, Table
 from auditor.stats.bootstrap import percentile_interval
 from auditor.stats.intervals import t_interval
 from auditor.stats.paired import corrected_resampled_t_test
+from auditor.stats.pvalues import p_equals
 
 CHECK_ID = "baseline.comparison"
 # One-hot columns for categories seen in less than this share of rows are merged: the
@@ -339,7 +340,7 @@ def _tests_text(c: Comparison, metric: MetricSpec, direction: str = "better") ->
     if c.cv_diff is not None and c.cv_p is not None:
         p = c.cv_p if direction == "better" else 1.0 - c.cv_p
         parts.append(
-            f"folds {c.cv_diff[0]:+.3f} (corrected t-test, one-sided p = {p:.2g} for "
+            f"folds {c.cv_diff[0]:+.3f} (corrected t-test, one-sided {p_equals('p', p)} for "
             f"the model being {direction})"
         )
     return f"{metric.label} difference, model - baseline: " + "; ".join(parts)

@@ -13,6 +13,7 @@ from auditor.checks._common import status_from
 from auditor.context import AuditContext
 from auditor.registry import CheckOutcome, SkipCheck, param, register_check
 from auditor.result import Finding, Measurement, Table
+from auditor.stats.pvalues import p_value
 
 CHECK_ID = "data.constant_columns"
 # Rows looked at before counting a whole column: a column whose top value fills less than
@@ -197,7 +198,7 @@ def _column_finding(
                 "high",
                 f"{column!r} holds a single value on all {test.n_rows:,} test rows but varies in "
                 f"train, where that value fills {train_share:.1%} of rows: the chance of this is "
-                f"{chance:.2g} (failure below {params.alpha:g}). Its source probably stopped "
+                f"{p_value(chance)} (failure below {params.alpha:g}). Its source probably stopped "
                 "delivering values.",
                 (column,),
                 evidence,
@@ -207,7 +208,7 @@ def _column_finding(
             "low",
             f"{column!r} holds a single value on all {test.n_rows:,} test rows; that value fills "
             f"{train_share:.1%} of train rows, so a test set this size shows only it with "
-            f"chance {chance:.2g} (failure below {params.alpha:g}).",
+            f"chance {p_value(chance)} (failure below {params.alpha:g}).",
             (column,),
             evidence,
         )
@@ -237,7 +238,7 @@ def _column_finding(
                 "medium",
                 f"{column!r} holds a single value on all {train.n_rows:,} train rows but varies "
                 f"in test, where that value fills {test_share:.1%} of rows: the chance of this "
-                f"is {chance:.2g} (warning below {params.alpha:g}). The model could not learn "
+                f"is {p_value(chance)} (warning below {params.alpha:g}). The model could not learn "
                 "from it.",
                 (column,),
                 evidence,
@@ -247,7 +248,7 @@ def _column_finding(
             "low",
             f"{column!r} holds a single value on all {train.n_rows:,} train rows; that value "
             f"fills {test_share:.1%} of test rows, so a train set this size shows only it with "
-            f"chance {chance:.2g} (warning below {params.alpha:g}).",
+            f"chance {p_value(chance)} (warning below {params.alpha:g}).",
             (column,),
             evidence,
         )

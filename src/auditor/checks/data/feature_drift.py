@@ -16,6 +16,7 @@ from auditor.context import AuditContext
 from auditor.errors import InputError
 from auditor.registry import CheckOutcome, param, register_check
 from auditor.result import Finding, Measurement, Table
+from auditor.stats.pvalues import p_equals
 from auditor.stats.random import rng_for
 
 CHECK_ID = "data.feature_drift"
@@ -614,7 +615,7 @@ def _finding(column, c: Comparison, note, params, order_name) -> Finding | None:
         "distribution_shift",
         c.severity,
         f"{column!r} is distributed differently in test than in {against} ({what}{detail}; "
-        f"p = {p_value:.2g}; {levels}).",
+        f"{p_equals('p', p_value)}; {levels}).",
         (column,),
         evidence,
     )

@@ -12,6 +12,7 @@ from auditor.checks._common import splits as present_splits
 from auditor.context import AuditContext
 from auditor.registry import CheckOutcome, param, register_check
 from auditor.result import Finding, Measurement, Table
+from auditor.stats.pvalues import p_equals
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,7 +169,7 @@ def _gap_finding(
         "missing_share_differs",
         "high" if used else "medium",
         f"{column!r} is missing in {p_test:.1%} of test rows but {p_train:.1%} of train rows "
-        f"(gap {gap:.1%}, limit {params.max_share_gap:.0%}, p = {p_value:.2g})"
+        f"(gap {gap:.1%}, limit {params.max_share_gap:.0%}, {p_equals('p', p_value)})"
         + ("." if used else "; the model does not take it as an input."),
         (column,),
         {

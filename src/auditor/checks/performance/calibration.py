@@ -23,6 +23,8 @@ from auditor.stats.calibration import (
     weighted_ece,
 )
 from auditor.stats.intervals import wilson_interval
+from auditor.stats.pvalues import p_equals
+from auditor.stats.pvalues import p_value as p_text
 from auditor.stats.random import rng_for
 
 CHECK_ID = "performance.calibration"
@@ -143,7 +145,7 @@ def calibration(ctx: AuditContext, params: CalibrationParams) -> CheckOutcome:
     summary = (
         f"Expected calibration error {ece:.3f}{interval} over {len(table)} quantile bins of "
         f"{data.n:,} test rows ({kind}); a perfectly calibrated model would show "
-        f"{null.mean():.3f} on average at this size (p = {p_value:.3g}). "
+        f"{null.mean():.3f} on average at this size ({p_equals('p', p_value)}). "
     )
     if ece < params.warn_ece:
         summary += f"Below the warning level {params.warn_ece:g}" + (
@@ -215,7 +217,7 @@ def _findings(
                 "miscalibrated",
                 "medium",
                 f"Expected calibration error {ece:.3f} reaches {params.warn_ece:g}, and a "
-                f"calibrated model would reach it by chance with probability {p_value:.2g}. "
+                f"calibrated model would reach it by chance with probability {p_text(p_value)}. "
                 + detail,
                 (),
                 evidence,
@@ -226,7 +228,7 @@ def _findings(
             "miscalibration_within_noise",
             "low",
             f"Expected calibration error {ece:.3f} reaches {params.warn_ece:g}, but a calibrated "
-            f"model shows {null_mean:.3f} on average on this many rows (p = {p_value:.2g}): "
+            f"model shows {null_mean:.3f} on average on this many rows ({p_equals('p', p_value)}): "
             "more test rows are needed to tell. " + detail,
             (),
             evidence,
