@@ -206,13 +206,16 @@ def run_audit(
     selected = select_checks(registry, select, spec.skip)
     loaded = load_inputs(spec, **(objects or {}))
     ctx = loaded.context
+    validate_against_inputs(ctx, selected, params)
     checks_started = time.perf_counter()
     checks = corroborate(run_checks(ctx, selected, params))
     finished = time.perf_counter()
     headline = (
         None
         if ctx.predictions is None
-        else build_headline(ctx.task, ctx.predictions.proba is not None, checks)
+        else build_headline(
+            ctx.task, ctx.predictions.proba is not None, checks, weighted_by=ctx.roles.weight
+        )
     )
     gate = evaluate_gate(checks, spec.gate, task=ctx.task, headline=headline)
     durations = {

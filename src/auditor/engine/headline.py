@@ -27,9 +27,15 @@ _WHY = {
 
 
 def build_headline(
-    task: str, has_probabilities: bool, checks: Sequence[CheckResult]
+    task: str,
+    has_probabilities: bool,
+    checks: Sequence[CheckResult],
+    weighted_by: str | None = None,
 ) -> dict[str, Any]:
-    """The headline block of the result (plain JSON data)."""
+    """The headline block of the result (plain JSON data).
+
+    ``weighted_by`` names the sample-weight column the metrics were weighted by, if any.
+    """
     key = primary_metric_key(task, has_probabilities)
     by_id = {c.id: c for c in checks}
     holdout = by_id.get(keys.HOLDOUT)
@@ -45,6 +51,7 @@ def build_headline(
         "ci_low": None if measured is None else measured.ci_low,
         "ci_high": None if measured is None else measured.ci_high,
         "best_baseline": _best_baseline(by_id.get(keys.BASELINE), key),
+        "weighted_by": weighted_by,
     }
 
 

@@ -219,13 +219,15 @@ def _headline(result: AuditResult, data: dict, labels: dict[str, str]) -> list[d
         "average_precision",
         "root_mean_squared_error",
     ]
+    weighted_by = (result.headline or {}).get("weighted_by")
+    weighted = "" if weighted_by is None else f" (weighted by {shorten(weighted_by)})"
     shown = []
     for key in dict.fromkeys(wanted):
         m = holdout.measurement(key)
         if m is not None and m.value is not None:
             shown.append(
                 {
-                    "label": labels[key],
+                    "label": labels[key] + weighted,
                     "value": number(m.value),
                     "ci": interval(m.ci_low, m.ci_high),
                 }

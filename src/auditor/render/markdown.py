@@ -90,6 +90,9 @@ def render_markdown(result: AuditResult) -> str:
     if holdout is not None and holdout.measurements:
         primary = headline_metric(result.headline, result.task)
         shown = [primary, *(k for k in _HEADLINE_KEYS if k != primary)]
+        weighted_by = (result.headline or {}).get("weighted_by")
+        if weighted_by is not None:
+            lines += [f"Metrics are weighted by column `{_text(weighted_by)}`.", ""]
         lines += ["| Metric | Value | 95% interval |", "|---|---:|---:|"]
         for key in shown:
             m = holdout.measurement(key)
