@@ -113,6 +113,7 @@ def test_non_finite_numbers_become_null(bad):
         "ci_low": None,
         "ci_high": 0.9,
         "greater_is_better": None,
+        "note": None,
     }
     assert out["findings"][0]["evidence"] == {"p_value": None}
     assert out["tables"][0]["rows"] == [["row", None]]

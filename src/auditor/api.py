@@ -12,13 +12,20 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from auditor import keys
 from auditor._version import __version__
 from auditor.corroborate import corroborate
 from auditor.engine.headline import build_headline
 from auditor.errors import InputError
 from auditor.gate import evaluate_gate
 from auditor.inputs import load_inputs
-from auditor.registry import CheckSpec, build_params, guidance, load_registry
+from auditor.registry import (
+    CheckSpec,
+    build_params,
+    guidance,
+    load_registry,
+    validate_against_inputs,
+)
 from auditor.result import AuditResult, overall_verdict
 from auditor.runner import run_checks
 from auditor.spec import (
@@ -49,6 +56,7 @@ def audit(
     time_column: str | None = None,
     sensitive: Sequence[str] | None = None,
     weight_column: str | None = None,
+    favourable_class: Any = None,
     seed: int | None = None,
     n_jobs: int | None = None,
     trust_model: bool | None = None,
@@ -75,6 +83,10 @@ def audit(
     weight_column : str, optional
         A column of non-negative sample weights: every metric, interval, rate and
         comparison is weighted (counts that drive intervals use Kish's effective size).
+    favourable_class : optional
+        Binary tasks: the class that is the favourable outcome for the people concerned;
+        ``fairness.group_metrics`` compares selection rates of this class (its
+        ``favourable_class`` parameter; default the positive class).
     config : str or Path, optional
         An ``audit.toml``; the other keywords override its values.
     checks : mapping, optional
@@ -101,6 +113,7 @@ def audit(
     spec = load_spec(config)
     if checks is not None:
         spec = replace(spec, checks={**spec.checks, **{k: dict(v) for k, v in checks.items()}})
+    spec = spec.with_check_params(keys.GROUP_METRICS, favourable_class=favourable_class)
     if gate is not None:
         spec = replace(
             spec, gate=gate if isinstance(gate, GatePolicy) else gate_policy(gate, "gate=")

@@ -123,6 +123,9 @@ class CheckSpec:
     # The entry point that brought a third-party check ("name = value (distribution)");
     # None for a built-in check (and for one registered by code imported some other way).
     plugin: str | None = None
+    # Checks parameters against the loaded inputs (a class of the target, a group of a
+    # column), raising InputError: a parameter that names something absent is bad input.
+    validate: Callable[[Any, Any], None] | None = None
 
     def remedy_for(self, code: str | None) -> str:
         """What to do about a finding with ``code``: its own remedy, else the check's."""
@@ -156,8 +159,12 @@ def register_check(
     params: type = NoParams,
     tasks: tuple[str, ...] | None = None,
     remedies: Mapping[str, str] | None = None,
+    validate: Callable[[Any, Any], None] | None = None,
 ) -> Callable[[Callable], Callable]:
     """Register ``func`` as the check ``check_id`` (``<category>.<name>``).
+
+    ``validate(ctx, params)``, when given, runs once the inputs are loaded and before any
+    check, for parameters whose validity depends on the data; it raises InputError.
 
     An id already taken by a check from another module is refused with a note, the first
     registration kept; a built-in check always wins over a third-party one.
@@ -201,6 +208,7 @@ def register_check(
             remedy=remedy,
             tasks=frozenset(tasks) if tasks else ALL_TASKS,
             remedies=dict(remedies or {}),
+            validate=validate,
         )
         return func
 
@@ -342,6 +350,16 @@ def build_params(spec: CheckSpec, given: Mapping[str, Any]) -> Any:
             raise InputError(unknown_key_message(key, list(fields) or ["(no parameters)"], where))
         values[key] = _checked_value(fields[key], value, where)
     return spec.params_type(**values)
+
+
+def validate_against_inputs(
+    ctx: Any, specs: Iterable[CheckSpec], params: Mapping[str, Any]
+) -> None:
+    """Run the ``validate`` hook of every check in ``specs`` that will run on ``ctx``."""
+    for spec in specs:
+        runs = spec.needs <= ctx.available and ctx.task in spec.tasks
+        if spec.validate is not None and runs:
+            spec.validate(ctx, params.get(spec.id) or build_params(spec, {}))
 
 
 def _checked_value(f: dataclasses.Field, value: Any, where: str) -> Any:

@@ -51,23 +51,34 @@ class Finding:
 
 @dataclass(frozen=True, slots=True)
 class Measurement:
-    """A number a check measured, with its interval when one was computed."""
+    """A number a check measured, with its interval when one was computed.
+
+    ``note`` (optional, added within schema version 1) says in a few words what the number
+    is or what its interval means, where the key alone does not (which pair a gap is
+    between, that its interval includes 0); renderers print it beside the value.
+    """
 
     key: str
     value: float | None
     ci_low: float | None = None
     ci_high: float | None = None
     greater_is_better: bool | None = None
+    note: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class Table:
-    """A rectangular table; cells are JSON scalars."""
+    """A rectangular table; cells are JSON scalars.
+
+    ``print_first`` (added within schema version 1) is how many leading rows carry the
+    check's finding: a renderer that shortens the table keeps at least these.
+    """
 
     key: str
     title: str
     columns: tuple[str, ...]
     rows: tuple[tuple[Any, ...], ...]
+    print_first: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -337,12 +348,23 @@ def _check_from_dict(c: Mapping[str, Any]) -> CheckResult:
         ),
         measurements=tuple(
             Measurement(
-                m["key"], m["value"], m.get("ci_low"), m.get("ci_high"), m.get("greater_is_better")
+                m["key"],
+                m["value"],
+                m.get("ci_low"),
+                m.get("ci_high"),
+                m.get("greater_is_better"),
+                m.get("note"),
             )
             for m in c["measurements"]
         ),
         tables=tuple(
-            Table(t["key"], t["title"], tuple(t["columns"]), tuple(tuple(r) for r in t["rows"]))
+            Table(
+                t["key"],
+                t["title"],
+                tuple(t["columns"]),
+                tuple(tuple(r) for r in t["rows"]),
+                t.get("print_first", 0),
+            )
             for t in c["tables"]
         ),
         curves=tuple(

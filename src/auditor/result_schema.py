@@ -8,7 +8,8 @@ audit.`` Renderers can then rely on the shape and only have to cope with values 
 infinite, long), which they do.
 
 The checks are the ones the readers need, no more: keys that later versions add within
-schema version 1 (``counts`` on a series, a ``headline`` block) are optional or ignored, so
+schema version 1 (``counts`` on a series, a ``headline`` block, ``print_first`` on a table,
+``note`` on a measurement) are optional or ignored, so
 files written by older and newer auditors of the same schema version still load. Hand-written
 rather than JSON Schema: the package has no validator dependency, and the rules that matter
 most (equal lengths, finite numbers, bounded nesting) are not plain JSON Schema anyway.
@@ -154,6 +155,8 @@ def _measurement(item: Any, path: str) -> None:
         _number(item.get(key), f"{path}.{key}", nullable=True)
     if item.get("greater_is_better") is not None:
         _boolean(item["greater_is_better"], f"{path}.greater_is_better")
+    if item.get("note") is not None:
+        _string(item["note"], f"{path}.note")
 
 
 def _table(table: Any, path: str) -> None:
@@ -172,6 +175,8 @@ def _table(table: Any, path: str) -> None:
             )
         for j, cell in enumerate(row):
             _scalar(cell, f"{path}.rows[{i}][{j}]")
+    if table.get("print_first") is not None:
+        _integer(table["print_first"], f"{path}.print_first", nullable=False)
 
 
 def _curve(curve: Any, path: str) -> None:

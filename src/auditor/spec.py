@@ -138,6 +138,15 @@ class AuditSpec:
             spec = replace(spec, columns=replace(spec.columns, **roles))
         return spec.validated(source="the command line")
 
+    def with_check_params(self, check_id: str, **params: Any) -> AuditSpec:
+        """Return a copy where each parameter of ``check_id`` that is not None (a flag, a
+        keyword) replaces the one of ``[checks."<check_id>"]`` in the file."""
+        given = {k: v for k, v in params.items() if v is not None}
+        if not given:
+            return self
+        merged = {**self.checks.get(check_id, {}), **given}
+        return replace(self, checks={**self.checks, check_id: merged})
+
     def validated(self, *, source: str) -> AuditSpec:
         """Check values that depend on each other; raise InputError naming the fix."""
         if self.task is not None and self.task not in TASKS:

@@ -23,6 +23,7 @@ from typing import Annotated, Any
 
 import typer
 
+from auditor import keys
 from auditor._version import __version__
 from auditor.errors import InputError, RenderError
 
@@ -222,6 +223,13 @@ def audit(
     sensitive: Annotated[
         list[str] | None, typer.Option(help="Sensitive column for group metrics (repeatable).")
     ] = None,
+    favourable_class: Annotated[
+        str | None,
+        typer.Option(
+            help="The class that is the favourable outcome (loan approved): group selection "
+            "rates and their ratios are of this class (default: the positive class)."
+        ),
+    ] = None,
     weight_column: Annotated[
         str | None,
         typer.Option(help="Sample-weight column: every metric, interval and rate is weighted."),
@@ -310,6 +318,7 @@ def audit(
         trust_model=trust_model,
         n_jobs=n_jobs,
     )
+    spec = spec.with_check_params(keys.GROUP_METRICS, favourable_class=favourable_class)
     if skip:
         spec = dataclasses.replace(spec, skip=(*spec.skip, *skip))
     if strict and "warn" not in spec.gate.fail_on:

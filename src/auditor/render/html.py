@@ -276,6 +276,7 @@ def _check_view(
                 ),
             }
             for m in check["measurements"]
+                "note": m.get("note") or "",
         ],
         "figures": [
             {"src": _figure(curve_png, curve), "title": curve.title, "caption": curve.caption}
@@ -317,7 +318,9 @@ def _heat(value: Any) -> str:
 
 
 def _table_view(table: dict) -> dict[str, Any]:
-    rows = table["rows"][:_MAX_TABLE_ROWS]
+    # The leading rows that carry the check's finding show and print whatever the limits.
+    must_print = table.get("print_first") or 0
+    rows = table["rows"][: max(_MAX_TABLE_ROWS, must_print)]
     numeric = [
         bool(rows) and all(isinstance(row[i], (int, float)) or row[i] is None for row in rows)
         for i in range(len(table["columns"]))
@@ -340,7 +343,10 @@ def _table_view(table: dict) -> dict[str, Any]:
         ],
         "total_rows": len(table["rows"]),
         # A table barely over the cap prints whole: cutting one or two rows saves no page.
-        "printed_rows": _MAX_PRINTED_ROWS if len(rows) > _MAX_PRINTED_ROWS + 3 else len(rows),
+        "printed_rows": max(
+            must_print,
+            _MAX_PRINTED_ROWS if len(rows) > _MAX_PRINTED_ROWS + 3 else len(rows),
+        ),
         "css": " ".join(
             filter(
                 None,

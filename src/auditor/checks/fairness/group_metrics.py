@@ -3,32 +3,28 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
-from functools import partial
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+from scipy import optimize, stats
 
 from auditor import keys
 from auditor.checks._common import status_from
-from auditor.context import AuditContext
+from auditor.context import AuditContext, encode_labels
+from auditor.errors import InputError, preview
 from auditor.metrics import (
     EvalData,
     balanced_accuracy,
-    error_rate,
-    false_positive_rate,
     mean_absolute_error,
     mean_residual,
-    precision,
-    recall,
     root_mean_squared_error,
-    selection_rate,
 )
 from auditor.registry import CheckOutcome, param, register_check
 from auditor.result import Finding, Measurement, Table
 from auditor.stats.bootstrap import bootstrap_statistics, percentile_interval
+from auditor.stats.intervals import effective_sample_size, weighted_proportion_interval
 from auditor.stats.random import rng_for
 
 CHECK_ID = "fairness.group_metrics"
@@ -38,14 +34,27 @@ _MAX_DISTINCT_UNBINNED = 10
 _QUANTILES = (0.0, 0.25, 0.5, 0.75, 1.0)
 # Findings and the summary quote at most this many gaps or columns.
 _MAX_QUOTED = 3
+# Proxies: associations are measured on at most this many test rows (seeded sample), which
+# keeps the standard error of a Cramer's V or correlation ratio near 0.01: plenty for a
+# screen whose limits are 0.5 and 0.8.
+_PROXY_SAMPLE_ROWS = 20_000
+# Bias-corrected Cramer's V of 0.5 is a strong association by Cohen's conventions for any
+# table size; a correlation ratio of 0.8 means the groups explain 64% of a numeric input's
+# variance. Either way the input largely tells the groups apart.
+_PROXY_MIN_CRAMERS_V = 0.5
+_PROXY_MIN_CORRELATION_RATIO = 0.8
+# A categorical input with more distinct values than this share of the rows is id-like: its
+# contingency table says nothing about the groups.
+_PROXY_MAX_DISTINCT_SHARE = 0.5
 
 
 @dataclass(frozen=True, slots=True)
 class GroupMetricsParams:
     min_group_rows: int = param(
         30,
-        "Groups with fewer test rows are reported as too small to judge and left out of the "
-        "gaps: their metrics are too noisy to compare.",
+        "Groups with fewer test rows (effective rows when the rows are weighted) are shown, "
+        "labelled too small to judge, and left out of the gaps, the headline and the status: "
+        "their metrics are too noisy to compare.",
         minimum=2,
     )
     max_gap: float = param(
@@ -60,14 +69,32 @@ class GroupMetricsParams:
     )
     min_ratio: float = param(
         0.80,
-        "Warn when the lowest group selection rate is below this share of the highest (the "
-        "four-fifths rule); regression: when the best group's mean absolute error is below "
-        "this share of the worst group's. Only when the difference is distinguishable.",
+        "Warn when the lower group selection rate (share predicted the favourable class) is "
+        "below this share of the higher (the four-fifths rule); regression: when the best "
+        "group's mean absolute error is below this share of the worst group's. Only when the "
+        "difference is distinguishable.",
         share=True,
     )
     confidence: float = param(
         0.95, "Confidence level of the intervals and of the gap tests.", share=True
     )
+    favourable_class: Any = param(
+        None,
+        "Binary tasks: the outcome that is favourable to the people concerned (a loan "
+        "approved, a claim paid), matched by value or by text. Selection rates, their ratios "
+        "(four-fifths rule), true and false positive rates and label rates are of this class. "
+        "Default: the positive class. Also --favourable-class.",
+    )
+    reference_group: Any = param(
+        None,
+        "The group every other group is compared with, besides the highest and lowest (the "
+        "group a guideline names, say). Default: the largest group of each sensitive column. "
+        "With several sensitive columns it applies to those that have such a group.",
+    )
+
+
+# The parts of a rate: (the rows counted, the rows it is a share of).
+ShareParts = Callable[[EvalData], tuple[np.ndarray, np.ndarray]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,15 +103,44 @@ class _Metric:
     label: str
     func: Callable[[EvalData, np.ndarray], np.ndarray]
     gapped: bool  # compared between groups (the others are reported only)
+    # A rate: a share of rows. Rates get Wilson intervals per group and Newcombe intervals of
+    # their differences, which stay honest at 0 and 1 where a bootstrap collapses.
+    share: ShareParts | None = None
+
+
+def _rate(parts: ShareParts) -> Callable[[EvalData, np.ndarray], np.ndarray]:
+    """The rate as a weighted statistic of count weights ``W`` (B, n); NaN where undefined:
+    a group with no positive row has no true positive rate."""
+
+    def statistic(d: EvalData, W: np.ndarray) -> np.ndarray:
+        counted, among = parts(d)
+        numerator, denominator = W @ (counted & among), W @ among
+        out = np.full(denominator.shape, np.nan)
+        np.divide(numerator, denominator, out=out, where=denominator > 0)
+        return out
+
+    return statistic
+
+
+def _rate_metric(key: str, label: str, parts: ShareParts, gapped: bool) -> _Metric:
+    return _Metric(key, label, _rate(parts), gapped, parts)
+
+
+def _everyone(d: EvalData) -> np.ndarray:
+    return np.ones(d.n, dtype=bool)
 
 
 @dataclass(slots=True)
 class _Group:
     label: str
     n: int
+    n_effective: float  # Kish's effective rows; n when unweighted
     judged: bool
     point: dict[str, float]
+    interval: dict[str, tuple[float | None, float | None]]
     replicates: dict[str, np.ndarray]
+    # Per rate: whether each row of its denominator is counted, and the rows' weights.
+    shares: dict[str, tuple[np.ndarray, np.ndarray | None]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,6 +155,7 @@ class _Gap:
     ratio: float | None  # low / high
     ratio_ci: tuple[float | None, float | None]
     n_comparisons: int  # the Bonferroni family of the test
+    reference: _Group | None  # set when this compares a group with the reference group
 
     @property
     def significant(self) -> bool:
@@ -112,25 +169,42 @@ class _Gap:
     def high_value(self) -> float:
         return self.high.point[self.metric.key]
 
-
-# Per-group statistics are the metrics of auditor.metrics (W: (B, n) count weights), with
-# an undefined rate left undefined (NaN) rather than 0: a group with no positive row has no
-# true positive rate.
-_true_positive_rate = partial(recall, undefined=np.nan)
-_false_positive_rate = partial(false_positive_rate, undefined=np.nan)
-_precision = partial(precision, undefined=np.nan)
+    @property
+    def comparison(self) -> str:
+        if self.reference is None:
+            return "highest vs lowest"
+        return "group vs reference"
 
 
+BASE_RATE = "base_rate"
 METRICS: dict[str, tuple[_Metric, ...]] = {
     "binary": (
-        _Metric("selection_rate", "selection rate", selection_rate, True),
-        _Metric("true_positive_rate", "true positive rate", _true_positive_rate, True),
-        _Metric("false_positive_rate", "false positive rate", _false_positive_rate, True),
-        _Metric("precision", "precision", _precision, False),
-        _Metric("error_rate", "error rate", error_rate, True),
+        _rate_metric(BASE_RATE, "label rate", lambda d: (d.y == d.positive, _everyone(d)), False),
+        _rate_metric(
+            "selection_rate",
+            "selection rate",
+            lambda d: (d.y_pred == d.positive, _everyone(d)),
+            True,
+        ),
+        _rate_metric(
+            "true_positive_rate",
+            "true positive rate",
+            lambda d: (d.y_pred == d.positive, d.y == d.positive),
+            True,
+        ),
+        _rate_metric(
+            "false_positive_rate",
+            "false positive rate",
+            lambda d: (d.y_pred == d.positive, d.y != d.positive),
+            True,
+        ),
+        _rate_metric(
+            "precision", "precision", lambda d: (d.y == d.positive, d.y_pred == d.positive), False
+        ),
+        _rate_metric("error_rate", "error rate", lambda d: (d.y != d.y_pred, _everyone(d)), True),
     ),
     "multiclass": (
-        _Metric("error_rate", "error rate", error_rate, True),
+        _rate_metric("error_rate", "error rate", lambda d: (d.y != d.y_pred, _everyone(d)), True),
         _Metric("recall_macro", "macro recall", balanced_accuracy, True),
     ),
     "regression": (
@@ -146,11 +220,49 @@ METRICS: dict[str, tuple[_Metric, ...]] = {
 }
 
 
+def validate(ctx: AuditContext, params: GroupMetricsParams) -> None:
+    """Refuse a favourable class that is not a class, or a reference group no column has."""
+    if params.favourable_class is not None:
+        _favourable_index(ctx, params.favourable_class)
+    if params.reference_group is not None:
+        found = [
+            column
+            for column in ctx.roles.sensitive
+            if str(params.reference_group) in _group_labels(ctx.test[column])
+        ]
+        if not found:
+            labels = [label for c in ctx.roles.sensitive for label in _group_labels(ctx.test[c])]
+            raise InputError(
+                f'[checks."{CHECK_ID}"] reference_group {params.reference_group!r} is not a '
+                f"group of the sensitive column(s) {preview(ctx.roles.sensitive)} in the test "
+                f"data; groups are {preview(labels)}. Name one of them, or leave it unset for "
+                "the largest group."
+            )
+
+
+def _favourable_index(ctx: AuditContext, favourable: Any) -> int:
+    """Index into ``ctx.classes`` of the favourable class, matched as labels are."""
+    where = f'[checks."{CHECK_ID}"] favourable_class (--favourable-class) {favourable!r}'
+    if ctx.task != "binary":
+        raise InputError(
+            f"{where} applies to binary tasks; this is a {ctx.task} task. Leave it unset."
+        )
+    try:
+        codes = encode_labels(pd.Series([favourable], dtype=object), ctx.classes, source=where)
+    except InputError:
+        raise InputError(
+            f"{where} is not a class of the target; the classes are {preview(ctx.classes)}. "
+            "Name the one that is the favourable outcome."
+        ) from None
+    return int(codes[0])
+
+
 @register_check(
     CHECK_ID,
     title="Metric gaps between groups",
     needs=("test", "predictions", "sensitive"),
     params=GroupMetricsParams,
+    validate=validate,
     rationale=(
         "A model can perform well overall and still select, miss or wrongly flag the members "
         "of one group far more often than another's. The metrics are measured per group of "
@@ -166,38 +278,66 @@ METRICS: dict[str, tuple[_Metric, ...]] = {
         "for small groups; review the decision threshold per use; involve the people the "
         "decisions affect before choosing a mitigation."
     ),
+    remedies={
+        "sensitive_is_input": (
+            "Decide, with the people accountable for the use, whether the model may take "
+            "this column as an input; if not, retrain without it and re-run the audit, which "
+            "will then look for inputs that stand in for it."
+        ),
+        "proxy_inputs": (
+            "Decide whether these inputs are needed for the decision; removing the sensitive "
+            "column alone does not stop a model from telling the groups apart through them."
+        ),
+    },
 )
 def group_metrics(ctx: AuditContext, params: GroupMetricsParams) -> CheckOutcome:
-    """Measure metrics per group of each sensitive column and test the largest gaps.
+    """Measure metrics per group of each sensitive column and test the gaps.
 
     Notes
     -----
     Groups are the values of each ``--sensitive`` column, missing values forming their own
     group ``(missing)``; a numeric column with more than 10 distinct values is cut at its
-    quartiles. Groups with fewer than ``min_group_rows`` test rows are reported ("too small
-    to judge") but not compared.
+    quartiles. Groups with fewer than ``min_group_rows`` test rows (Kish's effective rows,
+    (sum w)^2 / sum w^2, when the rows are weighted) are reported ("too small to judge")
+    but not compared.
 
-    Metrics, at the model's predicted labels: binary -- selection rate (share predicted
-    positive), true and false positive rates, precision, error rate; multiclass -- error
-    rate and macro recall (mean recall over the classes present in the group); regression
-    -- mean absolute error, mean residual (actual minus predicted) and root mean squared
-    error. A rate whose denominator is empty in a group (no positives, say) is undefined
-    there and left out of the comparison. Each has a percentile bootstrap interval from
-    ``[evaluation] bootstrap_resamples`` resamples of the group's own rows.
+    Metrics, at the model's predicted labels: binary -- label rate (share of the rows
+    labelled with the favourable class: the base rate a selection rate is read against),
+    selection rate (share predicted the favourable class), true and false positive rates
+    and precision with the favourable class as the positive one, error rate; multiclass --
+    error rate and macro recall (mean recall over the classes present in the group);
+    regression -- mean absolute error, mean residual (actual minus predicted) and root mean
+    squared error. The favourable class is ``favourable_class``, by default the positive
+    class. A rate whose denominator is empty in a group (no positives, say) is undefined
+    there and left out of the comparison. Rates have Wilson score intervals (on effective
+    rows when weighted), which keep their width at 0 and 1; the other metrics have
+    percentile bootstrap intervals from ``[evaluation] bootstrap_resamples`` resamples of
+    the group's own rows.
 
-    For each compared metric, the gap is the difference between the highest and the
-    lowest group. The selection-rate gap is the demographic parity difference; the larger
-    of the true and false positive rate gaps is the equalized odds difference. Groups are
-    resampled independently, so the bootstrap distribution of the difference between the
-    two extreme groups gives its standard error; its interval is the normal interval with
-    that standard error at level ``confidence``, widened by a Bonferroni correction for
-    every comparison made on the column (each pair of judged groups on each compared
-    metric: the two extremes were picked among all pairs). A gap is flagged
-    only when this interval excludes 0 *and* the gap exceeds ``max_gap`` (or the ratio
-    falls below ``min_ratio``): small groups produce large gaps by chance alone. Flagged
-    gaps warn, and fail beyond ``fail_gap`` (point estimate). Sensitive columns are tested
-    separately. Regression gaps are in the target's units, so only the ratio of the best to
-    the worst group's mean absolute error is held to a tolerance (``min_ratio``).
+    Two comparisons per compared metric: the highest against the lowest judged group, and
+    each judged group against the reference group (``reference_group``, by default the
+    largest), of which the largest difference is reported when it is another pair. The
+    selection-rate gap is the demographic parity difference; the larger of the true and
+    false positive rate gaps is the equalized odds difference. A rate difference has
+    Newcombe's hybrid score interval (method 10), built from the two groups' Wilson
+    intervals; another difference has the normal interval with the standard error of its
+    bootstrap distribution (groups are resampled independently). Either interval is at
+    level ``confidence`` widened by a Bonferroni correction for every comparison made on
+    the column (each pair of judged groups on each compared metric: the extremes were
+    picked among all pairs), and the p-value is the corrected level at which the interval
+    reaches 0. A gap is flagged only when this interval excludes 0 *and* the gap exceeds
+    ``max_gap`` (or the ratio falls below ``min_ratio``): small groups produce large gaps by
+    chance alone. Flagged gaps warn, and fail beyond ``fail_gap`` (point estimate).
+    Sensitive columns are tested separately. Regression gaps are in the target's units, so
+    only the ratio of the best to the worst group's mean absolute error is held to a
+    tolerance (``min_ratio``). The headline measurement ``max_group_gap`` is the largest
+    gap of all, with the interval and judgement the summary and the gap table quote.
+
+    A sensitive column that is itself a model input (a feature of the model, or of the
+    data when only predictions are given) is noted, as are inputs strongly associated with
+    it (bias-corrected Cramer's V >= 0.5 for a categorical input, correlation ratio >= 0.8
+    for a numeric one, on at most 20,000 test rows): low-severity notes for the decision,
+    not failures.
 
     Defaults. 30 rows is where a group's rate interval narrows to about +-0.18 at worst;
     below it a group's metrics say little. A 0.10 difference in a rate (10 percentage
@@ -213,10 +353,18 @@ def group_metrics(ctx: AuditContext, params: GroupMetricsParams) -> CheckOutcome
     References
     ----------
     Fairlearn, "Assessment" and "Common fairness metrics" (demographic parity, equalized
-    odds); US EEOC Uniform Guidelines, 29 CFR 1607.4(D) (the four-fifths rule).
+    odds); US EEOC Uniform Guidelines, 29 CFR 1607.4(D) (the four-fifths rule); Newcombe,
+    R. G. (1998), Interval estimation for the difference between independent proportions,
+    Statistics in Medicine 17, 873-890; Bergsma, W. (2013), A bias-correction for Cramer's
+    V and Tschuprow's T, Journal of the Korean Statistical Society 42, 323-328.
     """
     data = ctx.test_eval
+    if params.favourable_class is not None:
+        data = replace(data, positive=_favourable_index(ctx, params.favourable_class))
+    favourable = data.classes[data.positive] if data.task == "binary" else None
+    weights = ctx.test_weights
     metrics = METRICS[data.task]
+    gapped = [m for m in metrics if m.gapped]
     rng = rng_for(ctx.evaluation.seed, CHECK_ID)
     findings: list[Finding] = []
     tables: list[Table] = []
@@ -225,27 +373,37 @@ def group_metrics(ctx: AuditContext, params: GroupMetricsParams) -> CheckOutcome
     for index, column in enumerate(ctx.roles.sensitive):
         codes, labels, binned = _group_codes(ctx.test[column])
         groups = _measure_groups(
-            data, codes, labels, metrics, params, rng, ctx.evaluation.bootstrap_resamples
+            data, weights, codes, labels, metrics, params, rng, ctx.evaluation.bootstrap_resamples
         )
+        reference = _reference_group(groups, params)
         small = [g for g in groups if not g.judged]
         n_small += len(small)
-        gapped = [m for m in metrics if m.gapped]
-        gaps = [_gap(column, m, groups, len(gapped), params) for m in gapped]
-        gaps = [g for g in gaps if g is not None]
+        gaps = [
+            gap
+            for metric in gapped
+            for gap in _gaps(column, metric, groups, reference, len(gapped), params)
+        ]
         all_gaps.extend(gaps)
         finding = _gap_finding(column, gaps, data.task, params)
         if finding is not None:
             findings.append(finding)
         if small:
             findings.append(_small_groups_finding(column, small, params))
-        tables.append(_group_table(index, column, groups, metrics, binned, params))
+        findings.extend(_input_findings(ctx, column, codes))
+        quoted = _quoted_gaps(gaps, data.task, params)
+        tables.append(
+            _group_table(
+                index, column, groups, reference, quoted, metrics, binned, favourable, params
+            )
+        )
     if all_gaps:
         tables.append(_gap_table(all_gaps, data.task, params))
+    largest = max(all_gaps, key=lambda g: g.gap, default=None)
     return CheckOutcome(
         status=status_from(findings),
-        summary=_summary(ctx, all_gaps, data.task, params),
+        summary=_summary(ctx, all_gaps, largest, data.task, favourable, params),
         findings=tuple(findings),
-        measurements=_measurements(all_gaps, data.task, n_small, params),
+        measurements=_measurements(all_gaps, largest, data.task, n_small, params),
         tables=tuple(tables),
     )
 
@@ -276,8 +434,16 @@ def _group_codes(values: pd.Series) -> tuple[np.ndarray, list[str], bool]:
     return codes.astype(np.intp), [str(u) for u in uniques], False
 
 
+def _group_labels(values: pd.Series) -> list[str]:
+    """The labels of the groups present in ``values`` (missing values included)."""
+    codes, labels, _ = _group_codes(values)
+    present = [labels[code] for code in np.unique(codes[codes >= 0])]
+    return [*present, MISSING_GROUP] if (codes < 0).any() else present
+
+
 def _measure_groups(
     data: EvalData,
+    weights: np.ndarray | None,
     codes: np.ndarray,
     labels: list[str],
     metrics: tuple[_Metric, ...],
@@ -292,11 +458,50 @@ def _measure_groups(
         if n == 0:
             continue
         sub = _subset(data, mask)
-        statistics = {m.key: partial(m.func, sub) for m in metrics}
+        row_weights = None if weights is None else weights[mask]
+        # Resample counts times the sample weights: each resample is weighted as the rows are.
+        scale = np.ones(n) if row_weights is None else row_weights
+        statistics = {m.key: _scaled(m.func, sub, scale) for m in metrics}
         point = {key: float(stat(np.ones((1, n)))[0]) for key, stat in statistics.items()}
         replicates = bootstrap_statistics(statistics, n, n_resamples=n_resamples, rng=rng)
-        groups.append(_Group(label, n, n >= params.min_group_rows, point, replicates))
+        shares, interval = {}, {}
+        for m in metrics:
+            if m.share is None:
+                interval[m.key] = percentile_interval(replicates[m.key], params.confidence)
+                continue
+            counted, among = m.share(sub)
+            shares[m.key] = (counted[among], None if row_weights is None else row_weights[among])
+            interval[m.key] = _share_interval(*shares[m.key], params.confidence)[1:3]
+        n_effective = effective_sample_size(row_weights, n)
+        groups.append(
+            _Group(
+                label,
+                n,
+                n_effective,
+                n_effective >= params.min_group_rows,
+                point,
+                interval,
+                replicates,
+                shares,
+            )
+        )
     return groups
+
+
+def _scaled(
+    func: Callable[[EvalData, np.ndarray], np.ndarray], data: EvalData, scale: np.ndarray
+) -> Callable[[np.ndarray], np.ndarray]:
+    return lambda W: func(data, W * scale)
+
+
+def _share_interval(
+    counted: np.ndarray, weights: np.ndarray | None, confidence: float
+) -> tuple[float, float | None, float | None]:
+    """(rate, Wilson low, Wilson high) of ``counted`` rows; weighted on effective rows."""
+    rate, low, high, _ = weighted_proportion_interval(counted, weights, confidence)
+    if not np.isfinite(rate):
+        return rate, None, None
+    return rate, low, high
 
 
 def _subset(data: EvalData, mask: np.ndarray) -> EvalData:
@@ -310,52 +515,134 @@ def _subset(data: EvalData, mask: np.ndarray) -> EvalData:
     )
 
 
+def _reference_group(groups: list[_Group], params: GroupMetricsParams) -> _Group | None:
+    """The declared reference group when this column has it, else the largest judged group."""
+    if params.reference_group is not None:
+        named = next((g for g in groups if g.label == str(params.reference_group)), None)
+        if named is not None:
+            return named
+    judged = [g for g in groups if g.judged]
+    return max(judged, key=lambda g: g.n_effective, default=None)
+
+
 # --- Gaps ------------------------------------------------------------------------------------
+
+
+def _gaps(
+    column: str,
+    metric: _Metric,
+    groups: list[_Group],
+    reference: _Group | None,
+    n_metrics: int,
+    params: GroupMetricsParams,
+) -> list[_Gap]:
+    """The highest against the lowest judged group, and the group furthest from the
+    reference group when that is another pair.
+
+    The tests are Bonferroni-corrected for every comparison the column allows: each pair of
+    judged groups on each of the ``n_metrics`` compared metrics.
+    """
+    key = metric.key
+    candidates = [g for g in groups if g.judged and np.isfinite(g.point[key])]
+    if len(candidates) < 2:
+        return []
+    n_comparisons = n_metrics * len(candidates) * (len(candidates) - 1) // 2
+    low = min(candidates, key=lambda g: g.point[key])
+    high = max(candidates, key=lambda g: g.point[key])
+    if low is high:  # every group has the same value
+        high = next(g for g in candidates if g is not low)
+    gaps = [_gap(column, metric, low, high, n_comparisons, None, params)]
+    if reference in candidates and reference not in (low, high):
+        other = max(
+            (g for g in candidates if g is not reference),
+            key=lambda g: abs(g.point[key] - reference.point[key]),
+        )
+        pair = sorted((other, reference), key=lambda g: g.point[key])
+        gaps.append(_gap(column, metric, *pair, n_comparisons, reference, params))
+    return gaps
 
 
 def _gap(
     column: str,
     metric: _Metric,
-    groups: list[_Group],
-    n_metrics: int,
+    low: _Group,
+    high: _Group,
+    n_comparisons: int,
+    reference: _Group | None,
     params: GroupMetricsParams,
-) -> _Gap | None:
-    """The difference between the highest and lowest judged group, with its test; or None.
-
-    The test is Bonferroni-corrected for every comparison the column allows: each pair of
-    judged groups on each of the ``n_metrics`` compared metrics.
-    """
-    candidates = [g for g in groups if g.judged and np.isfinite(g.point[metric.key])]
-    if len(candidates) < 2:
-        return None
-    low = min(candidates, key=lambda g: g.point[metric.key])
-    high = max(candidates, key=lambda g: g.point[metric.key])
-    if low is high:  # every group has the same value
-        high = next(g for g in candidates if g is not low)
-    gap = high.point[metric.key] - low.point[metric.key]
-    n_comparisons = n_metrics * len(candidates) * (len(candidates) - 1) // 2
-    diff = high.replicates[metric.key] - low.replicates[metric.key]
-    finite = diff[np.isfinite(diff)]
+) -> _Gap:
+    key = metric.key
+    gap = high.point[key] - low.point[key]
     alpha = 1 - params.confidence
-    if finite.size < 0.95 * diff.size or finite.size < 2:
-        # Too many resamples leave the rate undefined: no test rather than a misleading one.
-        ci, p_value = (None, None), None
+    if metric.share is not None:
+        ci, p_value = _newcombe_test(high.shares[key], low.shares[key], gap, alpha, n_comparisons)
     else:
-        se = float(np.std(finite, ddof=1))
-        if se == 0:
-            ci, p_value = (gap, gap), (0.0 if gap > 0 else 1.0)
-        else:
-            z = float(stats.norm.ppf(1 - alpha / (2 * n_comparisons)))
-            ci = (gap - z * se, gap + z * se)
-            p_value = min(1.0, 2 * n_comparisons * float(stats.norm.sf(gap / se)))
+        ci, p_value = _bootstrap_test(
+            high.replicates[key] - low.replicates[key], gap, alpha, n_comparisons
+        )
     ratio, ratio_ci = None, (None, None)
-    if high.point[metric.key] > 0:
-        ratio = low.point[metric.key] / high.point[metric.key]
+    if high.point[key] > 0:
+        ratio = low.point[key] / high.point[key]
         with np.errstate(divide="ignore", invalid="ignore"):
             ratio_ci = percentile_interval(
-                low.replicates[metric.key] / high.replicates[metric.key], params.confidence
+                low.replicates[key] / high.replicates[key], params.confidence
             )
-    return _Gap(column, metric, low, high, gap, ci, p_value, ratio, ratio_ci, n_comparisons)
+    return _Gap(
+        column, metric, low, high, gap, ci, p_value, ratio, ratio_ci, n_comparisons, reference
+    )
+
+
+def _newcombe_interval(
+    high: tuple[np.ndarray, np.ndarray | None],
+    low: tuple[np.ndarray, np.ndarray | None],
+    confidence: float,
+) -> tuple[float, float]:
+    """Newcombe's hybrid score interval of ``rate(high) - rate(low)``."""
+    p1, low1, high1 = _share_interval(*high, confidence)
+    p2, low2, high2 = _share_interval(*low, confidence)
+    difference = p1 - p2
+    return (
+        difference - float(np.hypot(p1 - low1, high2 - p2)),
+        difference + float(np.hypot(high1 - p1, p2 - low2)),
+    )
+
+
+def _newcombe_test(
+    high: tuple[np.ndarray, np.ndarray | None],
+    low: tuple[np.ndarray, np.ndarray | None],
+    gap: float,
+    alpha: float,
+    n_comparisons: int,
+) -> tuple[tuple[float, float], float]:
+    """The corrected interval, and the p-value: the corrected level where it reaches 0."""
+    ci = _newcombe_interval(high, low, 1 - alpha / n_comparisons)
+    if gap <= 0:
+        return ci, 1.0
+    # The lower end falls as the level rises: the level where it crosses 0 is 1 - p.
+    lower_end = lambda level: _newcombe_interval(high, low, level)[0]  # noqa: E731
+    most, least = 1 - 1e-12, 1e-9
+    if lower_end(most) > 0:
+        return ci, min(1.0, n_comparisons * (1 - most))
+    if lower_end(least) <= 0:
+        return ci, 1.0
+    level = optimize.brentq(lower_end, least, most, xtol=1e-12)
+    return ci, min(1.0, n_comparisons * (1 - level))
+
+
+def _bootstrap_test(
+    difference: np.ndarray, gap: float, alpha: float, n_comparisons: int
+) -> tuple[tuple[float | None, float | None], float | None]:
+    """The corrected normal interval with the bootstrap standard error, and its p-value."""
+    finite = difference[np.isfinite(difference)]
+    if finite.size < 0.95 * difference.size or finite.size < 2:
+        # Too many resamples leave the metric undefined: no test rather than a misleading one.
+        return (None, None), None
+    se = float(np.std(finite, ddof=1))
+    if se == 0:
+        return (gap, gap), (0.0 if gap > 0 else 1.0)
+    z = float(stats.norm.ppf(1 - alpha / (2 * n_comparisons)))
+    p_value = min(1.0, 2 * n_comparisons * float(stats.norm.sf(gap / se)))
+    return (gap - z * se, gap + z * se), p_value
 
 
 def _judgement(gap: _Gap, task: str, params: GroupMetricsParams) -> tuple[str, str | None]:
@@ -380,6 +667,15 @@ def _beyond_limits(gap: _Gap, task: str, params: GroupMetricsParams) -> list[str
     return beyond
 
 
+def _quoted_gaps(gaps: list[_Gap], task: str, params: GroupMetricsParams) -> list[_Gap]:
+    """The gaps a column's finding quotes: flagged ones, else inconclusive ones, largest first."""
+    by_verdict: dict[str, list[_Gap]] = {"flagged": [], "inconclusive": []}
+    for gap in gaps:
+        by_verdict.get(_judgement(gap, task, params)[0], []).append(gap)
+    quoted = by_verdict["flagged"] or by_verdict["inconclusive"]
+    return sorted(quoted, key=lambda g: -g.gap)
+
+
 def _describe(gap: _Gap, task: str, params: GroupMetricsParams, *, interval: bool = True) -> str:
     """One measured statement: the values, the difference, the limit (and the interval)."""
     low, high = gap.low.label, gap.high.label
@@ -395,17 +691,26 @@ def _describe(gap: _Gap, task: str, params: GroupMetricsParams, *, interval: boo
             f"{_number(gap.low_value)} for {low!r}, a ratio of {gap.ratio:.2f} "
             f"(limit {params.min_ratio:g}{ci})"
         )
+    against = (
+        f" ({gap.reference.label!r} is the reference group)" if gap.reference is not None else ""
+    )
     text = (
-        f"{gap.metric.label} differs by {gap.gap:.3f} between {low!r} ({gap.low_value:.3f}) "
-        f"and {high!r} ({gap.high_value:.3f}) (limit {params.max_gap:g}{ci})"
+        f"{gap.metric.label} differs by {gap.gap:.3f} between {low!r} ({gap.low_value:.3f}"
+        f"{_label_rate(gap.low)}) and {high!r} ({gap.high_value:.3f}{_label_rate(gap.high)})"
+        f"{against} (limit {params.max_gap:g}{ci})"
     )
     if "ratio" in _beyond_limits(gap, task, params):
         text += (
-            f"; the ratio of the selection rates (shares predicted positive) is "
-            f"{gap.ratio:.2f} (four-fifths limit {params.min_ratio:g}, a rule for when the "
-            "positive prediction is the favourable outcome)"
+            f"; the lower selection rate is {gap.ratio:.2f} of the higher (four-fifths limit "
+            f"{params.min_ratio:g})"
         )
     return text
+
+
+def _label_rate(group: _Group) -> str:
+    """``; label rate 0.300``: the base rate a binary rate is read against."""
+    rate = group.point.get(BASE_RATE)
+    return "" if rate is None or not np.isfinite(rate) else f"; label rate {rate:.3f}"
 
 
 def _number(value: float) -> str:
@@ -417,51 +722,49 @@ def _gap_finding(
     column: str, gaps: list[_Gap], task: str, params: GroupMetricsParams
 ) -> Finding | None:
     """One finding per column: the flagged gaps, else the inconclusive ones (low)."""
-    judged = [(g, *_judgement(g, task, params)) for g in gaps]
-    flagged = [(g, sev) for g, verdict, sev in judged if verdict == "flagged"]
-    inconclusive = [g for g, verdict, _ in judged if verdict == "inconclusive"]
-    evidence_limits = {
+    quoted = _quoted_gaps(gaps, task, params)
+    if not quoted:
+        return None
+    evidence = {
+        "gaps": [_gap_evidence(g) for g in quoted],
         "max_gap": params.max_gap,
         "fail_gap": params.fail_gap,
         "min_ratio": params.min_ratio,
     }
-    if flagged:
-        flagged.sort(key=lambda item: -item[0].gap)
-        severity = "high" if any(sev == "high" for _, sev in flagged) else "medium"
-        statements = [_describe(g, task, params) for g, _ in flagged[:_MAX_QUOTED]]
-        more = f" (+{len(flagged) - _MAX_QUOTED} more)" if len(flagged) > _MAX_QUOTED else ""
+    statements = "; ".join(_describe(g, task, params) for g in quoted[:_MAX_QUOTED])
+    more = f" (+{len(quoted) - _MAX_QUOTED} more)" if len(quoted) > _MAX_QUOTED else ""
+    severities = [_judgement(g, task, params)[1] for g in quoted]
+    if severities[0] is not None:
+        severity = "high" if "high" in severities else "medium"
         return Finding(
-            "group_gap",
-            severity,
-            f"{column!r}: " + "; ".join(statements) + more + ".",
-            (column,),
-            {"gaps": [_gap_evidence(g) for g, _ in flagged], **evidence_limits},
+            "group_gap", severity, f"{column!r}: {statements}{more}.", (column,), evidence
         )
-    if inconclusive:
-        statements = [_describe(g, task, params) for g in inconclusive[:_MAX_QUOTED]]
-        what = (
-            "These measurements cross their limits, but the differences are"
-            if len(inconclusive) > 1
-            else "This measurement crosses its limit, but the difference is"
-        )
-        return Finding(
-            "inconclusive_gap",
-            "low",
-            f"{column!r}: " + "; ".join(statements) + f". {what} within what sampling noise "
-            "can produce on groups of these sizes: more test rows are needed to tell.",
-            (column,),
-            {"gaps": [_gap_evidence(g) for g in inconclusive], **evidence_limits},
-        )
-    return None
+    what = (
+        "These measurements cross their limits, but the differences are"
+        if len(quoted) > 1
+        else "This measurement crosses its limit, but the difference is"
+    )
+    return Finding(
+        "inconclusive_gap",
+        "low",
+        f"{column!r}: {statements}{more}. {what} within what sampling noise can produce on "
+        "groups of these sizes: more test rows are needed to tell.",
+        (column,),
+        evidence,
+    )
 
 
 def _gap_evidence(gap: _Gap) -> dict[str, Any]:
     return {
         "metric": gap.metric.key,
+        "comparison": gap.comparison,
+        "reference_group": None if gap.reference is None else gap.reference.label,
         "low_group": gap.low.label,
         "low_value": gap.low_value,
+        "low_base_rate": gap.low.point.get(BASE_RATE),
         "high_group": gap.high.label,
         "high_value": gap.high_value,
+        "high_base_rate": gap.high.point.get(BASE_RATE),
         "gap": gap.gap,
         "ci_low": gap.ci[0],
         "ci_high": gap.ci[1],
@@ -471,20 +774,131 @@ def _gap_evidence(gap: _Gap) -> dict[str, Any]:
 
 
 def _small_groups_finding(column: str, small: list[_Group], params: GroupMetricsParams) -> Finding:
-    shown = ", ".join(f"{g.label!r} ({g.n} rows)" for g in small[:5])
+    shown = ", ".join(f"{g.label!r} ({_rows(g)})" for g in small[:5])
     more = f" (+{len(small) - 5} more)" if len(small) > 5 else ""
     return Finding(
         "small_groups",
         "low",
         f"{column!r}: {shown}{more} have fewer than {params.min_group_rows} test rows: too small "
-        "to judge, so they were left out of the gaps.",
+        "to judge, so they are shown but left out of the gaps.",
         (column,),
         {
             "groups": [g.label for g in small],
             "rows": [g.n for g in small],
+            "effective_rows": [g.n_effective for g in small],
             "min_group_rows": params.min_group_rows,
         },
     )
+
+
+def _rows(group: _Group) -> str:
+    if group.n_effective == group.n:
+        return f"{group.n} rows"
+    return f"{group.n} rows, {group.n_effective:.0f} effective"
+
+
+# --- Sensitive columns as model inputs -----------------------------------------------------
+
+
+def _input_findings(ctx: AuditContext, column: str, codes: np.ndarray) -> list[Finding]:
+    """Notes when the sensitive column is a model input, or inputs stand in for it."""
+    with_model = ctx.model is not None and bool(ctx.model_features)
+    inputs = ctx.model_features if with_model else ctx.roles.features
+    whose = "the model's" if with_model else "the data's feature columns (no model was given)"
+    findings = []
+    if column in inputs:
+        findings.append(
+            Finding(
+                "sensitive_is_input",
+                "low",
+                f"{column!r} is one of {whose} inputs: predictions can depend on group "
+                "membership directly, and the gaps here are measured with it in. Whether "
+                "the model may use it depends on the use and on the rules that apply to it.",
+                (column,),
+                {"model_given": with_model},
+            )
+        )
+    proxies = _proxies(ctx, column, codes, [c for c in inputs if c not in ctx.roles.sensitive])
+    if proxies:
+        shown = ", ".join(f"{name!r} ({measure} {value:.2f})" for name, measure, value in proxies)
+        findings.append(
+            Finding(
+                "proxy_inputs",
+                "low",
+                f"{column!r}: {shown} among {whose} inputs are strongly associated with it: "
+                "the model can tell its groups apart through them, with or without the column "
+                f"itself (limits: Cramer's V {_PROXY_MIN_CRAMERS_V:g}, correlation ratio "
+                f"{_PROXY_MIN_CORRELATION_RATIO:g}).",
+                (column, *(name for name, _, _ in proxies)),
+                {
+                    "proxies": [
+                        {"column": name, "measure": measure, "value": value}
+                        for name, measure, value in proxies
+                    ]
+                },
+            )
+        )
+    return findings
+
+
+def _proxies(
+    ctx: AuditContext, column: str, codes: np.ndarray, inputs: list[str]
+) -> list[tuple[str, str, float]]:
+    """Inputs whose association with the groups reaches its limit, strongest first."""
+    n = len(codes)
+    rows = np.arange(n)
+    if n > _PROXY_SAMPLE_ROWS:
+        rng = rng_for(ctx.evaluation.seed, f"{CHECK_ID}:proxies")
+        rows = np.sort(rng.choice(n, _PROXY_SAMPLE_ROWS, replace=False))
+    groups = codes[rows]
+    found = []
+    for name in inputs:
+        values = ctx.test[name].iloc[rows]
+        is_numeric = pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(
+            values
+        )
+        if is_numeric and values.nunique() > _MAX_DISTINCT_UNBINNED:
+            value, measure, limit = (
+                _correlation_ratio(values.to_numpy(dtype=float, na_value=np.nan), groups),
+                "correlation ratio",
+                _PROXY_MIN_CORRELATION_RATIO,
+            )
+        else:
+            value, measure, limit = _cramers_v(values, groups), "Cramer's V", _PROXY_MIN_CRAMERS_V
+        if value is not None and value >= limit:
+            found.append((name, measure, value))
+    return sorted(found, key=lambda item: -item[2])[:_MAX_QUOTED]
+
+
+def _cramers_v(values: pd.Series, groups: np.ndarray) -> float | None:
+    """Bergsma's bias-corrected Cramer's V (missing values a category of their own)."""
+    categories, _ = pd.factorize(values, use_na_sentinel=False)
+    n = len(categories)
+    if n < 2 or len(np.unique(categories)) > _PROXY_MAX_DISTINCT_SHARE * n:
+        return None
+    table = pd.crosstab(categories, groups).to_numpy()
+    r, k = table.shape
+    if r < 2 or k < 2:
+        return None
+    chi2 = stats.chi2_contingency(table, correction=False)[0]
+    phi2 = max(0.0, chi2 / n - (k - 1) * (r - 1) / (n - 1))
+    r_corrected = r - (r - 1) ** 2 / (n - 1)
+    k_corrected = k - (k - 1) ** 2 / (n - 1)
+    denominator = min(r_corrected - 1, k_corrected - 1)
+    return float(np.sqrt(phi2 / denominator)) if denominator > 0 else None
+
+
+def _correlation_ratio(values: np.ndarray, groups: np.ndarray) -> float | None:
+    """The correlation ratio eta: sqrt(between-group / total variance) of a numeric input."""
+    finite = np.isfinite(values)
+    x, g = values[finite], groups[finite]
+    total = float(((x - x.mean()) ** 2).sum()) if x.size else 0.0
+    if total == 0:
+        return None
+    _, inverse, counts = np.unique(g, return_inverse=True, return_counts=True)
+    means = np.bincount(inverse, weights=x) / counts
+    between = float((counts * (means - x.mean()) ** 2).sum())
+    return float(np.sqrt(between / total))
 
 
 # --- Output ----------------------------------------------------------------------------------
@@ -494,33 +908,88 @@ def _group_table(
     index: int,
     column: str,
     groups: list[_Group],
+    reference: _Group | None,
+    quoted: list[_Gap],
     metrics: tuple[_Metric, ...],
     binned: bool,
+    favourable: Any,
     params: GroupMetricsParams,
 ) -> Table:
+    """One block of rows per group, the reference group and the groups of the finding first:
+    a printed report keeps those blocks whatever its row limit (``print_first``)."""
+    leading = list(
+        dict.fromkeys(
+            g.label
+            for g in [reference, *(p for gap in quoted for p in (gap.low, gap.high))]
+            if g is not None
+        )
+    )
+    order = sorted(
+        groups,
+        key=lambda g: (
+            leading.index(g.label) if g.label in leading else len(leading),
+            -g.n_effective,
+        ),
+    )
+    weighted = any(g.n_effective != g.n for g in groups)
+    has_base_rate = any(m.key == BASE_RATE for m in metrics)
     rows = []
-    for metric in metrics:
-        for g in groups:
-            low, high = percentile_interval(g.replicates[metric.key], params.confidence)
+    for g in order:
+        for metric in metrics:
             value = g.point[metric.key]
             rows.append(
                 (
                     metric.key,
                     g.label,
                     g.n,
+                    *((g.n_effective,) if weighted else ()),
                     value if np.isfinite(value) else None,
-                    low,
-                    high,
-                    "" if g.judged else "too small to judge",
+                    *g.interval[metric.key],
+                    *((_finite_or_none(g.point[BASE_RATE]),) if has_base_rate else ()),
+                    _group_note(g, reference),
                 )
             )
+    columns = (
+        "metric",
+        "group",
+        "n_rows",
+        *(("effective_rows",) if weighted else ()),
+        "value",
+        "ci_low",
+        "ci_high",
+        *((BASE_RATE,) if has_base_rate else ()),
+        "note",
+    )
     cut = " (numeric, cut at its quartiles)" if binned else ""
+    intervals = (
+        "Wilson intervals for rates, bootstrap for the rest"
+        if any(m.share is None for m in metrics)
+        else "Wilson intervals"
+    )
+    outcome = (
+        f"; selection rate = share predicted {str(favourable)!r}, base rate = share labelled "
+        f"{str(favourable)!r}"
+        if favourable is not None
+        else ""
+    )
     return Table(
         f"group_metrics_{index}",
-        f"Metrics by group of {column!r}{cut}, {params.confidence:.0%} bootstrap intervals",
-        ("metric", "group", "n_rows", "value", "ci_low", "ci_high", "note"),
+        f"Metrics by group of {column!r}{cut}, {params.confidence:.0%} {intervals}{outcome}",
+        columns,
         tuple(rows),
+        print_first=sum(g.label in leading for g in groups) * len(metrics),
     )
+
+
+def _finite_or_none(value: float) -> float | None:
+    return value if np.isfinite(value) else None
+
+
+def _group_note(group: _Group, reference: _Group | None) -> str:
+    notes = ["reference group"] if group is reference else []
+    if not group.judged:
+        notes.append("too small to judge")
+    return ", ".join(notes)
 
 
 def _gap_table(gaps: list[_Gap], task: str, params: GroupMetricsParams) -> Table:
@@ -529,21 +998,27 @@ def _gap_table(gaps: list[_Gap], task: str, params: GroupMetricsParams) -> Table
         column_gaps = [g for g in gaps if g.column == column]
         for g in column_gaps:
             rows.append(_gap_row(g, g.metric.key, _judgement(g, task, params)[0]))
-        rates = [g for g in column_gaps if g.metric.key in _EQUALIZED_ODDS_PARTS]
-        if len(rates) == 2:
-            larger = max(rates, key=lambda g: g.gap)
+        extremes = [
+            g for g in column_gaps if g.metric.key in _EQUALIZED_ODDS_PARTS and g.reference is None
+        ]
+        if len(extremes) == 2:
+            larger = max(extremes, key=lambda g: g.gap)
             rows.append(_gap_row(larger, "equalized_odds", f"= {larger.metric.label} gap"))
     return Table(
         "group_gaps",
-        "Largest differences between groups (intervals and p-values: simultaneous over the "
-        "group pairs and metrics of each column)",
+        "Largest differences between groups: the highest against the lowest group, and the "
+        "group furthest from the reference group (intervals and p-values: simultaneous over "
+        "the group pairs and metrics of each column)",
         (
             "column",
             "metric",
+            "comparison",
             "lower_group",
             "lower_value",
+            "lower_base_rate",
             "higher_group",
             "higher_value",
+            "higher_base_rate",
             "gap",
             "ci_low",
             "ci_high",
@@ -562,10 +1037,13 @@ def _gap_row(gap: _Gap, metric: str, judgement: str) -> tuple:
     return (
         gap.column,
         metric,
+        gap.comparison,
         gap.low.label,
         gap.low_value,
+        gap.low.point.get(BASE_RATE),
         gap.high.label,
         gap.high_value,
+        gap.high.point.get(BASE_RATE),
         gap.gap,
         gap.ci[0],
         gap.ci[1],
@@ -576,9 +1054,8 @@ def _gap_row(gap: _Gap, metric: str, judgement: str) -> tuple:
 
 
 def _measurements(
-    gaps: list[_Gap], task: str, n_small: int, params: GroupMetricsParams
+    gaps: list[_Gap], largest: _Gap | None, task: str, n_small: int, params: GroupMetricsParams
 ) -> tuple[Measurement, ...]:
-    largest = max(gaps, key=lambda g: g.gap, default=None)
     out = [
         Measurement(
             keys.MAX_GROUP_GAP.key,
@@ -586,6 +1063,7 @@ def _measurements(
             None if largest is None else largest.ci[0],
             None if largest is None else largest.ci[1],
             False,
+            note=None if largest is None else _card_note(largest, task, params),
         )
     ]
     ratio_key = {"binary": "selection_rate", "regression": "mean_absolute_error"}.get(task)
@@ -606,50 +1084,84 @@ def _measurements(
     return tuple(out)
 
 
-def _summary(ctx: AuditContext, gaps: list[_Gap], task: str, params: GroupMetricsParams) -> str:
+def _card_note(gap: _Gap, task: str, params: GroupMetricsParams) -> str:
+    """What the headline gap is, in a few words: the pair, and what its interval says."""
+    verdict = _judgement(gap, task, params)[0]
+    if verdict == "inconclusive":
+        verdict = "inconclusive: the interval includes 0"
+    return (
+        f"{gap.metric.label}, {gap.low.label!r} vs {gap.high.label!r} of {gap.column!r}; {verdict}"
+    )
+
+
+def _summary(
+    ctx: AuditContext,
+    gaps: list[_Gap],
+    largest: _Gap | None,
+    task: str,
+    favourable: Any,
+    params: GroupMetricsParams,
+) -> str:
+    """The summary; it quotes ``largest`` (the headline measurement) with its interval."""
     columns = ctx.roles.sensitive
-    flagged = [g for g in gaps if _judgement(g, task, params)[0] == "flagged"]
-    if flagged:
-        worst = max(flagged, key=lambda g: (_judgement(g, task, params)[1] == "high", g.gap))
-        n_columns = len({g.column for g in flagged})
-        return (
-            f"{n_columns} of {len(columns)} sensitive column(s) have a gap beyond tolerance "
-            f"that sampling noise does not explain; the largest is in {worst.column!r}: "
-            f"{_describe(worst, task, params, interval=False)}."
-        )
     names = ", ".join(repr(c) for c in columns[:_MAX_QUOTED])
     if len(columns) > _MAX_QUOTED:
         names += f" (+{len(columns) - _MAX_QUOTED} more)"
-    if not gaps:
+    if largest is None:
         return (
             f"No two groups of {names} have {params.min_group_rows} or more test rows with the "
             "metrics defined: nothing was compared."
         )
-    prefix = f"Metrics compared between groups of {names} at the model's predicted labels: "
-    inconclusive = [g for g in gaps if _judgement(g, task, params)[0] == "inconclusive"]
-    if inconclusive:
-        closest = max(inconclusive, key=lambda g: g.ci[0] if g.ci[0] is not None else -np.inf)
-        others = len(inconclusive) - 1
-        tail = (
-            f"{others} other difference(s) beyond a limit cannot be told apart from it either"
-            if others
-            else "no other difference is beyond its limit"
-        )
+    outcome = ""
+    if favourable is not None:
+        default = "" if params.favourable_class is not None else ", the positive class"
+        outcome = f" Selection rate = share predicted {str(favourable)!r}{default}."
+    headline = (
+        f"The largest difference is in {largest.column!r}: {_describe(largest, task, params)}; "
+        f"{_verdict_words(largest, task, params)}"
+    )
+    verdicts = {id(g): _judgement(g, task, params)[0] for g in gaps}
+    if "flagged" not in verdicts.values():
         return (
-            f"{prefix}in {closest.column!r}, {_describe(closest, task, params, interval=False)}, "
-            "but the difference cannot be told apart from sampling noise on groups of these "
-            f"sizes; {tail}."
+            f"Metrics compared between groups of {names} at the model's predicted labels. "
+            f"{headline}{_others(gaps, largest, verdicts)}.{outcome}"
         )
-    if task == "regression":
-        worst = min((g for g in gaps if g.ratio is not None), key=lambda g: g.ratio, default=None)
-        if worst is None:
-            worst = max(gaps, key=lambda g: g.gap)
-        statement = f"in {worst.column!r}, {_describe(worst, task, params, interval=False)}"
-    else:
-        largest = max(gaps, key=lambda g: g.gap)
-        statement = (
-            f"the largest difference is {largest.gap:.3f} in {largest.metric.label} between "
-            f"{largest.low.label!r} and {largest.high.label!r} of {largest.column!r} "
-            f"(limit {params.max_gap:g})"
+    flagged = [g for g in gaps if verdicts[id(g)] == "flagged"]
+    worst = max(flagged, key=lambda g: (_judgement(g, task, params)[1] == "high", g.gap))
+    n_columns = len({g.column for g in flagged})
+    lead = (
+        f"{n_columns} of {len(columns)} sensitive column(s) have a gap beyond tolerance that "
+        "sampling noise does not explain"
+    )
+    if worst is largest:
+        return f"{lead}. {headline}.{outcome}"
+    return (
+        f"{lead}; the most serious is in {worst.column!r}: "
+        f"{_describe(worst, task, params, interval=False)}. {headline}.{outcome}"
+    )
+
+
+def _others(gaps: list[_Gap], largest: _Gap, verdicts: dict[int, str]) -> str:
+    """What the differences other than the largest add, when none is flagged."""
+    beyond = sum(verdicts[id(g)] == "inconclusive" for g in gaps if g is not largest)
+    if beyond:
+        also = " either" if verdicts[id(largest)] == "inconclusive" else ""
+        return (
+            f"; {beyond} other difference(s) beyond a limit cannot be told apart from sampling "
+            f"noise{also}"
         )
-    return f"{prefix}{statement}; no difference is beyond its limit."
+    if verdicts[id(largest)] == "within limit":
+        return "; no difference is beyond its limit"
+    return "; no other difference is beyond its limit"
+
+
+def _verdict_words(gap: _Gap, task: str, params: GroupMetricsParams) -> str:
+    verdict = _judgement(gap, task, params)[0]
+    if verdict == "flagged":
+        return "beyond its limit, and sampling noise does not explain it"
+    if verdict == "inconclusive":
+        return (
+            "beyond its limit, but the interval includes 0: it cannot be told apart from "
+            "sampling noise on groups of these sizes"
+        )
+    return "within its limit"
