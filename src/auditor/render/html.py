@@ -274,9 +274,9 @@ def _check_view(
                 "direction": {True: "higher is better", False: "lower is better"}.get(
                     m.get("greater_is_better"), ""
                 ),
+                "note": m.get("note") or "",
             }
             for m in check["measurements"]
-                "note": m.get("note") or "",
         ],
         "figures": [
             {"src": _figure(curve_png, curve), "title": curve.title, "caption": curve.caption}
