@@ -102,12 +102,16 @@ def test_report_template_refuses_missing_context():
         _environment().get_template("report.html.j2").render()
 
 
-def test_empty_table_says_none_instead_of_a_bare_header(loans_html):
-    """The loans audit finds no weak slice: its table must say so, not show headers alone."""
-    article = loans_html.split('id="slices.weak_segments"', 1)[1].split("</article>", 1)[0]
-    weak = article.split("Slices where the error is significantly higher", 1)[1]
-    table = weak.split("</table>", 1)[0]
-    assert '<td colspan="12" class="muted">None.</td>' in table
+def test_empty_table_says_none_instead_of_a_bare_header(loans_audit):
+    """A table without rows says so rather than showing its headers alone."""
+    result = read_result(loans_audit.out_dir / "audit.json")
+    check = result.check("slices.weak_segments")
+    weak = next(t for t in check.tables if t.key == "weak_slices")
+    empty = dataclasses.replace(check, tables=(dataclasses.replace(weak, rows=()),))
+    html = render_html(dataclasses.replace(result, checks=(empty,)))
+    article = html.split('id="slices.weak_segments"', 1)[1].split("</article>", 1)[0]
+    table = article.split("Where the model errs most: slices of at most 50% of the rows", 1)[1]
+    assert '<td colspan="11" class="muted">None.</td>' in table.split("</table>", 1)[0]
 
 
 @pytest.fixture(scope="module")

@@ -54,6 +54,8 @@ _MAX_PRINTED_ROWS = 12
 # Wider tables print in a smaller type to fit the page.
 _NARROW_TABLE_COLUMNS = 8
 _HEATMAP_TABLES = {"pair_heatmap"}
+# Long tables of lifts (one row per slice) shade their lift column only.
+_LIFT_TABLES = {"pair_lifts"}
 _QUIET_CATEGORIES = {"data", "leakage"}
 # The cover page has room for this many issues; the rest are in their sections.
 _COVER_ISSUES = 4
@@ -327,12 +329,19 @@ def _table_view(table: dict) -> dict[str, Any]:
     ]
     # The heat map's columns are feature names (data, shown as given); its cells are lifts.
     heatmap = table["key"] in _HEATMAP_TABLES
+    shaded = [
+        heatmap or (table["key"] in _LIFT_TABLES and column == "lift")
+        for column in table["columns"]
+    ]
     return {
         "title": table["title"],
         "columns": table["columns"]
         if heatmap
         else [humanize(c) if "_" in c else c for c in table["columns"]],
-        "shades": [[_heat(cell) if heatmap else "" for cell in row] for row in rows],
+        "shades": [
+            [_heat(cell) if shade else "" for cell, shade in zip(row, shaded, strict=True)]
+            for row in rows
+        ],
         "numeric": numeric,
         "rows": [
             [

@@ -104,6 +104,7 @@ ratio in cohort studies", Biometrics 34(3), 1978.
 
 from auditor.slices.encoding import CodedFeature, encode_frame
 from auditor.slices.procedure import (
+    PairCell,
     SearchPlan,
     SliceEstimate,
     SliceParams,
@@ -129,6 +130,7 @@ from auditor.slices.stats import (
 __all__ = [
     "CodedFeature",
     "FoundSlice",
+    "PairCell",
     "SearchConfig",
     "SearchPlan",
     "SliceEstimate",

@@ -14,9 +14,6 @@ CLASSIFICATION_ERRORS = ("misclassification", "fnr", "fpr", "log_loss")
 REGRESSION_ERRORS = ("absolute_error", "squared_error")
 # log_loss clips probabilities as scikit-learn does.
 _EPS = np.finfo(np.float64).eps
-# A regression row's expected error is the mean error of the rows whose predictions fall
-# in the same of this many quantile bins.
-_PREDICTION_BINS = 10
 
 
 def per_row_errors(error: str, data: EvalData):
@@ -43,23 +40,13 @@ def per_row_errors(error: str, data: EvalData):
     return None, None, losses, "test"
 
 
-def expected_errors(reference: str, error: str, data: EvalData, losses) -> np.ndarray | None:
-    """What each row's error is expected to be, for ``reference="model"`` (else None).
+def expected_errors(error: str, data: EvalData) -> np.ndarray | None:
+    """Each row's probability of error according to the model, or None where undefined.
 
-    Misclassification with probabilities: the model's own probability of being wrong, one
-    minus the probability of the predicted class. Regression: the mean loss of the rows
-    whose predictions fall in the same of ``_PREDICTION_BINS`` quantile bins (absolute
-    errors grow with the predicted value on most targets; that alone is not a failure).
+    Defined for misclassification with class probabilities: one minus the probability of
+    the predicted class. Regression predictions and the other errors carry no such
+    probability, so the question "does the model err more than it says?" does not apply.
     """
-    if reference != "model":
-        return None
     if error == "misclassification" and data.proba is not None:
         return 1.0 - data.proba[np.arange(data.n), data.y_pred]
-    if error in REGRESSION_ERRORS:
-        edges = np.unique(
-            np.quantile(data.y_pred, np.arange(1, _PREDICTION_BINS) / _PREDICTION_BINS)
-        )
-        bins = np.searchsorted(edges, data.y_pred, side="right")
-        mean = np.bincount(bins, weights=losses) / np.maximum(np.bincount(bins), 1)
-        return np.maximum(mean[bins], 1e-12 + 1e-9 * float(np.mean(losses)))
     return None

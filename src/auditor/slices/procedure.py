@@ -73,6 +73,9 @@ class SliceParams:
         Permutations of the permutation mode (B_perm).
     max_features : int
         Features searched beyond one condition (those with the best single slices).
+    max_support : float
+        Largest share of the rows a slice may hold (search and confirmation halves): a
+        slice is a minority of the rows, "almost everyone" is not a slice.
     min_confirmation_rows : int
         A reported slice needs this many rows on the confirmation half.
     min_score : float
@@ -98,6 +101,7 @@ class SliceParams:
     min_rows_for_split: int = 2000
     n_permutations: int = 99
     max_features: int = 30
+    max_support: float = 1.0
     min_confirmation_rows: int = 10
     min_score: float = 2.0
 
@@ -119,8 +123,13 @@ class SliceEstimate:
 
     Rates (or mean losses) and intervals are measured on the confirmation half in split
     mode, on every row in permutation mode. ``expected`` is the error rate the model's
-    own probabilities predict for the slice (scaled to the observed total), when given.
-    ``score`` (the ranking key) is the slice's score on every row.
+    own probabilities predict for the slice (scaled to the observed total), when given, and
+    ``expected_ratio`` the slice's observed-to-expected errors over the rest's.
+    ``score`` (the ranking key) is the slice's score on every row. ``rejected_by`` names
+    the first requirement a candidate missed (None when reported): ``"support"`` (more
+    than ``max_support`` of the rows), ``"rows"`` (fewer than ``min_confirmation_rows``),
+    ``"significance"`` (q above ``fdr``), ``"lift"``, ``"expected"`` (not ``min_lift``
+    times worse than expected) or ``"difference"`` (below the absolute floor).
     """
 
     predicates: tuple[Predicate, ...]
@@ -146,6 +155,18 @@ class SliceEstimate:
     discovery_score: float
     score: float
     reported: bool
+    expected_ratio: float = math.nan
+    rejected_by: str | None = None
+
+
+@dataclass(frozen=True)
+class PairCell:
+    """The best slice of one feature (pair) of the search, measured like a candidate."""
+
+    predicates: tuple[Predicate, ...]
+    lift: float
+    n_rows: int
+    share: float
 
 
 @dataclass(frozen=True)
@@ -164,7 +185,7 @@ class SliceReport:
     tested: tuple[SliceEstimate, ...]
     searched: tuple[int, ...]
     n_features: int
-    pair_lift: dict[tuple[int, ...], float] = field(default_factory=dict)
+    pair_lift: dict[tuple[int, ...], PairCell] = field(default_factory=dict)
     n_permutations: int = 0
     null_max: tuple[float, ...] = ()
     log_prices: tuple[float, ...] = ()
@@ -281,16 +302,14 @@ def find_slices(
         Per-row loss; the search runs on ``loss > its 80th percentile on the search rows``
         and the confirmation tests the mean loss.
     expected : ndarray of float, optional
-        Each row's expected error or loss. With ``errors``: its probability of error
-        according to the model (one minus its predicted probability of the predicted
-        class); the null hypothesis becomes "errors follow the model's own probabilities,
-        up to a common factor": the confirmation tests the residuals
-        ``error - c * expected`` (one-sided Welch), and the permutation mode draws its
-        null errors with probability proportional to ``expected``. With ``losses``: the
-        typical loss of rows like it (e.g. with similar predictions); search and test then
-        run on the relative loss ``loss / expected``. Either way a slice is reported only
-        if it is also ``min_lift`` times worse than expected, relative to the rest: errors
-        the model (or the scale of its predictions) explains are not failures.
+        With ``errors`` only: each row's probability of error according to the model (one
+        minus its predicted probability of the predicted class). The null hypothesis
+        becomes "errors follow the model's own probabilities, up to a common factor": the
+        confirmation tests the residuals ``error - c * expected`` (one-sided Welch), the
+        permutation mode draws its null errors with probability proportional to
+        ``expected``, and a slice is reported only if it is also ``min_lift`` times worse
+        than expected, relative to the rest: errors the model says it may make are not
+        failures.
     rng : numpy.random.Generator
         Drives the permutations and the Monte-Carlo tests.
     params : SliceParams
@@ -301,17 +320,16 @@ def find_slices(
     """
     if (errors is None) == (losses is None):
         raise ValueError("give exactly one of errors and losses")
+    if losses is not None and expected is not None:
+        raise ValueError("expected errors apply to 0/1 errors, not to losses")
     metric: Literal["error_rate", "mean_loss"] = "error_rate" if losses is None else "mean_loss"
     discovery = plan.discovery
     threshold = None
-    search_expected = expected
     if losses is not None:
         losses = np.asarray(losses, dtype=np.float64)
-        relative = losses if expected is None else losses / np.maximum(expected, 1e-12)
-        threshold = float(np.quantile(relative[discovery], LOSS_QUANTILE))
-        flags = relative > threshold
+        threshold = float(np.quantile(losses[discovery], LOSS_QUANTILE))
+        flags = losses > threshold
         outcome = losses
-        search_expected = None  # the relative loss is already scaled
     else:
         flags = np.asarray(errors, dtype=bool)
         outcome = flags.astype(np.float64)
@@ -324,6 +342,9 @@ def find_slices(
         min_difference=params.min_difference,
         max_jaccard=params.max_jaccard,
         max_features=params.max_features,
+        max_rows=math.floor(params.max_support * discovery.size)
+        if params.max_support < 1
+        else None,
     )
     empty = SliceReport(
         mode=plan.mode,
@@ -348,11 +369,11 @@ def find_slices(
     n_permutations = 0
     if plan.mode == "permutation":
         n_permutations = permutation_count(features, params)
-        if search_expected is None:
+        if expected is None:
             draws = [rng.permutation(flags_d.size)[:n_errors] for _ in range(n_permutations)]
         else:
             # Null errors drawn where the model expects them (E rows, without replacement).
-            weights = np.maximum(search_expected[discovery], 1e-9)
+            weights = np.maximum(expected[discovery], 1e-9)
             weights = weights / weights.sum()
             draws = [
                 rng.choice(flags_d.size, n_errors, replace=False, p=weights)
@@ -365,7 +386,7 @@ def find_slices(
         discovery,
         error_positions,
         config,
-        None if search_expected is None else search_expected[discovery],
+        None if expected is None else expected[discovery],
     )
     search.run()
     # The permutation mode repeats the whole procedure per permutation; to bound its time
@@ -471,9 +492,9 @@ def _confirm(
     y = outcome[rows]
     model = tested = None
     if expected is not None:
-        # Expected errors (losses), scaled to the total observed on these rows.
+        # Expected errors, scaled to the total observed on these rows.
         model = expected[rows] * (y.sum() / max(expected[rows].sum(), 1e-12))
-        tested = y - model if metric == "error_rate" else y / np.maximum(model, 1e-12)
+        tested = y - model
     flags_all = float(flags.sum())
     calibrated = []
     estimates = []
@@ -484,12 +505,9 @@ def _confirm(
         n0 = int(rows.size - n1)
         values_in, values_out = y[inside], y[~inside]
         if model is not None and n1 and n0:
-            if metric == "error_rate":
-                ratio = (values_in.sum() / max(model[inside].sum(), 1e-12)) / max(
-                    values_out.sum() / max(model[~inside].sum(), 1e-12), 1e-12
-                )
-            else:
-                ratio = tested[inside].mean() / max(tested[~inside].mean(), 1e-12)
+            ratio = (values_in.sum() / max(model[inside].sum(), 1e-12)) / max(
+                values_out.sum() / max(model[~inside].sum(), 1e-12), 1e-12
+            )
             calibrated.append(ratio)
         else:
             calibrated.append(math.inf)
@@ -560,14 +578,25 @@ def _confirm(
     out = []
     for e, q, ratio in zip(estimates, q_values, calibrated, strict=True):
         n1 = e.n_confirmation if split else e.n_discovery
-        reported = bool(
-            q <= params.fdr
-            and e.lift >= params.min_lift
-            and ratio >= params.min_lift
-            and e.difference >= floor
-            and n1 >= params.min_confirmation_rows
+        share = e.share_confirmation if split else e.share
+        missed = (
+            ("support", share > params.max_support),
+            ("rows", n1 < params.min_confirmation_rows),
+            ("significance", not q <= params.fdr),
+            ("lift", not e.lift >= params.min_lift),
+            ("expected", not ratio >= params.min_lift),
+            ("difference", not e.difference >= floor),
         )
-        out.append(dataclasses.replace(e, q_value=float(q), reported=reported))
+        rejected_by = next((name for name, failed in missed if failed), None)
+        out.append(
+            dataclasses.replace(
+                e,
+                q_value=float(q),
+                reported=rejected_by is None,
+                expected_ratio=float(ratio) if model is not None else math.nan,
+                rejected_by=rejected_by,
+            )
+        )
     return out
 
 
@@ -580,11 +609,11 @@ def _greater(inside: np.ndarray, outside: np.ndarray, rng: np.random.Generator) 
     return welch_greater(inside, outside)
 
 
-def _pair_lifts(features, plan, search, outcome) -> dict[tuple[int, ...], float]:
-    """Lift of the best slice of each feature (pair), measured on the confirmation half.
+def _pair_lifts(features, plan, search, outcome) -> dict[tuple[int, ...], PairCell]:
+    """The best slice of each feature (pair), its lift measured on the confirmation half.
 
     Only combinations whose best slice beats chance on the search half (positive score)
-    get a value.
+    get a cell.
     """
     rows = plan.confirmation if plan.mode == "split" else plan.discovery
     y = outcome[rows]
@@ -599,5 +628,6 @@ def _pair_lifts(features, plan, search, outcome) -> dict[tuple[int, ...], float]
             continue
         rest = float(y[~inside].mean())
         if rest > 0:
-            out[combo] = float(y[inside].mean()) / rest
+            lift = float(y[inside].mean()) / rest
+            out[combo] = PairCell(best.predicates, lift, n1, n1 / rows.size)
     return out

@@ -45,6 +45,9 @@ class SearchConfig:
     min_difference: float = 0.02
     max_jaccard: float = 0.8
     max_features: int = 30
+    # Larger slices are not candidates (a slice is a minority of the rows), but their cells
+    # are still counted: their sub-slices can be.
+    max_rows: int | None = None
     # Slices enter the pool with this share of the effect floors (lift - 1 and difference):
     # a slice diluted by a coarse bin still enters, and refinement sharpens it.
     pool_floor_share: float = 0.5
@@ -281,7 +284,7 @@ class SliceSearch:
         return slice_statistic(n, k, self.N, self.E)
 
     def passes_floors(self, n, k, mu=None) -> np.ndarray:
-        """The relaxed effect floors a slice needs to enter the pool.
+        """The relaxed effect floors a slice needs to enter the pool (and at most ``max_rows``).
 
         With expected errors ``mu``, the slice's errors must also exceed what the model
         expects by the relaxed lift, relative to the rest.
@@ -291,6 +294,8 @@ class SliceSearch:
         p1 = k / np.maximum(n, 1)
         p0 = (self.E - k) / np.maximum(self.N - n, 1)
         ok = (p1 >= self._floor_lift * p0) & (p1 - p0 >= self._floor_difference)
+        if self.config.max_rows is not None:
+            ok &= n <= self.config.max_rows
         if self.mu is not None and mu is not None:
             mu = np.asarray(mu, dtype=np.float64)
             inside = k / np.maximum(mu, 1e-12)
@@ -339,9 +344,12 @@ class SliceSearch:
         self.pool.add(score, keys)
         if replicate_mask is None or replicate_mask[0]:
             net = T[0] - price
-            best = int(np.argmax(np.where(T[0] > 0, net, -np.inf)))
+            allowed = T[0] > 0
+            if self.config.max_rows is not None:
+                allowed &= n <= self.config.max_rows
+            best = int(np.argmax(np.where(allowed, net, -np.inf)))
             seen = self.pair_best.get(combo[1])
-            if T[0, best] > 0 and (seen is None or net[best] > seen.score):
+            if allowed[best] and (seen is None or net[best] > seen.score):
                 self.pair_best[combo[1]] = PairBest(
                     self._decode(combo_id, best), float(T[0, best]), float(net[best])
                 )

@@ -101,14 +101,21 @@ def test_planted_two_condition_slice_is_found_first(planted):
     assert result.status == "fail", result.summary
     top = result.findings[0]
     assert top.code == "weak_slice"
-    assert top.severity == "high"
+    # Where it errs most warns; that the model did not expect it either fails the check.
+    assert top.severity == "medium"
     assert jaccard(rows_of(frame, top.evidence["conditions"]), inside) >= 0.9
     assert set(top.columns) == {"region", "income"}
     assert {"column": "region", "op": "==", "value": "east"} in top.evidence["conditions"]
     lift = top.evidence["lift"]
     assert top.evidence["lift_ci_low"] < 3.0 < top.evidence["lift_ci_high"] or lift > 2.0
-    assert result.measurement("n_weak_slices").value == len(result.findings)
+    weak = [f for f in result.findings if f.code == "weak_slice"]
+    assert result.measurement("n_weak_slices").value == len(weak)
     assert result.measurement("max_slice_lift").value >= lift
+    # The uninformative probabilities (25% expected everywhere) did not see it coming either.
+    unexpected = [f for f in result.findings if f.code == "unexpected_errors_slice"]
+    assert unexpected[0].evidence["description"] == top.evidence["description"]
+    assert unexpected[0].severity == "high"
+    assert result.measurement("n_unexpected_error_slices").value == len(unexpected)
 
 
 def test_numeric_range_is_refined_to_real_valued_bounds(planted):
@@ -127,8 +134,13 @@ def test_finding_format(planted):
     evidence = top.evidence
     for key in ("size", "metric", "value", "overall", "ci_low", "ci_high", "p_value", "q_value"):
         assert key in evidence, key
+    assert evidence["question"] == "errs_most"
+    assert evidence["expected_by_model"] is None  # question 1 compares with the rest only
     # The predictions have (uninformative) probabilities: the model expected ~25% errors.
-    assert evidence["expected_by_model"] < evidence["value"]
+    (beyond,) = [f for f in result.findings if f.code == "unexpected_errors_slice"]
+    assert beyond.evidence["question"] == "errs_beyond_probabilities"
+    assert beyond.evidence["expected_by_model"] < beyond.evidence["value"]
+    assert beyond.evidence["expected_ratio"] > 1.25
     assert evidence["metric"] == "error_rate"
     assert evidence["ci_low"] <= evidence["value"] <= evidence["ci_high"]
     assert evidence["q_value"] <= 0.05
@@ -146,7 +158,13 @@ def test_finding_format(planted):
     assert "elsewhere, ×" in text
     assert "q = " in text
     keys = {t.key for t in result.tables}
-    assert keys == {"weak_slices", "tested_slices", "slice_profiles", "pair_heatmap"}
+    assert keys == {
+        "weak_slices",
+        "tested_slices",
+        "unexpected_error_slices",
+        "slice_profiles",
+        "pair_heatmap",
+    }
 
 
 def test_pair_heatmap_is_a_square_table_of_features(planted):
@@ -163,27 +181,28 @@ def test_pair_heatmap_is_a_square_table_of_features(planted):
 
 
 @pytest.mark.parametrize("table_seed", [11, 12, 13])
-@pytest.mark.parametrize("reference", ["model", "rest"])
-def test_clean_data_reports_no_slice(table_seed, reference):
+def test_clean_data_reports_no_slice(table_seed):
     frame = make_table(10_000, table_seed)
     test, predictions = predictions_with_errors(frame, np.full(len(frame), 0.15), table_seed)
-    result = run(test, predictions, seed=table_seed, reference=reference)
+    result = run(test, predictions, seed=table_seed)
     assert result.status == "pass"
     assert result.findings == ()
-    compared = "the rest" if reference == "rest" else "the rest and the model's own probabilities"
     assert result.summary.startswith(
-        "No slice of up to 3 conditions over 7 features has an error rate significantly above "
-        f"{compared} (BH q ≤ 0.05, lift ≥ 1.25, at least 50 rows; searched on 5,000 test rows, "
-        "confirmed on the other 5,000)."
+        "Where the model errs most: no slice (up to 3 conditions over 7 features, at most 50% "
+        "of the rows, at least 50 rows, lift ≥ 1.25) has an error rate significantly above "
+        "the rest (BH q ≤ 0.05; searched on 5,000 test rows, confirmed on the other 5,000)."
     )
+    assert "Where it errs more than its own probabilities say: no slice" in result.summary
     assert result.measurement("max_slice_lift").value == 1.0
     assert result.measurement("n_weak_slices").value == 0
+    # Nothing to show: no pair beats chance with a lift, so no heat map.
+    assert not {"pair_heatmap", "pair_lifts"} & {t.key for t in result.tables}
 
 
-def test_uncertainty_the_model_reports_is_not_a_failure():
+def test_uncertainty_the_model_reports_answers_only_the_first_question():
     # A well-specified logistic model errs most near its decision boundary, and its
-    # probabilities say so: with reference="model" that is no failure; compared with the
-    # other rows only, the boundary region is a (true) slice of higher error.
+    # probabilities say so: that region is where it errs most (question 1), not where it
+    # errs more than its probabilities say (question 2).
     from sklearn.linear_model import LogisticRegression
 
     frame = make_table(12_000, 21)
@@ -195,11 +214,12 @@ def test_uncertainty_the_model_reports_is_not_a_failure():
     proba = model.predict_proba(X[6000:])
     test = frame.iloc[6000:].reset_index(drop=True).assign(y=y[6000:])
     predictions = pd.DataFrame({"prediction": proba.argmax(axis=1), "proba_1": proba[:, 1]})
-    assert run(test, predictions).status == "pass"
-    compared_with_rest = run(test, predictions, reference="rest")
-    assert compared_with_rest.findings
-    top = compared_with_rest.findings[0]
+    result = run(test, predictions)
+    codes = {f.code for f in result.findings}
+    assert codes == {"weak_slice"}, result.summary
+    top = result.findings[0]
     assert {"income", "age", "tenure"} & set(top.columns)
+    assert "Where it errs more than its own probabilities say: no slice" in result.summary
 
 
 def test_regression_slice_of_large_absolute_errors():
@@ -277,9 +297,7 @@ def test_log_loss_needs_probabilities():
             {"error": "mse"}, "key 'error' must be one of auto, misclassification", id="error"
         ),
         pytest.param({"fdr_method": "bonferroni"}, "key 'fdr_method' must be one of", id="method"),
-        pytest.param(
-            {"reference": "train"}, "key 'reference' must be one of model, rest", id="ref"
-        ),
+        pytest.param({"max_support": 0}, "key 'max_support' must be above 0", id="support"),
         pytest.param({"max_conditions": 4}, "must be 1, 2 or 3", id="depth"),
         pytest.param({"fdr": 5}, "Write 0.05 for 5%", id="share"),
         pytest.param({"n_fine_bins": 5}, "must be at least n_bins", id="bins"),

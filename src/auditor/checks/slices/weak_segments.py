@@ -22,6 +22,7 @@ from auditor.slices import (
     SliceEstimate,
     SliceParams,
     SliceReport,
+    conditions_of,
     encode_frame,
     find_slices,
     plan_search,
@@ -39,7 +40,9 @@ from auditor.stats.random import rng_for
 CHECK_ID = "slices.weak_segments"
 ERRORS = ("auto", "misclassification", "fnr", "fpr", "log_loss", "absolute_error", "squared_error")
 FDR_METHODS = ("bh", "by", "holm")
-REFERENCES = ("model", "rest")
+# The two questions the check answers, as named in findings' evidence.
+ERRS_MOST = "errs_most"
+ERRS_BEYOND_PROBABILITIES = "errs_beyond_probabilities"
 # What the per-row error is called in sentences.
 _METRIC_NAMES = {
     "misclassification": "error",
@@ -62,8 +65,19 @@ _METHOD_NAMES = {"bh": "BH", "by": "BY", "holm": "Holm"}
 # variation distance is at least this many times what an unrelated feature shows by chance.
 _PROFILE_FEATURES = 3
 _PROFILE_CHANCE_FACTOR = 2.0
-# The pair heat map shows at most this many features (those searched beyond one condition).
-_MAX_HEATMAP_FEATURES = 30
+# Pair lifts print as a square heat map up to this many features, as a long table of the
+# strongest pairs beyond (a wider square prints as letter-stacked columns on paper).
+_MAX_SQUARE_FEATURES = 8
+_MAX_PAIR_ROWS = 20
+# Why a candidate was not flagged, by the requirement it missed (SliceEstimate.rejected_by).
+_REJECTIONS = {
+    "support": "holds more than {max_support:.0%} of the rows",
+    "rows": "too few rows on the confirmation half",
+    "significance": "not significant after {method} over {n} candidates",
+    "lift": "lift below {min_lift:g}",
+    "expected": "not {min_lift:g} times the errors the model's probabilities expect",
+    "difference": "difference below the absolute floor",
+}
 _PLAIN_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.]*$")
 
 
@@ -76,13 +90,11 @@ class WeakSegmentsParams:
         "for regression 'absolute_error' or 'squared_error'. 'auto' is misclassification for "
         "classifiers and absolute_error for regression.",
     )
-    reference: str = param(
-        "model",
-        "What a slice's errors are compared with. 'model': the rest of the rows *and* what is "
-        "expected of each row: for misclassification with probabilities, the model's own "
-        "probability of being wrong (rows where it says it is unsure are no failure); for "
-        "regression, the typical error of rows with similar predictions (larger errors on "
-        "larger values are no failure). 'rest': the other rows only.",
+    max_support: float = param(
+        0.5,
+        "A slice holds at most this share of the rows: a slice is a minority, 'almost "
+        "everyone' is not a slice anyone can act on.",
+        share=True,
     )
     min_support_rows: int = param(
         30, "A slice needs at least this many rows of the search half.", minimum=1
@@ -145,13 +157,21 @@ class WeakSegmentsParams:
     )
     fail_lift: float = param(
         2.0,
-        "A reported slice whose lift (error ratio to the rest) is at least this at the low "
-        "end of its 95% interval, and that holds fail_support of the rows, is high severity "
-        "(the check fails); other reported slices are medium (the check warns).",
+        "A slice with more errors than the model's probabilities say whose lift (error ratio "
+        "to the rest) is at least this at the low end of its 95% interval, and that holds "
+        "fail_support of the rows, is high severity (the check fails); other such slices are "
+        "medium (the check warns).",
         minimum=1.0,
     )
     fail_support: float = param(
         0.02, "Share of rows a slice needs for high severity (with fail_lift).", share=True
+    )
+    warn_lift: float = param(
+        1.5,
+        "Where the model errs most: a reported slice whose lift is at least this at the low "
+        "end of its 95% interval, on fail_support of the rows, is medium severity (the check "
+        "warns); milder ones are low (listed, no warning: every model errs more somewhere).",
+        minimum=1.0,
     )
 
     def __post_init__(self) -> None:
@@ -160,10 +180,15 @@ class WeakSegmentsParams:
             raise InputError(
                 f"{where} key 'error' must be one of {', '.join(ERRORS)}, got {self.error!r}."
             )
-        if self.reference not in REFERENCES:
+        if self.warn_lift > self.fail_lift:
             raise InputError(
-                f"{where} key 'reference' must be one of {', '.join(REFERENCES)}, "
-                f"got {self.reference!r}."
+                f"{where} key 'warn_lift' ({self.warn_lift!r}) must not exceed fail_lift "
+                f"({self.fail_lift!r}): a slice that fails also warns."
+            )
+        if self.max_support <= 0:
+            raise InputError(
+                f"{where} key 'max_support' must be above 0, got {self.max_support!r}. "
+                "Write 0.5 to let a slice hold up to half of the rows."
             )
         if self.fdr_method not in FDR_METHODS:
             raise InputError(
@@ -203,6 +228,14 @@ class WeakSegmentsParams:
 def weak_segments(ctx: AuditContext, params: WeakSegmentsParams) -> CheckOutcome:
     """Find conjunctions of up to three feature conditions where the model errs more.
 
+    Two questions, each searched and confirmed on its own:
+
+    1. *Where does the model err most?* Slices whose error rate (or mean loss) is higher
+       than that of the other rows, each holding at most ``max_support`` of the rows.
+    2. *Where does it err more than its own probabilities say?* (misclassification with
+       class probabilities only) The same, against the errors the model expects: one minus
+       the probability of its predicted class.
+
     Notes
     -----
     The search (``auditor.slices``) runs on a random half of the test rows, stratified on
@@ -222,23 +255,22 @@ def weak_segments(ctx: AuditContext, params: WeakSegmentsParams) -> CheckOutcome
     For regression and log loss the search runs on "loss above its 80th percentile" and
     the confirmation tests the mean loss.
 
-    With ``reference = "model"`` (the default) and class probabilities, the null hypothesis
-    is that errors follow the model's own predicted probability of being wrong (one minus
-    the probability of the predicted class, up to a common factor): the confirmation tests
+    For the second question the null hypothesis is that errors follow the model's own
+    predicted probability of being wrong (up to a common factor): the confirmation tests
     the residuals ``error - expected error`` (one-sided Welch), the permutation mode draws
     its null errors where the model expects them, slices enter the search pool only when
     their errors exceed the model's expectation, and a reported slice must also be
     ``min_lift`` times worse than expected, relative to the rest. A well-specified model
-    errs more near its decision boundary, and says so; that is not reported as a failure,
-    errors the model did not expect are. For regression the expected loss of a row is the
-    mean loss of rows with predictions in the same decile, and search and test run on the
-    loss relative to it: absolute errors that grow with the predicted value are not a
-    failure, a region with errors larger than its predictions explain is.
-    ``reference = "rest"`` compares with the other rows only.
+    errs more near its decision boundary, and says so: that answers the first question,
+    not the second.
 
-    Severity: a reported slice is ``high`` (the check fails) when the low end of the 95%
-    interval of its error ratio to the rest is at least ``fail_lift`` and it holds at least
-    ``fail_support`` of the rows, ``medium`` (the check warns) otherwise.
+    Severity: a slice of the second question is ``high`` (the check fails) when the low
+    end of the 95% interval of its error ratio to the rest is at least ``fail_lift`` and it
+    holds at least ``fail_support`` of the rows, ``medium`` (the check warns) otherwise. A
+    slice of the first question is ``medium`` when that low end reaches ``warn_lift`` on
+    ``fail_support`` of the rows, else ``low`` (listed without a warning: every model errs
+    more somewhere, near its decision boundary at least).
+    Candidates that were not reported stay in the tables with the requirement they missed.
 
     No finding means that no slice of up to ``max_conditions`` conditions with at least the
     minimum support passed the test and the effect floors; smaller or weaker slices may
@@ -278,21 +310,37 @@ def weak_segments(ctx: AuditContext, params: WeakSegmentsParams) -> CheckOutcome
         n_bins=params.n_bins,
         n_fine_bins=params.n_fine_bins,
     )
-    expected = expected_errors(params.reference, error, data, losses)
-    report = find_slices(
-        features,
-        plan,
-        errors=errors,
-        losses=losses,
-        expected=expected,
-        rng=rng,
-        params=library_params,
-    )
+
+    def search(expected: np.ndarray | None) -> SliceReport:
+        return find_slices(
+            features,
+            plan,
+            errors=errors,
+            losses=losses,
+            expected=expected,
+            rng=rng,
+            params=library_params,
+        )
+
+    most = search(None)
+    expected = expected_errors(error, data)
+    beyond = None if expected is None else search(expected)
     findings = [
-        _finding(rank, s, report, error, params, population)
-        for rank, s in enumerate(report.slices, start=1)
+        _finding(rank, s, most, error, params, population, ERRS_MOST)
+        for rank, s in enumerate(most.slices, start=1)
     ]
-    summary = _summary(report, error, params, len(columns), population, findings, expected)
+    if beyond is not None:
+        findings += [
+            _finding(rank, s, beyond, error, params, population, ERRS_BEYOND_PROBABILITIES)
+            for rank, s in enumerate(beyond.slices, start=1)
+        ]
+    context = _SearchText(error, params, len(columns), population)
+    summary = " ".join(
+        (
+            _most_sentence(most, context),
+            _beyond_sentence(beyond, context, _no_probabilities_reason(error)),
+        )
+    )
     numeric_values = {
         f.name: pd.to_numeric(frame[f.name], errors="coerce").to_numpy(
             dtype=np.float64, na_value=np.nan
@@ -300,18 +348,22 @@ def weak_segments(ctx: AuditContext, params: WeakSegmentsParams) -> CheckOutcome
         for f in features
         if f.kind != CATEGORICAL
     }
-    tables = (
-        _slices_table(report, error, findings),
-        _tested_table(report, error),
-        _profile_table(report, features, numeric_values),
-        _pair_heatmap(report, features),
-    )
+    tables = [
+        _slices_table(most, error, findings[: len(most.slices)], params),
+        _tested_table(most, error, context),
+    ]
+    if beyond is not None and beyond.tested:
+        tables.append(_beyond_table(beyond, context))
+    tables.append(_profile_table(most, features, numeric_values))
+    pairs = _pair_table(most, features, params)
+    if pairs is not None:
+        tables.append(pairs)
     return CheckOutcome(
         status=status_from(findings),
         summary=summary,
         findings=tuple(findings),
-        measurements=_measurements(report),
-        tables=tables,
+        measurements=_measurements(most, beyond),
+        tables=tuple(tables),
     )
 
 
@@ -414,41 +466,117 @@ def _sentence(s: SliceEstimate, error: str, population: str) -> str:
     )
 
 
-def _summary(report: SliceReport, error, params, n_columns, population, findings, expected) -> str:
-    metric = _METRIC_NAMES[error]
-    article = "an" if metric[0] in "aeiou" else "a"
-    what = f"{article} {metric}" if error != "misclassification" else "an error rate"
-    if expected is None:
-        above = "above the rest"
-    elif error in REGRESSION_ERRORS:
-        above = "above the rest and what similar predictions explain"
-    else:
-        above = "above the rest and the model's own probabilities"
-    method = _METHOD_NAMES[params.fdr_method]
-    if report.mode == "split":
-        test = f"{method} q ≤ {params.fdr:g}"
-        rows = (
-            f"searched on {report.n_discovery:,} {population} rows, confirmed on the other "
-            f"{report.n_confirmation:,}"
-        )
-    else:
-        test = f"family-wise p ≤ {params.fdr:g} over {report.n_permutations} permutations"
-        rows = f"{report.n_rows:,} {population} rows"
-    conditions = "condition" if params.max_conditions == 1 else "conditions"
-    if not findings:
+@dataclass(frozen=True, slots=True)
+class _SearchText:
+    """What the sentences of both questions share: the error, the settings, the rows."""
+
+    error: str
+    params: WeakSegmentsParams
+    n_columns: int
+    population: str
+
+    @property
+    def what(self) -> str:
+        """``an error rate``, ``a mean absolute error``: what a slice has more of."""
+        if self.error == "misclassification":
+            return "an error rate"
+        metric = _METRIC_NAMES[self.error]
+        return f"{'an' if metric[0] in 'aeiou' else 'a'} {metric}"
+
+    def test(self, report: SliceReport) -> str:
+        """``BH q ≤ 0.05; searched on 5,000 test rows, confirmed on the other 5,000``."""
+        if report.mode == "split":
+            return (
+                f"{_METHOD_NAMES[self.params.fdr_method]} q ≤ {self.params.fdr:g}; searched on "
+                f"{report.n_discovery:,} {self.population} rows, confirmed on the other "
+                f"{report.n_confirmation:,}"
+            )
         return (
-            f"No slice of up to {params.max_conditions} {conditions} over {n_columns} features "
-            f"has {what} significantly {above} ({test}, lift ≥ {params.min_lift:g}, at "
-            f"least {report.min_rows:,} rows; {rows})."
+            f"family-wise p ≤ {self.params.fdr:g} over {report.n_permutations} permutations; "
+            f"{report.n_rows:,} {self.population} rows"
         )
-    count = len(findings)
-    first = report.slices[0]
-    noun = "slice has" if count == 1 else "slices have"
-    return (
-        f"{count} {noun} {what} significantly {above} ({test}; {rows}); the first: "
-        f"{describe(first.conditions)}, {_rate(first.value, error)} vs "
-        f"{_rate(first.rest, error)}, ×{first.lift:.2f}."
+
+    def scope(self, report: SliceReport) -> str:
+        """``up to 3 conditions over 7 features, at most 50% of the rows, at least 50 rows``."""
+        p = self.params
+        conditions = "condition" if p.max_conditions == 1 else "conditions"
+        return (
+            f"up to {p.max_conditions} {conditions} over {self.n_columns} features, at most "
+            f"{p.max_support:.0%} of the rows, at least {report.min_rows:,} rows, "
+            f"lift ≥ {p.min_lift:g}"
+        )
+
+    def why_not(self, s: SliceEstimate, report: SliceReport) -> str:
+        """Why a candidate was not flagged: ``not significant after BH over 12 candidates``."""
+        p = self.params
+        reason = _REJECTIONS[s.rejected_by].format(
+            max_support=p.max_support,
+            method=_METHOD_NAMES[p.fdr_method] if report.mode == "split" else "permutations",
+            n=len(report.tested),
+            min_lift=p.min_lift,
+        )
+        if s.rejected_by == "significance":
+            reason += f" ({_q(s.q_value)})"
+        return reason
+
+
+def _most_sentence(report: SliceReport, text: _SearchText) -> str:
+    """Question 1 in one or two sentences, agreeing with the tables."""
+    head = "Where the model errs most:"
+    if report.slices:
+        count = len(report.slices)
+        first = report.slices[0]
+        noun = "slice has" if count == 1 else "slices have"
+        return (
+            f"{head} {count} {noun} {text.what} significantly above the rest "
+            f"({text.test(report)}); the first: {describe(first.conditions)} "
+            f"({first.share:.1%} of rows), {_rate(first.value, text.error)} vs "
+            f"{_rate(first.rest, text.error)}, ×{first.lift:.2f}."
+        )
+    sentence = (
+        f"{head} no slice ({text.scope(report)}) has {text.what} significantly above the rest "
+        f"({text.test(report)})."
     )
+    if report.tested:
+        top = report.tested[0]
+        sentence += (
+            f" The strongest candidate, {describe(top.conditions)} ({top.share:.1%} of rows, "
+            f"×{top.lift:.2f}), is not flagged: {text.why_not(top, report)}."
+        )
+    return sentence
+
+
+def _beyond_sentence(report: SliceReport | None, text: _SearchText, reason: str) -> str:
+    """Question 2 in one sentence; one line of why when it does not apply."""
+    head = "Where it errs more than its own probabilities say:"
+    if report is None:
+        return f"{head} does not apply ({reason})."
+    if report.slices:
+        count = len(report.slices)
+        first = report.slices[0]
+        noun = "slice has" if count == 1 else "slices have"
+        return (
+            f"{head} {count} {noun} more errors than the model's probabilities expect "
+            f"({text.test(report)}); the first: {describe(first.conditions)}, "
+            f"{_rate(first.value, text.error)} where {_rate(first.expected, text.error)} "
+            f"was expected, ×{first.expected_ratio:.2f} relative to the rest."
+        )
+    sentence = f"{head} no slice has significantly more errors than the model expects."
+    if report.tested:
+        top = report.tested[0]
+        sentence += (
+            f" The strongest candidate, {describe(top.conditions)}, is not flagged: "
+            f"{text.why_not(top, report)}."
+        )
+    return sentence
+
+
+def _no_probabilities_reason(error: str) -> str:
+    if error in REGRESSION_ERRORS:
+        return "regression predictions carry no probability of error"
+    if error != "misclassification":
+        return f"it is asked of misclassifications, and this search is on {_METRIC_NAMES[error]}"
+    return "the predictions carry no class probabilities"
 
 
 # --- findings, measurements, tables -------------------------------------------------------
@@ -458,12 +586,22 @@ def _finite(value: float) -> float | None:
     return float(value) if value is not None and math.isfinite(value) else None
 
 
-def _finding(rank, s: SliceEstimate, report: SliceReport, error, params, population) -> Finding:
-    # The pessimistic end of the interval decides, as the gate does for metrics.
+def _finding(
+    rank, s: SliceEstimate, report: SliceReport, error, params, population, question
+) -> Finding:
+    # The pessimistic end of the interval decides, as the gate does for metrics. Errors the
+    # model did not expect (question 2) can fail the check; where it errs most (question 1)
+    # warns at most, since every model errs more somewhere (the gate's max_slice_lift can
+    # still fail a build on it).
     lift_low = s.lift_ci[0] if math.isfinite(s.lift_ci[0]) else s.lift
-    high = lift_low >= params.fail_lift and s.share >= params.fail_support
+    meaningful = s.share >= params.fail_support
+    if question == ERRS_BEYOND_PROBABILITIES:
+        severity = "high" if lift_low >= params.fail_lift and meaningful else "medium"
+    else:
+        severity = "medium" if lift_low >= params.warn_lift and meaningful else "low"
     columns = tuple(dict.fromkeys(c["column"] for c in s.conditions))
     evidence = {
+        "question": question,
         "rank": rank,
         "conditions": [dict(c) for c in s.conditions],
         "description": describe(s.conditions),
@@ -476,6 +614,7 @@ def _finding(rank, s: SliceEstimate, report: SliceReport, error, params, populat
         "overall": _finite(report.overall),
         "rest": _finite(s.rest),
         "expected_by_model": _finite(s.expected),
+        "expected_ratio": _finite(s.expected_ratio),
         "lift": _finite(s.lift),
         "lift_ci_low": _finite(s.lift_ci[0]),
         "lift_ci_high": _finite(s.lift_ci[1]),
@@ -500,18 +639,25 @@ def _finding(rank, s: SliceEstimate, report: SliceReport, error, params, populat
         "fail_lift": params.fail_lift,
         "fail_support": params.fail_support,
     }
+    beyond = question == ERRS_BEYOND_PROBABILITIES
+    sentence = _sentence(s, error, population)
+    if beyond:
+        sentence += (
+            f"; the model's probabilities expected {_rate(s.expected, error)}, "
+            f"×{s.expected_ratio:.2f} relative to the rest"
+        )
     return Finding(
-        "weak_slice",
-        "high" if high else "medium",
-        _sentence(s, error, population),
+        "unexpected_errors_slice" if beyond else "weak_slice",
+        severity,
+        sentence,
         columns,
         evidence,
     )
 
 
-def _measurements(report: SliceReport) -> tuple[Measurement, ...]:
-    if report.slices:
-        worst = max(report.slices, key=lambda s: s.lift)
+def _measurements(most: SliceReport, beyond: SliceReport | None) -> tuple[Measurement, ...]:
+    if most.slices:
+        worst = max(most.slices, key=lambda s: s.lift)
         lift = Measurement(
             "max_slice_lift",
             _finite(worst.lift),
@@ -524,18 +670,28 @@ def _measurements(report: SliceReport) -> tuple[Measurement, ...]:
         # No reported slice: no region is confirmed to be worse than the rest.
         lift = Measurement("max_slice_lift", 1.0, greater_is_better=False)
         share = 0.0
-    return (
+    out = (
         lift,
         Measurement("max_slice_lift_share", share, greater_is_better=False),
-        Measurement("n_weak_slices", float(len(report.slices)), greater_is_better=False),
-        Measurement("n_slice_candidates", float(len(report.tested))),
+        Measurement("n_weak_slices", float(len(most.slices)), greater_is_better=False),
+        Measurement("n_slice_candidates", float(len(most.tested))),
+    )
+    if beyond is None:
+        return out
+    return (
+        *out,
+        Measurement(
+            "n_unexpected_error_slices", float(len(beyond.slices)), greater_is_better=False
+        ),
     )
 
 
-def _slices_table(report: SliceReport, error: str, findings) -> Table:
+def _slices_table(report: SliceReport, error: str, findings, params) -> Table:
     return Table(
         "weak_slices",
-        f"Slices where the {_METRIC_NAMES[error]} is significantly higher, most significant first",
+        f"Where the model errs most: slices of at most {params.max_support:.0%} of the rows "
+        f"whose {_METRIC_NAMES[error]} is significantly higher than the rest's, most "
+        "significant first",
         _columns(error) + ("severity",),
         tuple(
             _row(rank, s) + (f.severity,)
@@ -544,12 +700,55 @@ def _slices_table(report: SliceReport, error: str, findings) -> Table:
     )
 
 
-def _tested_table(report: SliceReport, error: str) -> Table:
+def _tested_table(report: SliceReport, error: str, text: _SearchText) -> Table:
     return Table(
         "tested_slices",
-        "Every candidate slice of the search and its confirmation test",
-        _columns(error) + ("reported",),
-        tuple(_row(rank, s) + (s.reported,) for rank, s in enumerate(report.tested, start=1)),
+        "Where the model errs most: every candidate of the search, tested on the held-out "
+        "rows; 'confirmed' says why a candidate is not flagged",
+        _columns(error) + ("confirmed",),
+        tuple(
+            _row(rank, s) + (_confirmed(s, report, text),)
+            for rank, s in enumerate(report.tested, start=1)
+        ),
+    )
+
+
+def _confirmed(s: SliceEstimate, report: SliceReport, text: _SearchText) -> str:
+    return "yes" if s.reported else f"no: {text.why_not(s, report)}"
+
+
+def _beyond_table(report: SliceReport, text: _SearchText) -> Table:
+    return Table(
+        "unexpected_error_slices",
+        "Where it errs more than its own probabilities say: every candidate, its errors "
+        "against those the model expects (relative to the rest), tested on the held-out rows",
+        (
+            "rank",
+            "slice",
+            "rows",
+            "share",
+            "error_rate_in_slice",
+            "expected_error_rate",
+            "error_rate_elsewhere",
+            "ratio_to_expected",
+            "q_value",
+            "confirmed",
+        ),
+        tuple(
+            (
+                rank,
+                describe(s.conditions),
+                s.n_all,
+                s.share,
+                _finite(s.value),
+                _finite(s.expected),
+                _finite(s.rest),
+                _finite(s.expected_ratio),
+                s.q_value,
+                _confirmed(s, report, text),
+            )
+            for rank, s in enumerate(report.tested, start=1)
+        ),
     )
 
 
@@ -565,7 +764,6 @@ def _columns(error: str) -> tuple[str, ...]:
         "lift",
         "lift_ci_low",
         "lift_ci_high",
-        "p_value",
         "q_value",
     )
 
@@ -581,7 +779,6 @@ def _row(rank: int, s: SliceEstimate) -> tuple:
         _finite(s.lift),
         _finite(s.lift_ci[0]),
         _finite(s.lift_ci[1]),
-        s.p_value,
         s.q_value,
     )
 
@@ -689,23 +886,57 @@ def _medians(x: np.ndarray, inside: np.ndarray) -> tuple[float | None, float | N
     return median(x[inside]), median(x[~inside])
 
 
-def _pair_heatmap(report: SliceReport, features: list[CodedFeature]) -> Table:
-    """Rows and columns are features; a cell is the lift of the pair's best slice."""
-    shown = list(report.searched)[:_MAX_HEATMAP_FEATURES]
-    names = tuple(features[j].name for j in shown)
+def _pair_table(
+    report: SliceReport, features: list[CodedFeature], params: WeakSegmentsParams
+) -> Table | None:
+    """Lift of the best slice of each feature pair against the rest, on the held-out rows.
+
+    Only cells whose lift reaches ``min_lift`` are shown, and only the features that have
+    one; None when no cell does. Up to ``_MAX_SQUARE_FEATURES`` features the cells form a
+    square heat map (diagonal: the feature alone), beyond it a long table of the
+    ``_MAX_PAIR_ROWS`` strongest cells, which prints legibly at any number of features.
+    """
+    # Pairs and single features; the best triples are in the candidate tables.
+    cells = {
+        combo: cell
+        for combo, cell in report.pair_lift.items()
+        if len(combo) <= 2 and cell.lift >= params.min_lift
+    }
+    if not cells:
+        return None
+    where = "the held-out half" if report.mode == "split" else "all test rows"
+    shown = [j for j in report.searched if any(j in combo for combo in cells)]
+    if len(shown) > _MAX_SQUARE_FEATURES:
+        strongest = sorted(cells.items(), key=lambda item: (-item[1].lift, item[0]))
+        return Table(
+            "pair_lifts",
+            f"Where the model errs most, by feature pair: the {_MAX_PAIR_ROWS} pairs whose best "
+            f"slice has the largest lift against the rest, measured on {where}",
+            ("feature", "other_feature", "slice", "lift", "rows", "share"),
+            tuple(
+                (
+                    features[combo[0]].name,
+                    features[combo[-1]].name if len(combo) > 1 else None,
+                    describe(conditions_of(features, cell.predicates)),
+                    cell.lift,
+                    cell.n_rows,
+                    cell.share,
+                )
+                for combo, cell in strongest[:_MAX_PAIR_ROWS]
+            ),
+        )
     rows = []
     for j1 in shown:
-        cells = []
+        row = []
         for j2 in shown:
-            key = (j1,) if j1 == j2 else (min(j1, j2), max(j1, j2))
-            lift = report.pair_lift.get(key)
-            cells.append(None if lift is None else float(lift))
-        rows.append((features[j1].name, *cells))
-    where = "the held-out half" if report.mode == "split" else "all test rows"
+            cell = cells.get((j1,) if j1 == j2 else (min(j1, j2), max(j1, j2)))
+            row.append(None if cell is None else cell.lift)
+        rows.append((features[j1].name, *row))
     return Table(
         "pair_heatmap",
-        "Lift of the worst slice of each feature pair (diagonal: of the feature alone), "
-        f"measured on {where}; empty where no slice of the pair beats chance",
-        ("feature", *names),
+        "Where the model errs most, by feature pair: lift against the rest of the best slice "
+        f"of each pair (diagonal: of the feature alone), measured on {where}; empty where it "
+        f"is below {params.min_lift:g}",
+        ("feature", *(features[j].name for j in shown)),
         tuple(rows),
     )
