@@ -440,3 +440,444 @@ def test_an_undefined_group_rate_stays_undefined_where_the_score_is_zero():
     assert np.isnan(rates["precision"])
     assert rates["false_positive_rate"] == 0.0
     assert recall(data, weights)[0] == 0.0
+
+
+# --- Favourable outcome ------------------------------------------------------------------------
+
+
+def loan_decisions(seed: int):
+    """Loan decisions whose denial rates are 0.05 for 'a' and 0.24 for 'b' (1,000 rows each).
+
+    The classes sort as ('approved', 'denied'), so 'denied' is the positive class: the
+    adverse outcome, as in a default-prediction model.
+    """
+    rng = np.random.default_rng(seed)
+    parts = []
+    for group, denial_rate, label_rate in (("a", 0.05, 0.08), ("b", 0.24, 0.20)):
+        n = 1000
+        pred = np.where(np.arange(n) < round(n * denial_rate), "denied", "approved")
+        y = np.where(rng.permutation(n) < round(n * label_rate), "denied", "approved")
+        parts.append(pd.DataFrame({"group": group, "y": y, "pred": pred}))
+    frame = pd.concat(parts, ignore_index=True)
+    return frame[["group", "y"]], frame["pred"].to_numpy()
+
+
+@pytest.mark.parametrize(
+    ("favourable", "ratio"),
+    [(None, 0.05 / 0.24), ("denied", 0.05 / 0.24), ("approved", 0.76 / 0.95)],
+    ids=["default-positive", "denied", "approved"],
+)
+def test_favourable_class_decides_the_rate_the_ratio_compares(favourable, ratio, seed):
+    frame, pred = loan_decisions(seed)
+    params = {} if favourable is None else {"favourable_class": favourable}
+    check = run(frame, pred, seed=seed, **params)
+    assert check.measurement("min_selection_rate_ratio").value == pytest.approx(ratio)
+    outcome = favourable or "denied"
+    assert f"Selection rate = share predicted {outcome!r}" in check.summary
+    assert ("the positive class" in check.summary) is (favourable is None)
+    values = group_values(check)
+    shares = {"a": 0.05, "b": 0.24} if outcome == "denied" else {"a": 0.95, "b": 0.76}
+    for group, share in shares.items():
+        assert values[("selection_rate", group)]["value"] == pytest.approx(share)
+    # The difference itself does not depend on which outcome is favourable.
+    assert gap_rows(check)[("group", "selection_rate")]["gap"] == pytest.approx(0.19)
+
+
+def test_favourable_class_matches_by_text(seed):
+    frame = pd.DataFrame({"group": np.repeat(["a", "b"], 200), "y": np.tile([0, 1], 200)})
+    pred = np.tile([0, 0, 0, 1], 100)
+    check = run(frame, pred, seed=seed, favourable_class="0")
+    assert group_values(check)[("selection_rate", "a")]["value"] == pytest.approx(0.75)
+
+
+# --- Base rates --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("favourable", [None, 0], ids=["positive", "negative"])
+def test_base_rates_are_the_group_label_means(favourable, seed):
+    frame, pred = planted({"a": (700, 0.6, 0.8, 0.1), "b": (500, 0.25, 0.7, 0.2)}, seed)
+    params = {} if favourable is None else {"favourable_class": favourable}
+    check = run(frame, pred, seed=seed, **params)
+    values = group_values(check)
+    outcome = 1 if favourable is None else 0
+    for group in "ab":
+        expected = np.mean(frame.loc[frame["group"] == group, "y"] == outcome)
+        row = values[("base_rate", group)]
+        assert row["value"] == pytest.approx(expected)
+        assert row["ci_low"] < row["value"] < row["ci_high"]
+        # Beside every rate of the group.
+        assert {r["base_rate"] for k, r in values.items() if k[1] == group} == {row["value"]}
+    gap = gap_rows(check)[("group", "selection_rate")]
+    labels = {"a": values[("base_rate", "a")]["value"], "b": values[("base_rate", "b")]["value"]}
+    assert gap["lower_base_rate"] == labels[gap["lower_group"]]
+    assert gap["higher_base_rate"] == labels[gap["higher_group"]]
+
+
+# --- Reference group and small groups ----------------------------------------------------------
+
+
+def with_tiny_group(seed: int):
+    """Three large groups (selection rates 0.30, 0.45, 0.35) and a 12-row one at 1.0."""
+    groups = {
+        "big": (1500, 0.5, 0.6, 0.0),  # selection rate 0.30
+        "mid": (1200, 0.5, 0.9, 0.0),  # 0.45
+        "ref": (900, 0.5, 0.7, 0.0),  # 0.35
+        "tiny": (12, 0.5, 1.0, 1.0),  # 1.00
+    }
+    return planted(groups, seed)
+
+
+def gap_table_rows(check) -> list[dict]:
+    table = next(t for t in check.tables if t.key == "group_gaps")
+    return [dict(zip(table.columns, row, strict=True)) for row in table.rows]
+
+
+def test_gaps_against_the_reference_group_beside_the_extreme_pair(seed):
+    frame, pred = with_tiny_group(seed)
+    check = run(frame, pred, seed=seed, reference_group="ref")
+    selection = [r for r in gap_table_rows(check) if r["metric"] == "selection_rate"]
+    pairs = {r["comparison"]: (r["lower_group"], r["higher_group"], r["gap"]) for r in selection}
+    assert pairs["highest vs lowest"] == ("big", "mid", pytest.approx(0.15))
+    # Furthest from the reference (0.35): 'mid' at 0.45, not 'big' at 0.30.
+    assert pairs["group vs reference"] == ("ref", "mid", pytest.approx(0.10))
+    values = group_values(check)
+    assert values[("selection_rate", "ref")]["note"] == "reference group"
+    assert values[("selection_rate", "tiny")]["note"] == "too small to judge"
+    # The headline comes from the large groups: the 12-row group's 0.70 is shown, not judged.
+    assert check.measurement("max_group_gap").value == pytest.approx(
+        max(r["gap"] for r in gap_table_rows(check) if r["metric"] != "equalized_odds")
+    )
+    assert check.measurement("max_group_gap").value < 0.5
+    assert "tiny" not in check.summary
+    small = next(f for f in check.findings if f.code == "small_groups")
+    assert small.evidence["groups"] == ["tiny"]
+
+
+def test_the_largest_group_is_the_default_reference(seed):
+    frame, pred = with_tiny_group(seed)
+    check = run(frame, pred, seed=seed)
+    assert group_values(check)[("selection_rate", "big")]["note"] == "reference group"
+    # 'big' is one of the extreme pair: no second comparison repeats it.
+    selection = [r for r in gap_table_rows(check) if r["metric"] == "selection_rate"]
+    assert [r["comparison"] for r in selection] == ["highest vs lowest"]
+
+
+def test_a_group_at_the_minimum_size_is_judged(seed):
+    """The look-alike: with min_group_rows at 10 the 12-row group leads the headline."""
+    frame, pred = with_tiny_group(seed)
+    check = run(frame, pred, seed=seed, min_group_rows=10)
+    selection = gap_rows(check)[("group", "selection_rate")]
+    assert (selection["higher_group"], selection["gap"]) == ("tiny", pytest.approx(1.0 - 0.30))
+    # Its false positive rate (1.0 against 0.0) is now the largest difference.
+    assert check.measurement("max_group_gap").value == pytest.approx(1.0)
+    assert "'tiny'" in check.summary
+
+
+# --- One headline gap: card, summary and table -------------------------------------------------
+
+
+def headline_case(seed: int):
+    """A flagged selection-rate gap between two large groups, and a larger true positive
+    rate gap with a 40-row group that sampling noise can produce."""
+    return planted(
+        {
+            "a": (2500, 0.5, 0.8, 0.1),  # selection rate 0.45
+            "b": (2500, 0.3, 0.8, 0.1),  # 0.31
+            "c": (40, 0.3, 0.5, 0.1),  # true positive rate 0.5 on 12 positives
+        },
+        seed,
+    )
+
+
+@pytest.mark.parametrize("case", ["inconclusive-largest", "flagged-largest", "clean"])
+def test_the_card_the_summary_and_the_table_quote_one_gap(case, seed):
+    from auditor.render.html import render_html
+
+    if case == "inconclusive-largest":
+        frame, pred = headline_case(seed)
+    elif case == "flagged-largest":
+        frame, pred = planted({"a": (1500, 0.5, 0.8, 0.1), "b": (1500, 0.3, 0.8, 0.1)}, seed)
+    else:
+        frame, pred = noisy_binary({"a": 1500, "b": 1500}, seed)
+    check = run(frame, pred, seed=seed)
+    card = check.measurement("max_group_gap")
+    rows = [r for r in gap_table_rows(check) if r["metric"] != "equalized_odds"]
+    (row,) = [r for r in rows if r["gap"] == card.value]
+    assert (row["ci_low"], row["ci_high"]) == (card.ci_low, card.ci_high)
+    assert card.value == max(r["gap"] for r in rows)
+    pair = f"between {row['lower_group']!r} ("
+    assert "The largest difference is in 'group': " in check.summary
+    assert f"differs by {card.value:.3f} {pair}" in check.summary
+    assert f"[{card.ci_low:.3g}, {card.ci_high:.3g}]" in check.summary
+    expected = {"inconclusive-largest": "inconclusive", "flagged-largest": "flagged"}.get(
+        case, "within limit"
+    )
+    assert row["judgement"] == expected
+    assert expected in card.note
+    assert f"{row['lower_group']!r} vs {row['higher_group']!r}" in card.note
+    if case == "inconclusive-largest":
+        assert row["metric"] == "true_positive_rate"
+        assert card.ci_low < 0 < card.ci_high
+        assert "the interval includes 0" in check.summary
+        assert check.status == "warn"  # from the flagged selection-rate gap
+        assert "the most serious is in 'group': selection rate differs" in check.summary
+    html = render_html(auditor_result(frame, pred, seed))
+    article = html.split('id="fairness.group_metrics"', 1)[1]
+    card_row = article.split("Max group gap", 1)[1].split("</tr>", 1)[0]
+    assert expected in card_row
+    assert f"{card.value:.3g}"[:4] in card_row
+
+
+def auditor_result(frame, pred, seed):
+    return auditor.audit(
+        test=frame,
+        target="y",
+        predictions=pd.DataFrame({"prediction": pred}),
+        sensitive=["group"],
+        seed=seed,
+        select=[CHECK_ID],
+    )
+
+
+# --- Rates at 0 and 1 --------------------------------------------------------------------------
+
+
+def test_rates_at_0_and_1_keep_intervals_of_positive_width(seed):
+    """A group predicted positive on every row, another on none: the Wilson and Newcombe
+    intervals stay open where a bootstrap of the rows collapses to a point."""
+    frame = pd.DataFrame({"group": np.repeat(["all", "none"], 60), "y": np.tile([0, 1], 60)})
+    pred = np.r_[np.ones(60, int), np.zeros(60, int)]
+    check = run(frame, pred, seed=seed)
+    values = group_values(check)
+    assert values[("selection_rate", "all")]["value"] == 1.0
+    assert values[("selection_rate", "all")]["ci_low"] < 0.95
+    assert values[("selection_rate", "none")]["ci_high"] > 0.05
+    row = gap_rows(check)[("group", "selection_rate")]
+    assert row["gap"] == 1.0
+    assert row["ci_low"] < 1.0 - 0.05
+    assert row["ci_high"] == pytest.approx(1.0)
+    assert row["ci_low"] < row["ci_high"]
+    # The Wilson interval of a group at 30 of 60 (the oracle: scipy's binomtest).
+    from scipy import stats
+
+    oracle = stats.binomtest(30, 60).proportion_ci(0.95, method="wilson")
+    base = values[("base_rate", "all")]
+    assert (base["ci_low"], base["ci_high"]) == pytest.approx((oracle.low, oracle.high))
+
+
+# --- Sensitive columns as model inputs ---------------------------------------------------------
+
+
+def people(seed: int, n: int = 1500) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    sex = rng.choice(["f", "m"], size=n)
+    frame = pd.DataFrame(
+        {
+            "sex": sex,
+            "income": rng.normal(50, 10, n),
+            "tenure": rng.normal(5, 2, n),
+            # Stand-ins for 'sex': a role that follows it 95% of the time, and a measure
+            # whose group means are 4 standard deviations apart.
+            "role": np.where(rng.random(n) < 0.95, np.where(sex == "f", "w", "h"), "o"),
+            "height": np.where(sex == "f", 0.0, 4.0) + rng.normal(0, 1, n),
+        }
+    )
+    frame["y"] = (frame["income"] + rng.normal(0, 10, n) > 50).astype(int)
+    return frame
+
+
+@pytest.mark.parametrize(
+    ("inputs", "codes", "proxies"),
+    [
+        (["sex", "income"], {"sensitive_is_input"}, []),
+        (["role", "income"], {"proxy_inputs"}, ["role"]),
+        (["height", "tenure"], {"proxy_inputs"}, ["height"]),
+        (["income", "tenure"], set(), []),
+    ],
+    ids=["sensitive-is-input", "categorical-proxy", "numeric-proxy", "neither"],
+)
+def test_a_note_when_the_sensitive_column_or_a_stand_in_is_a_model_input(
+    inputs, codes, proxies, seed
+):
+    from sklearn.compose import make_column_transformer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import OneHotEncoder
+
+    frame = people(seed)
+    categorical = [c for c in inputs if not pd.api.types.is_numeric_dtype(frame[c])]
+    model = make_pipeline(
+        make_column_transformer((OneHotEncoder(), categorical), remainder="passthrough"),
+        LogisticRegression(),
+    ).fit(frame[inputs], frame["y"])
+    result = auditor.audit(
+        test=frame, target="y", model=model, sensitive=["sex"], seed=seed, select=[CHECK_ID]
+    )
+    check = result.check(CHECK_ID)
+    notes = [f for f in check.findings if f.code in INPUT_NOTES]
+    assert {f.code for f in notes} == codes
+    assert all(f.severity == "low" for f in notes)
+    assert check.status == "pass"
+    for note in notes:
+        assert not VIRTUE_WORDS.search(note.message.lower())
+        if note.code == "proxy_inputs":
+            assert [p["column"] for p in note.evidence["proxies"]] == proxies
+            assert note.columns == ("sex", *proxies)
+
+
+# --- Printing long group tables ----------------------------------------------------------------
+
+
+def test_print_keeps_the_reference_and_finding_groups_of_a_25_group_table(seed):
+    from auditor.render.html import render_html
+
+    rng = np.random.default_rng(seed)
+    labels = [f"g{i:02d}" for i in range(25)]
+    sizes = {label: 300 for label in labels}
+    sizes["g00"] = 1200  # the largest: the reference group
+    group = np.repeat(labels, [sizes[g] for g in labels])
+    # Selection rates near 0.3 everywhere, but 0.6 in 'g24' and 0.1 in 'g23', the last
+    # groups by name: three groups of six rows each carry the finding, more than 12 rows.
+    rate = np.select([group == "g24", group == "g23"], [0.6, 0.1], 0.3)
+    pred = (rng.random(len(group)) < rate).astype(int)
+    frame = pd.DataFrame({"group": group, "y": rng.integers(0, 2, len(group))})
+    result = auditor_result(frame, pred, seed)
+    check = result.check(CHECK_ID)
+    table = next(t for t in check.tables if t.key == "group_metrics_0")
+    finding = next(f for f in check.findings if f.code == "group_gap")
+    carried = {"g00"} | {
+        g[k] for g in finding.evidence["gaps"] for k in ("low_group", "high_group")
+    }
+    assert carried == {"g00", "g23", "g24"}
+    leading = {row[1] for row in table.rows[: table.print_first]}
+    assert leading == carried
+    assert len(table.rows) == 25 * 6
+    assert table.print_first == 3 * 6
+    html = render_html(result)
+    section = html.split("Metrics by group of &#39;group&#39;", 1)[1].split("</table>", 1)[0]
+    printed = [
+        row for row in section.split("<tr")[2:] if 'class="screen-only"' not in row.split(">")[0]
+    ]
+    printed_groups = {label for row in printed for label in labels if f">{label}<" in row}
+    assert carried <= printed_groups
+    assert f"first {table.print_first} of 150 rows printed" in section
+
+
+# --- Weights -----------------------------------------------------------------------------------
+
+
+def test_weighted_rates_equal_weighted_means(seed):
+    rng = np.random.default_rng(seed)
+    frame, pred = noisy_binary({"a": 800, "b": 600}, seed)
+    frame["w"] = rng.gamma(2.0, 1.0, len(frame))
+    result = auditor.audit(
+        test=frame,
+        target="y",
+        predictions=pd.DataFrame({"prediction": pred}),
+        sensitive=["group"],
+        weight_column="w",
+        seed=seed,
+        select=[CHECK_ID],
+    )
+    check = result.check(CHECK_ID)
+    values = group_values(check)
+    for label in "ab":
+        mask = frame["group"].to_numpy() == label
+        y, p, w = frame["y"].to_numpy()[mask], pred[mask], frame["w"].to_numpy()[mask]
+        expected = {
+            "base_rate": np.average(y == 1, weights=w),
+            "selection_rate": np.average(p == 1, weights=w),
+            "true_positive_rate": skm.recall_score(y, p, sample_weight=w),
+            "false_positive_rate": np.average(p[y == 0] == 1, weights=w[y == 0]),
+            "precision": skm.precision_score(y, p, sample_weight=w),
+            "error_rate": 1 - skm.accuracy_score(y, p, sample_weight=w),
+        }
+        for metric, value in expected.items():
+            row = values[(metric, label)]
+            assert row["value"] == pytest.approx(value, rel=1e-12), (metric, label)
+            assert row["ci_low"] < row["value"] < row["ci_high"]
+        assert row["effective_rows"] == pytest.approx(w.sum() ** 2 / (w**2).sum())
+        assert row["effective_rows"] < mask.sum()
+
+
+def test_unit_weights_give_the_unweighted_result(seed):
+    frame, pred = planted({"a": (600, 0.5, 0.8, 0.1), "b": (600, 0.3, 0.8, 0.1)}, seed)
+    plain = run(frame, pred, seed=seed)
+    weighted = auditor.audit(
+        test=frame.assign(w=1.0),
+        target="y",
+        predictions=pd.DataFrame({"prediction": pred}),
+        sensitive=["group"],
+        weight_column="w",
+        seed=seed,
+        select=[CHECK_ID],
+    ).check(CHECK_ID)
+    assert weighted.tables == plain.tables
+    assert weighted.measurements == plain.measurements
+    assert weighted.summary == plain.summary
+
+
+def test_small_groups_are_measured_in_effective_rows(seed):
+    """40 rows, but one carries almost all the weight: about 1 effective row."""
+    frame, pred = noisy_binary({"a": 500, "b": 500, "c": 40}, seed)
+    weights = np.ones(len(frame))
+    c_rows = np.flatnonzero(frame["group"].to_numpy() == "c")
+    weights[c_rows[0]] = 1000.0
+    result = auditor.audit(
+        test=frame.assign(w=weights),
+        target="y",
+        predictions=pd.DataFrame({"prediction": pred}),
+        sensitive=["group"],
+        weight_column="w",
+        seed=seed,
+        select=[CHECK_ID],
+    )
+    small = next(f for f in result.check(CHECK_ID).findings if f.code == "small_groups")
+    assert small.evidence["groups"] == ["c"]
+    assert small.evidence["rows"] == [40]
+    assert small.evidence["effective_rows"][0] < 2
+
+
+# --- Bad parameters are bad input --------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("params", "needles"),
+    [
+        ({"favourable_class": "granted"}, ["favourable_class", "'granted'", "'approved'"]),
+        ({"reference_group": "c"}, ["reference_group", "'c'", "'a'"]),
+    ],
+    ids=["favourable-class", "reference-group"],
+)
+def test_a_parameter_naming_what_the_data_lacks_is_exit_2(params, needles, seed, tmp_path):
+    from typer.testing import CliRunner
+
+    from auditor.cli.app import app
+
+    frame, pred = loan_decisions(seed)
+    frame.to_csv(tmp_path / "test.csv", index=False)
+    pd.DataFrame({"prediction": pred}).to_csv(tmp_path / "predictions.csv", index=False)
+    config = tmp_path / "audit.toml"
+    config.write_text(
+        f'[checks."{CHECK_ID}"]\n' + "".join(f'{k} = "{v}"\n' for k, v in params.items())
+    )
+    out_dir = tmp_path / "reports"
+    base = ["audit", "--test", tmp_path / "test.csv", "--target", "y", "--sensitive", "group"]
+    base += ["--predictions", tmp_path / "predictions.csv", "--out-dir", out_dir]
+    runs = [[*base, "--config", config]]
+    if "favourable_class" in params:
+        runs.append([*base, "--favourable-class", params["favourable_class"]])
+    for args in runs:
+        result = CliRunner().invoke(app, [str(a) for a in args])
+        assert result.exit_code == 2, result.output
+        (line,) = [line for line in result.stderr.splitlines() if line.strip()]
+        assert line.startswith("error: ")
+        for needle in needles:
+            assert needle in line
+        assert not out_dir.exists() or not any(out_dir.iterdir())
+
+
+def test_a_favourable_class_applies_to_binary_tasks_only(seed):
+    frame, pred = regression_frame(seed, {"a": 5.0, "b": 5.0})
+    with pytest.raises(InputError, match="applies to binary tasks"):
+        run(frame, pred, seed=seed, favourable_class="a")

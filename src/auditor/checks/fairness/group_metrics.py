@@ -130,7 +130,7 @@ def _everyone(d: EvalData) -> np.ndarray:
     return np.ones(d.n, dtype=bool)
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, eq=False)  # groups are compared by identity
 class _Group:
     label: str
     n: int
@@ -381,7 +381,7 @@ def group_metrics(ctx: AuditContext, params: GroupMetricsParams) -> CheckOutcome
         gaps = [
             gap
             for metric in gapped
-            for gap in _gaps(column, metric, groups, reference, len(gapped), params)
+            for gap in _gaps(column, metric, groups, reference, len(gapped), data.task, params)
         ]
         all_gaps.extend(gaps)
         finding = _gap_finding(column, gaps, data.task, params)
@@ -534,10 +534,11 @@ def _gaps(
     groups: list[_Group],
     reference: _Group | None,
     n_metrics: int,
+    task: str,
     params: GroupMetricsParams,
 ) -> list[_Gap]:
-    """The highest against the lowest judged group, and the group furthest from the
-    reference group when that is another pair.
+    """The highest against the lowest judged group, and the most serious difference from
+    the reference group (flagged first, then the largest) when that is another pair.
 
     The tests are Bonferroni-corrected for every comparison the column allows: each pair of
     judged groups on each of the ``n_metrics`` compared metrics.
@@ -552,13 +553,23 @@ def _gaps(
     if low is high:  # every group has the same value
         high = next(g for g in candidates if g is not low)
     gaps = [_gap(column, metric, low, high, n_comparisons, None, params)]
-    if reference in candidates and reference not in (low, high):
-        other = max(
-            (g for g in candidates if g is not reference),
-            key=lambda g: abs(g.point[key] - reference.point[key]),
-        )
-        pair = sorted((other, reference), key=lambda g: g.point[key])
-        gaps.append(_gap(column, metric, *pair, n_comparisons, reference, params))
+    if reference in candidates:
+        against = [
+            _gap(
+                column,
+                metric,
+                *sorted((g, reference), key=lambda g: g.point[key]),
+                n_comparisons,
+                reference,
+                params,
+            )
+            for g in candidates
+            if g is not reference
+        ]
+        # The most serious: a flagged difference before a larger one noise can explain.
+        serious = max(against, key=lambda g: (_judgement(g, task, params)[0] == "flagged", g.gap))
+        if {serious.low.label, serious.high.label} != {low.label, high.label}:
+            gaps.append(serious)
     return gaps
 
 
