@@ -354,7 +354,9 @@ def weak_segments(ctx: AuditContext, params: WeakSegmentsParams) -> CheckOutcome
     ]
     if beyond is not None and beyond.tested:
         tables.append(_beyond_table(beyond, context))
-    tables.append(_profile_table(most, features, numeric_values))
+    profiles = _profile_table(most, features, numeric_values)
+    if profiles.rows:
+        tables.append(profiles)
     pairs = _pair_table(most, features, params)
     if pairs is not None:
         tables.append(pairs)
