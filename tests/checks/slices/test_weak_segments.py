@@ -162,9 +162,8 @@ def test_finding_format(planted):
         "weak_slices",
         "tested_slices",
         "unexpected_error_slices",
-        "slice_profiles",
         "pair_heatmap",
-    }
+    }  # no slice_profiles: the planted features are independent, nothing distinguishes it
 
 
 def test_pair_heatmap_is_a_square_table_of_features(planted):
