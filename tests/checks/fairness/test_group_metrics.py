@@ -12,6 +12,7 @@ from sklearn import metrics as skm
 import auditor
 from auditor.checks.fairness.group_metrics import MISSING_GROUP
 from auditor.errors import InputError
+from auditor.result import status_from
 
 CHECK_ID = "fairness.group_metrics"
 # Words the report must not use about groups (fairlearn's language guide, style.md 4.6).
@@ -509,8 +510,13 @@ def test_base_rates_are_the_group_label_means(favourable, seed):
         assert {r["base_rate"] for k, r in values.items() if k[1] == group} == {row["value"]}
     gap = gap_rows(check)[("group", "selection_rate")]
     labels = {"a": values[("base_rate", "a")]["value"], "b": values[("base_rate", "b")]["value"]}
-    assert gap["lower_base_rate"] == labels[gap["lower_group"]]
-    assert gap["higher_base_rate"] == labels[gap["higher_group"]]
+    assert gap["base_rate_gap"] == pytest.approx(
+        labels[gap["higher_group"]] - labels[gap["lower_group"]]
+    )
+    (finding,) = [f for f in gap_findings(check) if f.code == "group_gap"]
+    evidence = next(g for g in finding.evidence["gaps"] if g["metric"] == "selection_rate")
+    assert evidence["low_base_rate"] == labels[evidence["low_group"]]
+    assert evidence["high_base_rate"] == labels[evidence["high_group"]]
 
 
 # --- Reference group and small groups ----------------------------------------------------------
@@ -537,9 +543,9 @@ def test_gaps_against_the_reference_group_beside_the_extreme_pair(seed):
     check = run(frame, pred, seed=seed, reference_group="ref")
     selection = [r for r in gap_table_rows(check) if r["metric"] == "selection_rate"]
     pairs = {r["comparison"]: (r["lower_group"], r["higher_group"], r["gap"]) for r in selection}
-    assert pairs["highest vs lowest"] == ("big", "mid", pytest.approx(0.15))
+    assert pairs["extremes"] == ("big", "mid", pytest.approx(0.15))
     # Furthest from the reference (0.35): 'mid' at 0.45, not 'big' at 0.30.
-    assert pairs["group vs reference"] == ("ref", "mid", pytest.approx(0.10))
+    assert pairs["vs reference"] == ("ref", "mid", pytest.approx(0.10))
     values = group_values(check)
     assert values[("selection_rate", "ref")]["note"] == "reference group"
     assert values[("selection_rate", "tiny")]["note"] == "too small to judge"
@@ -559,7 +565,7 @@ def test_the_largest_group_is_the_default_reference(seed):
     assert group_values(check)[("selection_rate", "big")]["note"] == "reference group"
     # 'big' is one of the extreme pair: no second comparison repeats it.
     selection = [r for r in gap_table_rows(check) if r["metric"] == "selection_rate"]
-    assert [r["comparison"] for r in selection] == ["highest vs lowest"]
+    assert [r["comparison"] for r in selection] == ["extremes"]
 
 
 def test_a_group_at_the_minimum_size_is_judged(seed):
@@ -615,8 +621,17 @@ def test_the_card_the_summary_and_the_table_quote_one_gap(case, seed):
     assert row["judgement"] == expected
     assert expected in card.note
     assert f"{row['lower_group']!r} vs {row['higher_group']!r}" in card.note
+    # The gap table leads with the headline gap, then the flagged ones: print keeps them.
+    table = next(t for t in check.tables if t.key == "group_gaps")
+    assert gap_table_rows(check)[0] == row
+    printed = gap_table_rows(check)[: table.print_first]
+    assert [r["judgement"] for r in printed[1:]] == ["flagged"] * (len(printed) - 1)
+    assert sum(r["judgement"] == "flagged" for r in rows) == sum(
+        r["judgement"] == "flagged" for r in printed
+    )
     if case == "inconclusive-largest":
         assert row["metric"] == "true_positive_rate"
+        assert len(printed) >= 2
         assert card.ci_low < 0 < card.ci_high
         assert "the interval includes 0" in check.summary
         assert check.status == "warn"  # from the flagged selection-rate gap
@@ -717,7 +732,8 @@ def test_a_note_when_the_sensitive_column_or_a_stand_in_is_a_model_input(
     notes = [f for f in check.findings if f.code in INPUT_NOTES]
     assert {f.code for f in notes} == codes
     assert all(f.severity == "low" for f in notes)
-    assert check.status == "pass"
+    # The notes never fail or warn by themselves: the status is that of the gaps.
+    assert check.status == status_from(gap_findings(check))
     for note in notes:
         assert not VIRTUE_WORDS.search(note.message.lower())
         if note.code == "proxy_inputs":

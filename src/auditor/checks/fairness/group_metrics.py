@@ -171,9 +171,7 @@ class _Gap:
 
     @property
     def comparison(self) -> str:
-        if self.reference is None:
-            return "highest vs lowest"
-        return "group vs reference"
+        return "extremes" if self.reference is None else "vs reference"
 
 
 BASE_RATE = "base_rate"
@@ -396,9 +394,9 @@ def group_metrics(ctx: AuditContext, params: GroupMetricsParams) -> CheckOutcome
                 index, column, groups, reference, quoted, metrics, binned, favourable, params
             )
         )
-    if all_gaps:
-        tables.append(_gap_table(all_gaps, data.task, params))
     largest = max(all_gaps, key=lambda g: g.gap, default=None)
+    if all_gaps:
+        tables.append(_gap_table(all_gaps, largest, data.task, params))
     return CheckOutcome(
         status=status_from(findings),
         summary=_summary(ctx, all_gaps, largest, data.task, favourable, params),
@@ -1003,64 +1001,84 @@ def _group_note(group: _Group, reference: _Group | None) -> str:
     return ", ".join(notes)
 
 
-def _gap_table(gaps: list[_Gap], task: str, params: GroupMetricsParams) -> Table:
-    rows = []
+def _gap_table(
+    gaps: list[_Gap], largest: _Gap | None, task: str, params: GroupMetricsParams
+) -> Table:
+    """The gaps, the headline one first and then the flagged ones: a printed report keeps
+    those rows whatever its row limit (``print_first``)."""
+    ranked = []  # (rank, row): 0 the headline gap, 1 flagged, 2 the rest
     for column in dict.fromkeys(g.column for g in gaps):
         column_gaps = [g for g in gaps if g.column == column]
         for g in column_gaps:
-            rows.append(_gap_row(g, g.metric.key, _judgement(g, task, params)[0]))
+            ranked.append(
+                (_rank(g, largest, task, params), _gap_row(g, g.metric.key, task, params))
+            )
         extremes = [
             g for g in column_gaps if g.metric.key in _EQUALIZED_ODDS_PARTS and g.reference is None
         ]
         if len(extremes) == 2:
             larger = max(extremes, key=lambda g: g.gap)
-            rows.append(_gap_row(larger, "equalized_odds", f"= {larger.metric.label} gap"))
+            row = _gap_row(larger, "equalized_odds", task, params)
+            ranked.append((2, (*row[:-1], f"= {larger.metric.label} gap")))
+    ranked.sort(key=lambda item: item[0])  # stable: columns and metrics keep their order
+    has_base_rate = task == "binary"
     return Table(
         "group_gaps",
         "Largest differences between groups: the highest against the lowest group, and the "
-        "group furthest from the reference group (intervals and p-values: simultaneous over "
-        "the group pairs and metrics of each column)",
+        "most serious difference from the reference group"
+        + ("; base rate gap: the same pair's difference in label rates" if has_base_rate else "")
+        + " (intervals and p-values: simultaneous over the group pairs and metrics of each "
+        "column)",
         (
             "column",
             "metric",
             "comparison",
             "lower_group",
             "lower_value",
-            "lower_base_rate",
             "higher_group",
             "higher_value",
-            "higher_base_rate",
             "gap",
+            *(("base_rate_gap",) if has_base_rate else ()),
             "ci_low",
             "ci_high",
             "p_value",
             "ratio",
             "judgement",
         ),
-        tuple(rows),
+        tuple(row for _, row in ranked),
+        print_first=sum(rank < 2 for rank, _ in ranked),
     )
 
 
 _EQUALIZED_ODDS_PARTS = frozenset({"true_positive_rate", "false_positive_rate"})
 
 
-def _gap_row(gap: _Gap, metric: str, judgement: str) -> tuple:
+def _rank(gap: _Gap, largest: _Gap | None, task: str, params: GroupMetricsParams) -> int:
+    if gap is largest:
+        return 0
+    return 1 if _judgement(gap, task, params)[0] == "flagged" else 2
+
+
+def _gap_row(gap: _Gap, metric: str, task: str, params: GroupMetricsParams) -> tuple:
+    """A row of the gap table (binary: with the pair's difference in label rates)."""
+    base_rate_gap = (
+        (gap.high.point[BASE_RATE] - gap.low.point[BASE_RATE],) if task == "binary" else ()
+    )
     return (
         gap.column,
         metric,
         gap.comparison,
         gap.low.label,
         gap.low_value,
-        gap.low.point.get(BASE_RATE),
         gap.high.label,
         gap.high_value,
-        gap.high.point.get(BASE_RATE),
         gap.gap,
+        *base_rate_gap,
         gap.ci[0],
         gap.ci[1],
         gap.p_value,
         gap.ratio,
-        judgement,
+        _judgement(gap, task, params)[0],
     )
 
 
