@@ -155,3 +155,20 @@ def test_narrow_pair_lifts_are_a_square_heat_map_without_empty_rows(adult):
     for row in heat.rows:
         assert any(cell is not None for cell in row[1:]), row
     assert all(cell is None or cell >= 1.25 for row in heat.rows for cell in row[1:])
+
+
+def test_sample_weights_are_said_to_be_unapplied(adult):
+    test, predictions, _, unweighted = adult
+    weighted = auditor.audit(
+        test=test.assign(w=2.0),
+        target="y",
+        predictions=predictions,
+        weight_column="w",
+        seed=0,
+        select=[CHECK_ID],
+    ).check(CHECK_ID)
+    assert weighted.summary == (
+        f"{unweighted.summary} Rates and shares here count rows; the sample weights are not "
+        "applied."
+    )
+    assert "Rates and shares here count rows" not in unweighted.summary

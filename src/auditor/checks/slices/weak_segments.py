@@ -335,12 +335,14 @@ def weak_segments(ctx: AuditContext, params: WeakSegmentsParams) -> CheckOutcome
             for rank, s in enumerate(beyond.slices, start=1)
         ]
     context = _SearchText(error, params, len(columns), population)
-    summary = " ".join(
-        (
-            _most_sentence(most, context),
-            _beyond_sentence(beyond, context, _no_probabilities_reason(error)),
-        )
-    )
+    sentences = [
+        _most_sentence(most, context),
+        _beyond_sentence(beyond, context, _no_probabilities_reason(error)),
+    ]
+    if ctx.test_weights is not None:
+        # Said rather than silently ignored: every other rate of the audit is weighted.
+        sentences.append("Rates and shares here count rows; the sample weights are not applied.")
+    summary = " ".join(sentences)
     numeric_values = {
         f.name: pd.to_numeric(frame[f.name], errors="coerce").to_numpy(
             dtype=np.float64, na_value=np.nan
