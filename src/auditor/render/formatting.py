@@ -13,7 +13,8 @@ import numbers
 import re
 from typing import Any
 
-from auditor.stats.pvalues import p_equals, p_value
+from auditor.stats import pvalues
+from auditor.stats.pvalues import p_equals
 
 STATUS_LABELS = {
     "pass": "✓ PASS",
@@ -124,6 +125,11 @@ def share(value: Any) -> str:
         return number(value)
     text = f"{real:.1%}" if 0 < abs(real) < 0.001 or abs(real) >= 0.1 else f"{real:.2%}"
     return _unsigned_zero(text)
+
+
+def p_value(value: Any) -> str:
+    """A p-value in the one format; any other value (text, a huge number) as it is."""
+    return pvalues.p_value(value) if finite(value) is not None else number(value)
 
 
 def signed(value: Any, decimals: int = 4) -> str:

@@ -18,7 +18,10 @@ def p_value(value: Any) -> str:
     """``0.042``, ``< 0.001``, or ``—`` when the value is not a finite number."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         return NOT_COMPUTED if value is None else str(value)
-    real = float(value)
+    try:
+        real = float(value)
+    except OverflowError:  # an integer beyond float range is no probability
+        return NOT_COMPUTED
     if not math.isfinite(real):
         return NOT_COMPUTED
     return "< 0.001" if real < 0.001 else f"{real:.3f}"
