@@ -24,7 +24,11 @@ from auditor.metrics import (
 from auditor.registry import CheckOutcome, param, register_check
 from auditor.result import Finding, Measurement, Table
 from auditor.stats.bootstrap import bootstrap_statistics, percentile_interval
-from auditor.stats.intervals import effective_sample_size, weighted_proportion_interval
+from auditor.stats.intervals import (
+    effective_sample_size,
+    weighted_proportion_interval,
+    wilson_interval,
+)
 from auditor.stats.random import rng_for
 
 CHECK_ID = "fairness.group_metrics"
@@ -130,6 +134,20 @@ def _everyone(d: EvalData) -> np.ndarray:
     return np.ones(d.n, dtype=bool)
 
 
+@dataclass(frozen=True, slots=True)
+class _Share:
+    """A rate as its Wilson interval sees it: the share, and the (effective) rows it is of."""
+
+    rate: float
+    n: float
+
+    def interval(self, confidence: float) -> tuple[float | None, float | None]:
+        if not self.n > 0:
+            return None, None
+        low, high = wilson_interval(self.rate * self.n, self.n, confidence)
+        return float(low), float(high)
+
+
 @dataclass(slots=True, eq=False)  # groups are compared by identity
 class _Group:
     label: str
@@ -139,8 +157,7 @@ class _Group:
     point: dict[str, float]
     interval: dict[str, tuple[float | None, float | None]]
     replicates: dict[str, np.ndarray]
-    # Per rate: whether each row of its denominator is counted, and the rows' weights.
-    shares: dict[str, tuple[np.ndarray, np.ndarray | None]]
+    shares: dict[str, _Share]  # the rates, for their score intervals at any level
 
 
 @dataclass(frozen=True, slots=True)
@@ -382,13 +399,12 @@ def group_metrics(ctx: AuditContext, params: GroupMetricsParams) -> CheckOutcome
             for gap in _gaps(column, metric, groups, reference, len(gapped), data.task, params)
         ]
         all_gaps.extend(gaps)
-        finding = _gap_finding(column, gaps, data.task, params)
-        if finding is not None:
-            findings.append(finding)
+        quoted = _quoted_gaps(gaps, data.task, params)
+        if quoted:
+            findings.append(_gap_finding(column, quoted, data.task, params))
         if small:
             findings.append(_small_groups_finding(column, small, params))
         findings.extend(_input_findings(ctx, column, codes))
-        quoted = _quoted_gaps(gaps, data.task, params)
         tables.append(
             _group_table(
                 index, column, groups, reference, quoted, metrics, binned, favourable, params
@@ -468,8 +484,11 @@ def _measure_groups(
                 interval[m.key] = percentile_interval(replicates[m.key], params.confidence)
                 continue
             counted, among = m.share(sub)
-            shares[m.key] = (counted[among], None if row_weights is None else row_weights[among])
-            interval[m.key] = _share_interval(*shares[m.key], params.confidence)[1:3]
+            rate, _, _, n_rows = weighted_proportion_interval(
+                counted[among], None if row_weights is None else row_weights[among]
+            )
+            shares[m.key] = _Share(rate, n_rows)
+            interval[m.key] = shares[m.key].interval(params.confidence)
         n_effective = effective_sample_size(row_weights, n)
         groups.append(
             _Group(
@@ -490,16 +509,6 @@ def _scaled(
     func: Callable[[EvalData, np.ndarray], np.ndarray], data: EvalData, scale: np.ndarray
 ) -> Callable[[np.ndarray], np.ndarray]:
     return lambda W: func(data, W * scale)
-
-
-def _share_interval(
-    counted: np.ndarray, weights: np.ndarray | None, confidence: float
-) -> tuple[float, float | None, float | None]:
-    """(rate, Wilson low, Wilson high) of ``counted`` rows; weighted on effective rows."""
-    rate, low, high, _ = weighted_proportion_interval(counted, weights, confidence)
-    if not np.isfinite(rate):
-        return rate, None, None
-    return rate, low, high
 
 
 def _subset(data: EvalData, mask: np.ndarray) -> EvalData:
@@ -601,14 +610,11 @@ def _gap(
     )
 
 
-def _newcombe_interval(
-    high: tuple[np.ndarray, np.ndarray | None],
-    low: tuple[np.ndarray, np.ndarray | None],
-    confidence: float,
-) -> tuple[float, float]:
-    """Newcombe's hybrid score interval of ``rate(high) - rate(low)``."""
-    p1, low1, high1 = _share_interval(*high, confidence)
-    p2, low2, high2 = _share_interval(*low, confidence)
+def _newcombe_interval(high: _Share, low: _Share, confidence: float) -> tuple[float, float]:
+    """Newcombe's hybrid score interval of ``high.rate - low.rate``."""
+    (p1, (low1, high1)), (p2, (low2, high2)) = (
+        (share.rate, share.interval(confidence)) for share in (high, low)
+    )
     difference = p1 - p2
     return (
         difference - float(np.hypot(p1 - low1, high2 - p2)),
@@ -617,8 +623,8 @@ def _newcombe_interval(
 
 
 def _newcombe_test(
-    high: tuple[np.ndarray, np.ndarray | None],
-    low: tuple[np.ndarray, np.ndarray | None],
+    high: _Share,
+    low: _Share,
     gap: float,
     alpha: float,
     n_comparisons: int,
@@ -727,13 +733,8 @@ def _number(value: float) -> str:
     return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.3g}"
 
 
-def _gap_finding(
-    column: str, gaps: list[_Gap], task: str, params: GroupMetricsParams
-) -> Finding | None:
+def _gap_finding(column: str, quoted: list[_Gap], task: str, params: GroupMetricsParams) -> Finding:
     """One finding per column: the flagged gaps, else the inconclusive ones (low)."""
-    quoted = _quoted_gaps(gaps, task, params)
-    if not quoted:
-        return None
     evidence = {
         "gaps": [_gap_evidence(g) for g in quoted],
         "max_gap": params.max_gap,
