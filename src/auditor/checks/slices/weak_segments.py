@@ -320,6 +320,8 @@ def weak_segments(ctx: AuditContext, params: WeakSegmentsParams) -> CheckOutcome
             expected=expected,
             rng=rng,
             params=library_params,
+            # The pair map illustrates the first question only.
+            with_pair_lifts=expected is None,
         )
 
     most = search(None)
