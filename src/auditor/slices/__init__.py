@@ -73,14 +73,15 @@ significance-aware score, followed by an honest confirmation on the held-out hal
 For losses the search runs on the indicator ``loss > q80`` (the 80th percentile on D), which
 is robust to a few huge losses, and the confirmation tests the raw mean loss.
 
-**Expected errors.** When each row's expected error is known (the model's own probability of
-being wrong, or the typical loss of rows with similar predictions), ``find_slices`` takes
-it as ``expected``: the null hypothesis becomes "errors follow their expectation up to a
-common factor", the confirmation tests residuals (errors) or relative losses (losses), the
-permutation null draws errors where they are expected, and a slice must also be
-``min_lift`` times worse than expected. Uncertainty a well-specified model reports (near
-its decision boundary) and losses that merely grow with the predicted value are then not
-failures.
+**Expected errors.** When each row's probability of error according to the model is known
+(one minus the probability of its predicted class), ``find_slices`` takes it as
+``expected``: the null hypothesis becomes "errors follow their expectation up to a common
+factor", the confirmation tests residuals, the permutation null draws errors where they are
+expected, and a slice must also be ``min_lift`` times worse than expected. Uncertainty a
+well-specified model reports (near its decision boundary) is then not a failure.
+
+**Support.** ``max_support`` bounds the share of the rows a slice may hold: a slice is a
+minority, not "everyone but the easy cases".
 
 "No significant failure slice" means that no slice of up to ``max_conditions`` conditions
 over the searched features, with at least ``sigma`` search rows, passed these tests; it
