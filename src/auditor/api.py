@@ -49,6 +49,7 @@ def audit(
     model: Any = None,
     predictions: Any = None,
     baseline_model: Any = None,
+    challengers: Sequence[Any] | None = None,
     task: str | None = None,
     positive_class: str | None = None,
     id_column: str | None = None,
@@ -79,7 +80,11 @@ def audit(
     predictions : DataFrame, str or Path, optional
         Instead of a model: a ``prediction`` column and ``proba_<class>`` columns.
     baseline_model : estimator, str or Path, optional
-        A fitted model (or ``.skops`` file) the model must beat in ``baseline.comparison``.
+        A fitted model (or ``.skops`` file) the model must beat in ``baseline.comparison``:
+        the champion (the model in production).
+    challengers : sequence of estimators, str or Path, optional
+        Other candidate models (fitted estimators or ``.skops`` files), compared with the
+        model and the champion on the same test rows in ``baseline.challengers``.
     weight_column : str, optional
         A column of non-negative sample weights: every metric, interval, rate and
         comparison is weighted (counts that drive intervals use Kish's effective size).
@@ -148,6 +153,9 @@ def audit(
             if isinstance(v, (str, Path))
         },
     )
+    paths_only = challengers is not None and all(isinstance(c, (str, Path)) for c in challengers)
+    if paths_only:
+        spec = spec.with_overrides(challengers=tuple(str(c) for c in challengers))
     objects = {
         k: v
         for k, v in (
@@ -156,6 +164,7 @@ def audit(
             ("model", model),
             ("predictions", predictions),
             ("baseline_model", baseline_model),
+            ("challengers", None if paths_only else challengers),
         )
         if v is not None and not isinstance(v, (str, Path))
     }

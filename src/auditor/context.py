@@ -34,6 +34,16 @@ class Predictions:
     proba: np.ndarray | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class Challenger:
+    """A model compared with the candidate (``--challenger``), loaded and predicted once."""
+
+    name: str
+    estimator: Any
+    features: tuple[str, ...]
+    predictions: Predictions
+
+
 @dataclass(frozen=True)
 class AuditContext:
     """Read-only inputs shared by every check.
@@ -55,6 +65,8 @@ class AuditContext:
     baseline_model : estimator or None
         The user's fitted baseline model (``--baseline-model``), with the columns it takes
         (``baseline_features``) and its test-set predictions (``baseline_predictions``).
+    challengers : tuple of Challenger
+        Other candidate models (``--challenger``), each with its test-set predictions.
     """
 
     test: pd.DataFrame
@@ -74,6 +86,7 @@ class AuditContext:
     baseline_model: Any = None
     baseline_features: tuple[str, ...] = ()
     baseline_predictions: Predictions | None = None
+    challengers: tuple[Challenger, ...] = ()
     schema: Any = None  # the declared pandera DataFrameSchema (--schema), or None
     _memo: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -15,7 +16,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from auditor.context import AuditContext, Predictions, detect_task, encode_labels, sorted_labels
+from auditor.context import (
+    AuditContext,
+    Challenger,
+    Predictions,
+    detect_task,
+    encode_labels,
+    sorted_labels,
+)
 from auditor.errors import InputError, preview
 from auditor.evaluation import PredictionError, check_probabilities, predict_frame
 from auditor.io.files import sha256_of
@@ -45,11 +53,13 @@ def load_inputs(
     model: Any = None,
     predictions: Any = None,
     baseline_model: Any = None,
+    challengers: Sequence[Any] | None = None,
 ) -> LoadedInputs:
     """Load and validate everything the audit needs.
 
     Objects passed as keywords (frames, a fitted estimator, a predictions frame) take the
     place of the spec's paths; the Python API uses them, the CLI passes paths.
+    ``challengers`` replaces the spec's list; each item is a path or a fitted estimator.
     """
     started = time.perf_counter()
     files: list[InputFile] = []
@@ -93,7 +103,22 @@ def load_inputs(
     pred_df = None
     if predictions_source is not None:
         pred_df = _table(predictions_source, "predictions", "--predictions", files, notes)
-    baseline_obj = _baseline_model(baseline_model, spec, files, notes)
+    loading = {"trust_model": spec.trust_model, "files": files, "notes": notes}
+    baseline_obj = _user_model(
+        baseline_model if baseline_model is not None else spec.baseline_model,
+        flag="--baseline-model",
+        keyword="baseline_model",
+        role="baseline_model",
+        **loading,
+    )
+    challenger_objs = {
+        name: _user_model(
+            source, flag="--challenger", keyword=f"challengers[{i}]", role="challenger", **loading
+        )
+        for i, (name, source) in enumerate(
+            _challenger_sources(challengers if challengers is not None else spec.challengers)
+        )
+    }
     model_loaded_at = time.perf_counter()
 
     if pred_df is not None:
@@ -168,15 +193,21 @@ def load_inputs(
         preds = _predictions_from_rows(pred_df, spec, task, classes)
     baseline_features: tuple[str, ...] = ()
     baseline_preds = None
+    compared = {"test": test_df, "target": spec.target, "roles": roles, "task": task}
     if baseline_obj is not None:
-        baseline_features = _model_features(baseline_obj, test_df, spec.target, roles)
-        baseline_preds = predict(
-            baseline_obj,
-            test_df[list(baseline_features)],
-            task=task,
-            classes=classes,
-            source="test (baseline model)",
+        baseline_features, baseline_preds = _compared_model_predictions(
+            baseline_obj, source="test (baseline model)", classes=classes, **compared
         )
+    challenger_models = tuple(
+        Challenger(
+            name,
+            estimator,
+            *_compared_model_predictions(
+                estimator, source=f"test (challenger {name!r})", classes=classes, **compared
+            ),
+        )
+        for name, estimator in challenger_objs.items()
+    )
     predicted_at = time.perf_counter()
 
     context = AuditContext(
@@ -198,6 +229,7 @@ def load_inputs(
         baseline_model=baseline_obj,
         baseline_features=baseline_features,
         baseline_predictions=baseline_preds,
+        challengers=challenger_models,
     )
     durations = {
         "load_data_s": loaded_at - started,
@@ -207,21 +239,65 @@ def load_inputs(
     return LoadedInputs(context, tuple(files), durations)
 
 
-def _baseline_model(given: Any, spec: AuditSpec, files: list[InputFile], notes: list[str]) -> Any:
-    """The user's baseline model (--baseline-model), loaded under the same trust policy."""
-    if given is None and spec.baseline_model is not None:
-        path = Path(spec.baseline_model)
-        loaded = load_model(
-            path, trust_model=spec.trust_model, source="--baseline-model", notes=notes
-        )
-        files.append(_file_input("baseline_model", path, None, None))
+def _user_model(
+    source: Any,
+    *,
+    flag: str,
+    keyword: str,
+    role: str,
+    trust_model: bool,
+    files: list[InputFile],
+    notes: list[str],
+) -> Any:
+    """A model the candidate is compared with (--baseline-model, --challenger).
+
+    A path is loaded under the same trust policy as --model (skops; pickle only with
+    --trust-model) and recorded as an input with ``role``; an object from the API must be a
+    fitted estimator. ``flag`` and ``keyword`` name the source in errors.
+    """
+    if isinstance(source, (str, Path)):
+        path = Path(source)
+        loaded = load_model(path, trust_model=trust_model, source=flag, notes=notes)
+        files.append(_file_input(role, path, None, None))
         return loaded
-    if given is not None and not callable(getattr(given, "predict", None)):
+    if source is not None and not callable(getattr(source, "predict", None)):
         raise InputError(
-            "baseline_model must be a fitted estimator with a predict method; "
-            f"got {type(given).__name__}."
+            f"{keyword} must be a fitted estimator with a predict method; "
+            f"got {type(source).__name__}."
         )
-    return given
+    return source
+
+
+def _challenger_sources(sources: Sequence[Any]) -> list[tuple[str, Any]]:
+    """(name, path or estimator) per challenger: the file name, or the estimator's type.
+
+    Names label the report's rows, so two files of one name (in different folders) are
+    told apart by their position.
+    """
+    named = []
+    for i, source in enumerate(sources):
+        if isinstance(source, (str, Path)):
+            name = Path(source).name
+        else:
+            name = f"challenger {i + 1} ({type(source).__name__})"
+        taken = [n for n, _ in named]
+        named.append((f"{name} (#{i + 1})" if name in taken else name, source))
+    return named
+
+
+def _compared_model_predictions(
+    model: Any,
+    *,
+    test: pd.DataFrame,
+    target: str,
+    roles: ColumnRoles,
+    task: str,
+    classes: tuple,
+    source: str,
+) -> tuple[tuple[str, ...], Predictions]:
+    """The columns a compared model takes and its predictions for the test rows."""
+    features = _model_features(model, test, target, roles)
+    return features, predict(model, test[list(features)], task=task, classes=classes, source=source)
 
 
 def _plain_scalar(value: Any) -> Any:

@@ -57,6 +57,7 @@ CHECK_MODULES: tuple[str, ...] = (
     "auditor.checks.performance.cross_validation",
     "auditor.checks.performance.holdout_metrics",
     "auditor.checks.performance.overfit",
+    "auditor.checks.baseline.challengers",
     "auditor.checks.baseline.comparison",
     "auditor.checks.fairness.group_metrics",
     "auditor.checks.slices.weak_segments",

@@ -148,7 +148,7 @@ class CheckResult:
 class InputFile:
     """One input of the audit, identified by name and content hash (never an absolute path)."""
 
-    role: Literal["train", "test", "model", "predictions", "baseline_model"]
+    role: Literal["train", "test", "model", "predictions", "baseline_model", "challenger"]
     file_name: str
     rows: int | None
     columns: int | None

@@ -32,7 +32,7 @@ MAX_DEPTH = 32
 
 VERDICTS = ("pass", "warn", "fail")
 CURVE_KINDS = ("line", "step", "scatter", "interval")
-INPUT_ROLES = ("train", "test", "model", "predictions", "baseline_model")
+INPUT_ROLES = ("train", "test", "model", "predictions", "baseline_model", "challenger")
 FIX = "re-create it with auditor audit"
 
 _SURROGATE = re.compile("[\ud800-\udfff]")

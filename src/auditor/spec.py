@@ -113,6 +113,7 @@ class AuditSpec:
     model: str | None = None
     predictions: str | None = None
     baseline_model: str | None = None
+    challengers: tuple[str, ...] = ()
     task: str | None = None
     positive_class: str | None = None
     seed: int = 0
@@ -186,6 +187,7 @@ class AuditSpec:
             "model": name(self.model),
             "predictions": name(self.predictions),
             "baseline_model": name(self.baseline_model),
+            "challengers": [name(path) for path in self.challengers],
             "schema": name(self.schema),
             "target": self.target,
             "task": self.task,
@@ -290,6 +292,8 @@ def spec_from_mapping(
     for key in ("formats", "skip"):
         if key in top:
             top[key] = tuple(top[key])
+    if "challengers" in top:
+        top["challengers"] = tuple(as_path(path) for path in top["challengers"])
     columns = _checked_table(top.pop("columns", {}), _COLUMNS, f"{where} [columns]")
     if "sensitive" in columns:
         columns["sensitive"] = tuple(columns["sensitive"])
@@ -408,6 +412,7 @@ _TOP_LEVEL: dict[str, Validator] = {
     "model": _is_str,
     "predictions": _is_str,
     "baseline_model": _is_str,
+    "challengers": _is_str_list,
     "task": _is_str,
     "positive_class": _is_str,
     "seed": _is_seed,

@@ -8,6 +8,8 @@ from collections.abc import Iterable, Sequence
 import numpy as np
 import pandas as pd
 
+from auditor.errors import InputError
+from auditor.metrics import METRICS_BY_KEY, MetricSpec, metrics_for, primary_metric
 from auditor.result import status_from as status_from
 
 # Findings quote at most this many example row positions: evidence stays small.
@@ -29,6 +31,22 @@ def example_rows(positions: Iterable[int], limit: int = MAX_EXAMPLE_ROWS) -> lis
             break
         out.append(int(position))
     return out
+
+
+def compared_metric(ctx, key: str, check_id: str) -> MetricSpec:
+    """The metric models are compared on: ``key`` (a check's ``metric`` parameter), or the
+    task's headline metric when ``key`` is empty. A metric the predictions cannot give is an
+    input error naming the ones they can."""
+    available = metrics_for(ctx.test_eval)
+    if not key:
+        return METRICS_BY_KEY[primary_metric(ctx.test_eval)]
+    for metric in available:
+        if metric.key == key:
+            return metric
+    raise InputError(
+        f'[checks."{check_id}"] metric {key!r} does not apply to these predictions; '
+        f"use one of {', '.join(m.key for m in available)}."
+    )
 
 
 def splits(ctx) -> dict[str, pd.DataFrame]:

@@ -207,6 +207,13 @@ def audit(
             help="A fitted baseline model the model must beat (.skops; pickle needs --trust-model)."
         ),
     ] = None,
+    challenger: Annotated[
+        list[Path] | None,
+        typer.Option(
+            help="Another candidate model to compare on the same test rows (repeatable; "
+            ".skops; pickle needs --trust-model)."
+        ),
+    ] = None,
     task: Annotated[
         str | None, typer.Option(help="binary, multiclass or regression (default: inferred).")
     ] = None,
@@ -304,6 +311,7 @@ def audit(
         model=None if model is None else str(model),
         predictions=None if predictions is None else str(predictions),
         baseline_model=None if baseline_model is None else str(baseline_model),
+        challengers=tuple(str(path) for path in challenger) if challenger else None,
         task=task,
         positive_class=positive_class,
         id=id_column,

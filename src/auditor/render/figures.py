@@ -43,7 +43,10 @@ DIAGONAL_REFERENCE = {
     "reliability": "perfectly calibrated",
     "predicted_vs_actual": "perfect prediction (predicted = actual)",
 }
-ZERO_Y_REFERENCE = {"residuals": "no error (residual 0)"}
+ZERO_Y_REFERENCE = {
+    "residuals": "no error (residual 0)",
+    "challenger_differences": "no difference (0)",
+}
 ZERO_X_REFERENCE = {"shap_summary": "no effect (SHAP value 0)"}
 _UNIT_SQUARE = {"roc", "precision_recall", "reliability", "threshold_metrics"}
 # Legends name up to this many series (a 12-class problem still gets its key); more

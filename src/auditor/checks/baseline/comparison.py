@@ -7,11 +7,11 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from auditor import keys
-from auditor.checks._common import status_from
+from auditor.checks._common import compared_metric, status_from
 from auditor.context import AuditContext
 from auditor.engine import baselines
 from auditor.engine.baselines import Baseline
-from auditor.errors import InputError, NotApplicable
+from auditor.errors import NotApplicable
 from auditor.evaluation import (
     AllFitsFailedError,
     CrossValidation,
@@ -20,7 +20,7 @@ from auditor.evaluation import (
     model_cv,
     model_holdout,
 )
-from auditor.metrics import METRICS_BY_KEY, MetricSpec, metrics_for, primary_metric
+from auditor.metrics import MetricSpec
 from auditor.registry import CheckOutcome, SkipCheck, param, register_check
 from auditor.result import Curve, Finding, Measurement, Series, Table
 from auditor.stats.bootstrap import percentile_interval
@@ -156,7 +156,7 @@ def comparison(ctx: AuditContext, params: ComparisonParams) -> CheckOutcome:
     Only one test is available in predictions-only mode (the test rows) or without
     training data (cross-validation on the test rows).
     """
-    metric = _metric(ctx, params)
+    metric = compared_metric(ctx, params.metric, CHECK_ID)
     notes: list[str] = []
     model_folds = _model_folds(ctx, params, notes)
     if ctx.train is None and model_folds is None and ctx.baseline_model is None:
@@ -192,20 +192,6 @@ def comparison(ctx: AuditContext, params: ComparisonParams) -> CheckOutcome:
 
 
 # --- what is compared --------------------------------------------------------------------
-
-
-def _metric(ctx: AuditContext, params: ComparisonParams) -> MetricSpec:
-    data = ctx.test_eval
-    available = metrics_for(data)
-    if not params.metric:
-        return METRICS_BY_KEY[primary_metric(data)]
-    for metric in available:
-        if metric.key == params.metric:
-            return metric
-    raise InputError(
-        f'[checks."{CHECK_ID}"] metric {params.metric!r} does not apply to these predictions; '
-        f"use one of {', '.join(m.key for m in available)}."
-    )
 
 
 def _model_folds(
