@@ -14,6 +14,7 @@ from typing import Any
 
 from auditor import keys
 from auditor._version import __version__
+from auditor.context import AuditContext
 from auditor.corroborate import corroborate
 from auditor.engine.headline import build_headline
 from auditor.errors import InputError
@@ -26,7 +27,7 @@ from auditor.registry import (
     load_registry,
     validate_against_inputs,
 )
-from auditor.result import AuditResult, overall_verdict
+from auditor.result import AuditResult, CheckResult, Measurement, overall_verdict
 from auditor.runner import run_checks
 from auditor.spec import (
     AuditSpec,
@@ -226,11 +227,18 @@ def run_audit(
     registry = load_registry()
     params = validate_spec_against_registry(spec, registry)
     selected = select_checks(registry, select, spec.skip)
-    loaded = load_inputs(spec, **(objects or {}))
+    if spec.engine.name == "dask":
+        from auditor.engine.partitioned.run import load_partitioned
+
+        loaded = load_partitioned(spec, dict(objects or {}))
+    else:
+        loaded = load_inputs(spec, **(objects or {}))
     ctx = loaded.context
     validate_against_inputs(ctx, selected, params)
     checks_started = time.perf_counter()
     checks = corroborate(run_checks(ctx, selected, params))
+    if ctx.all_rows is not None:
+        checks = [with_rows_used(check, ctx) for check in checks]
     finished = time.perf_counter()
     headline = (
         None
@@ -269,8 +277,28 @@ def run_audit(
             "model_features": list(ctx.model_features),
             "notes": list(ctx.notes),
             "guidance": guidance(checks, registry),
+            **({} if ctx.all_rows is None else {"engine": ctx.all_rows.engine}),
         },
     )
+
+
+def with_rows_used(check: CheckResult, ctx: AuditContext) -> CheckResult:
+    """Add the ``rows_used`` measurement a partitioned audit gives every check that ran.
+
+    A check that read the statistics of every row set it itself; the others read the
+    seeded sample, and say so.
+    """
+    if check.status in ("skipped", "error") or any(
+        m.key == "rows_used" for m in check.measurements
+    ):
+        return check
+    total = ctx.all_rows.rows["test"]
+    used = Measurement(
+        "rows_used",
+        float(len(ctx.test)),
+        note=f"a seeded sample of {len(ctx.test):,} of the {total:,} test rows",
+    )
+    return replace(check, measurements=(*check.measurements, used))
 
 
 def created_at() -> str:

@@ -88,6 +88,9 @@ class AuditContext:
     baseline_predictions: Predictions | None = None
     challengers: tuple[Challenger, ...] = ()
     schema: Any = None  # the declared pandera DataFrameSchema (--schema), or None
+    # --engine dask: statistics of every row (engine.partitioned.run.AllRows) while the
+    # frames above hold a seeded sample; None for the in-memory engine.
+    all_rows: Any = None
     _memo: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     def __post_init__(self) -> None:

@@ -103,6 +103,48 @@ class EvaluationSettings:
         return self
 
 
+ENGINES = ("memory", "dask")
+
+
+@dataclass(frozen=True, slots=True)
+class EngineSettings:
+    """Where the audit computes (``[engine]``): in this process, or on a Dask cluster.
+
+    ``address`` names a running scheduler (``tcp://host:8786``); without it the Dask engine
+    starts a ``LocalCluster`` of ``workers`` processes with ``memory_limit`` each. The checks
+    that need rows in memory read a seeded sample of ``sample_rows`` rows; the all-rows
+    intervals use ``bootstrap_replicates`` Poisson bootstrap replicates.
+    """
+
+    name: str = "memory"
+    address: str | None = None
+    workers: int | None = None
+    memory_limit: str | None = None
+    sample_rows: int = 200_000
+    bootstrap_replicates: int = 200
+
+    def validated(self, where: str) -> EngineSettings:
+        if self.name not in ENGINES:
+            raise InputError(f"{where} engine {self.name!r} is not one of {', '.join(ENGINES)}.")
+        if self.address is not None and self.name != "dask":
+            raise InputError(
+                f"{where} gives an engine address but the engine is {self.name!r}. "
+                "Add --engine dask, or drop the address."
+            )
+        for key, low, high in (
+            ("sample_rows", 1_000, 10_000_000),
+            ("bootstrap_replicates", 100, 10_000),
+        ):
+            value = getattr(self, key)
+            if not _is_int(value) or not low <= value <= high:
+                raise InputError(
+                    f"{where} {key} = {value!r} must be an integer from {low:,} to {high:,}."
+                )
+        if self.workers is not None and (not _is_int(self.workers) or self.workers < 1):
+            raise InputError(f"{where} workers = {self.workers!r} must be a positive integer.")
+        return self
+
+
 @dataclass(frozen=True, slots=True)
 class AuditSpec:
     """Everything one audit needs to know, validated; see ``auditor audit --help``."""
@@ -124,6 +166,7 @@ class AuditSpec:
     skip: tuple[str, ...] = ()
     columns: ColumnRolesSpec = ColumnRolesSpec()
     evaluation: EvaluationSettings = EvaluationSettings()
+    engine: EngineSettings = EngineSettings()
     schema: str | None = None
     gate: GatePolicy = GatePolicy()
     checks: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
@@ -134,7 +177,16 @@ class AuditSpec:
         roles = {
             k: given.pop(k) for k in ("id", "group", "time", "sensitive", "weight") if k in given
         }
+        engine = {
+            key: given.pop(flag)
+            for flag, key in (("engine", "name"), ("engine_address", "address"))
+            if flag in given
+        }
         spec = replace(self, **given)
+        if engine:
+            spec = replace(
+                spec, engine=replace(spec.engine, **engine).validated("--engine/--engine-address")
+            )
         if roles:
             spec = replace(spec, columns=replace(spec.columns, **roles))
         return spec.validated(source="the command line")
@@ -210,6 +262,20 @@ class AuditSpec:
                 "bootstrap_resamples": self.evaluation.bootstrap_resamples,
                 "seed": self.evaluation_seed,
             },
+            **(
+                {}
+                if self.engine == EngineSettings()
+                else {
+                    "engine": {
+                        "name": self.engine.name,
+                        "address": self.engine.address,
+                        "workers": self.engine.workers,
+                        "memory_limit": self.engine.memory_limit,
+                        "sample_rows": self.engine.sample_rows,
+                        "bootstrap_replicates": self.engine.bootstrap_replicates,
+                    }
+                }
+            ),
             "gate": {
                 "fail_on": list(self.gate.fail_on),
                 "use_interval": self.gate.use_interval,
@@ -277,7 +343,7 @@ def spec_from_mapping(
     def as_path(value: str) -> str:
         return (
             str(base_dir / value)
-            if base_dir is not None and not Path(value).is_absolute()
+            if base_dir is not None and not Path(value).is_absolute() and "://" not in value
             else value
         )
 
@@ -299,6 +365,9 @@ def spec_from_mapping(
         columns["sensitive"] = tuple(columns["sensitive"])
     gate = gate_policy(top.pop("gate", {}), f"{where} [gate]")
     evaluation = evaluation_settings(top.pop("evaluation", {}), f"{where} [evaluation]")
+    engine = EngineSettings(
+        **_checked_table(top.pop("engine", {}), _ENGINE, f"{where} [engine]")
+    ).validated(f"{where} [engine]")
     checks = top.pop("checks", {})
     if not isinstance(checks, Mapping) or not all(isinstance(v, Mapping) for v in checks.values()):
         raise InputError(
@@ -308,6 +377,7 @@ def spec_from_mapping(
         **top,
         columns=ColumnRolesSpec(**columns),
         evaluation=evaluation,
+        engine=engine,
         gate=gate,
         checks={k: dict(v) for k, v in checks.items()},
     ).validated(source=where)
@@ -425,7 +495,16 @@ _TOP_LEVEL: dict[str, Validator] = {
     "schema": _is_str,
     "gate": _is_table,
     "evaluation": _is_table,
+    "engine": _is_table,
     "checks": _is_table,
+}
+_ENGINE: dict[str, Validator] = {
+    "name": _is_str,
+    "address": _is_str,
+    "workers": _is_int,
+    "memory_limit": _is_str,
+    "sample_rows": _is_int,
+    "bootstrap_replicates": _is_int,
 }
 _EVALUATION: dict[str, Validator] = {
     "folds": _is_int,

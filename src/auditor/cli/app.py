@@ -188,9 +188,13 @@ def _formats(value: str | None) -> tuple[str, ...] | None:
 @exits_cleanly
 def audit(
     test: Annotated[
-        Path | None, typer.Option(help="Test data (CSV or Parquet): the rows to evaluate.")
+        str | None,
+        typer.Option(
+            help="Test data (CSV or Parquet): the rows to evaluate. With --engine dask: a "
+            "Parquet directory, glob or fsspec URL."
+        ),
     ] = None,
-    train: Annotated[Path | None, typer.Option(help="Training data (CSV or Parquet).")] = None,
+    train: Annotated[str | None, typer.Option(help="Training data (CSV or Parquet).")] = None,
     target: Annotated[str | None, typer.Option(help="The label column.")] = None,
     model: Annotated[
         Path | None, typer.Option(help="Fitted model (.skops; pickle needs --trust-model).")
@@ -296,6 +300,20 @@ def audit(
             help="Stop with exit 2, writing nothing, if the audit takes longer (seconds)."
         ),
     ] = None,
+    engine: Annotated[
+        str | None,
+        typer.Option(
+            help="memory (default) or dask: partitioned Parquet on a Dask cluster "
+            "(pip install 'auditor[dask]'; see docs/scale.md)."
+        ),
+    ] = None,
+    engine_address: Annotated[
+        str | None,
+        typer.Option(
+            help="With --engine dask: a running scheduler, tcp://host:8786 "
+            "(default: a local cluster sized to this machine)."
+        ),
+    ] = None,
 ) -> int:
     """Audit a model (or its predictions) on test data, write reports, and apply the gate."""
     _show_progress(progress, quiet)
@@ -305,8 +323,8 @@ def audit(
     from auditor.spec import load_spec
 
     spec = load_spec(config).with_overrides(
-        test=None if test is None else str(test),
-        train=None if train is None else str(train),
+        test=test,
+        train=train,
         target=target,
         model=None if model is None else str(model),
         predictions=None if predictions is None else str(predictions),
@@ -325,6 +343,8 @@ def audit(
         seed=seed,
         trust_model=trust_model,
         n_jobs=n_jobs,
+        engine=engine,
+        engine_address=engine_address,
     )
     spec = spec.with_check_params(keys.GROUP_METRICS, favourable_class=favourable_class)
     if skip:

@@ -51,8 +51,9 @@ _NARRATIVE_ORDER = {
 # Tables show this many rows on screen and fewer on paper; audit.json keeps them all.
 _MAX_TABLE_ROWS = 50
 _MAX_PRINTED_ROWS = 12
-# Wider tables print in a smaller type to fit the page.
+# Wider tables print in a smaller type to fit the page, the widest in a smaller one still.
 _NARROW_TABLE_COLUMNS = 8
+_WIDE_TABLE_COLUMNS = 12
 _HEATMAP_TABLES = {"pair_heatmap"}
 # Long tables of lifts (one row per slice) shade their lift column only.
 _LIFT_TABLES = {"pair_lifts"}
@@ -362,6 +363,7 @@ def _table_view(table: dict) -> dict[str, Any]:
                 (
                     {"confusion_matrix": "cm", "pair_heatmap": "heatmap"}.get(table["key"]),
                     "wide" if len(table["columns"]) > _NARROW_TABLE_COLUMNS else None,
+                    "widest" if len(table["columns"]) > _WIDE_TABLE_COLUMNS else None,
                 ),
             )
         ),

@@ -65,6 +65,13 @@ def missing_values(ctx: AuditContext, params: MissingValuesParams) -> CheckOutco
     ]
     counts = {name: frame[columns].isna().sum() for name, frame in splits.items()}
     rows = {name: len(frame) for name, frame in splits.items()}
+    full = ctx.all_rows  # --engine dask: the counts of every row, merged from the partitions
+    if full is not None:
+        counts = {
+            name: pd.Series({c: full.missing[name].get(str(c), 0) for c in columns}, dtype=int)
+            for name in splits
+        }
+        rows = {name: full.rows[name] for name in splits}
     shares = {name: counts[name] / rows[name] for name in splits}
     findings: list[Finding] = []
     for column in columns:
@@ -113,6 +120,17 @@ def missing_values(ctx: AuditContext, params: MissingValuesParams) -> CheckOutco
         measurements=(
             Measurement("max_missing_share", max_share, greater_is_better=False),
             Measurement("n_columns_with_missing", float(n_with_missing), greater_is_better=False),
+            *(
+                ()
+                if full is None
+                else (
+                    Measurement(
+                        "rows_used",
+                        float(rows["test"]),
+                        note="all " + ", ".join(f"{rows[n]:,} {n}" for n in splits) + " rows",
+                    ),
+                )
+            ),
         ),
         tables=(Table("missing_by_column", "Missing values by column", header, tuple(table_rows)),),
     )

@@ -72,19 +72,30 @@ def holdout_metrics(ctx: AuditContext, params: HoldoutMetricsParams) -> CheckOut
     of refitting the model (see cross-validation).
     """
     data = ctx.test_eval
-    scores = model_holdout_scores(ctx)
+    # --engine dask: the metrics of every row, merged from the partitions; the tables and
+    # curves of a binary task from its compressed rows (cells with counts).
+    full = ctx.all_rows if ctx.all_rows is not None and ctx.all_rows.holdout else None
+    scores = model_holdout_scores(ctx) if full is None else full.holdout
+    counts = None
+    if full is not None and full.cells is not None:
+        data, counts = full.cells.data, full.cells.counts
+    n_rows = data.n if full is None else full.rows["test"]
     measurements = []
     for m in metrics_for(data):
         score = scores[m.key]
         low, high = score.interval(params.confidence)
         measurements.append(Measurement(m.key, score.value, low, high, m.greater_is_better))
-    measurements.append(Measurement(keys.N_TEST_ROWS.key, float(data.n)))
+    measurements.append(Measurement(keys.N_TEST_ROWS.key, float(n_rows)))
+    if full is not None:
+        measurements.append(
+            Measurement("rows_used", float(n_rows), note=f"all {n_rows:,} test rows")
+        )
     if ctx.test_weights is not None:
         measurements.append(
             Measurement("effective_test_rows", scores[metrics_for(data)[0].key].rows)
         )
 
-    findings = _small_class_findings(data, params) if data.task != "regression" else []
+    findings = _small_class_findings(data, params, counts) if data.task != "regression" else []
     headline = primary_metric(data)
     head = next(m for m in measurements if m.key == headline)
     if head.value is not None and head.value >= params.near_perfect:
@@ -100,19 +111,22 @@ def holdout_metrics(ctx: AuditContext, params: HoldoutMetricsParams) -> CheckOut
     )
     weighted = f", weighted by {ctx.roles.weight!r}" if ctx.roles.weight is not None else ""
     summary = (
-        f"{METRICS_BY_KEY[headline].label} {head.value:.3f}{interval} on {data.n:,} test "
+        f"{METRICS_BY_KEY[headline].label} {head.value:.3f}{interval} on {n_rows:,} test "
         f"rows{weighted}. Accuracy, precision and recall carry Wilson score intervals, the "
         "other metrics bootstrap intervals."
         if data.task != "regression"
-        else f"{METRICS_BY_KEY[headline].label} {head.value:.3f}{interval} on {data.n:,} test "
+        else f"{METRICS_BY_KEY[headline].label} {head.value:.3f}{interval} on {n_rows:,} test "
         f"rows{weighted}."
     )
     if data.task == "regression":
         tables, curves = (_residual_table(data),), _regression_curves(data, ctx.seed, ctx.target)
     else:
         weights = ctx.test_weights
-        tables = (_classification_report(data, weights), _confusion_matrix(data, weights))
-        curves = _classification_curves(data, ctx.target, weights)
+        tables = (
+            _classification_report(data, weights, counts),
+            _confusion_matrix(data, weights, counts),
+        )
+        curves = _classification_curves(data, ctx.target, weights if counts is None else counts)
     return CheckOutcome(
         status=status_from(findings),
         summary=summary,
@@ -160,8 +174,10 @@ def _interval_caveats(scores: dict[str, HoldoutScore], confidence: float) -> lis
     ]
 
 
-def _small_class_findings(data: EvalData, params: HoldoutMetricsParams) -> list[Finding]:
-    counts = np.bincount(data.y, minlength=len(data.classes))
+def _small_class_findings(
+    data: EvalData, params: HoldoutMetricsParams, row_counts: np.ndarray | None = None
+) -> list[Finding]:
+    counts = np.bincount(data.y, weights=row_counts, minlength=len(data.classes)).astype(int)
     return [
         Finding(
             "small_class",
@@ -176,15 +192,22 @@ def _small_class_findings(data: EvalData, params: HoldoutMetricsParams) -> list[
     ]
 
 
-def _classification_report(data: EvalData, weights: np.ndarray | None) -> Table:
+def _classification_report(
+    data: EvalData, weights: np.ndarray | None, row_counts: np.ndarray | None = None
+) -> Table:
+    """``row_counts``: how many rows each row of ``data`` stands for (compressed rows)."""
     from sklearn.metrics import precision_recall_fscore_support
 
     labels = np.arange(len(data.classes))
     precision, recall, f1, _ = precision_recall_fscore_support(
-        data.y, data.y_pred, labels=labels, zero_division=0, sample_weight=weights
+        data.y,
+        data.y_pred,
+        labels=labels,
+        zero_division=0,
+        sample_weight=weights if row_counts is None else row_counts,
     )
     # Support stays a count of rows (how many stand behind each line), weighted or not.
-    support = np.bincount(data.y, minlength=len(labels))
+    support = np.bincount(data.y, weights=row_counts, minlength=len(labels)).astype(int)
     rows = tuple(
         (str(c), float(p), float(r), float(f), int(s))
         for c, p, r, f, s in zip(data.classes, precision, recall, f1, support, strict=True)
@@ -197,11 +220,16 @@ def _classification_report(data: EvalData, weights: np.ndarray | None) -> Table:
     )
 
 
-def _confusion_matrix(data: EvalData, weights: np.ndarray | None) -> Table:
+def _confusion_matrix(
+    data: EvalData, weights: np.ndarray | None, row_counts: np.ndarray | None = None
+) -> Table:
     from sklearn.metrics import confusion_matrix
 
     matrix = confusion_matrix(
-        data.y, data.y_pred, labels=np.arange(len(data.classes)), sample_weight=weights
+        data.y,
+        data.y_pred,
+        labels=np.arange(len(data.classes)),
+        sample_weight=weights if row_counts is None else row_counts,
     )
     names = [str(c) for c in data.classes]
     cell = int if weights is None else float

@@ -1,0 +1,187 @@
+"""Per-partition partial results and their merge: plain numpy, no Dask.
+
+Each partial is a sufficient statistic of its rows that merges exactly with another by
+addition (counts, sums, histograms, Poisson bootstrap sums) or by Chan's formula (means
+and centred squares): the merged result does not depend on how the rows are partitioned.
+
+Scores are binned on the logit scale, ``FINE_BINS`` bins over logit in [-18, 18] for the
+point estimates (probabilities 1.5e-8 .. 1 - 1.5e-8; beyond, the end bins) and
+``COARSE_BINS`` for the bootstrap replicates. ROC AUC and average precision of binned scores
+treat two rows in one bin as tied; the error bound of the point estimate is computed from
+the histograms (``auc_binning_bound``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from auditor.engine.partitioned.hashing import poisson_weights
+
+FINE_BINS = 1 << 16
+COARSE_BINS = 1 << 10
+LOGIT_LIMIT = 18.0
+_EPS = 1e-15  # auditor.metrics clips probabilities so for the log loss
+_CHUNK_ROWS = 16_384  # rows per block of bootstrap weights: 200 x 16,384 uint8 is 3 MB
+
+
+def score_bins(p: np.ndarray, n_bins: int) -> np.ndarray:
+    """The logit-scale bin of each probability, 0 .. n_bins - 1."""
+    with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
+        logit = np.log(p) - np.log1p(-p)
+    logit = np.clip(np.nan_to_num(logit, nan=0.0), -LOGIT_LIMIT, LOGIT_LIMIT)
+    bins = ((logit + LOGIT_LIMIT) * (n_bins / (2 * LOGIT_LIMIT))).astype(np.int64)
+    return np.minimum(bins, n_bins - 1)
+
+
+def bin_scores(n_bins: int) -> np.ndarray:
+    """A representative probability per bin (its middle on the logit scale), increasing."""
+    middle = (np.arange(n_bins) + 0.5) * (2 * LOGIT_LIMIT / n_bins) - LOGIT_LIMIT
+    return 1 / (1 + np.exp(-middle))
+
+
+def _replicate_sums(W: np.ndarray, cells: np.ndarray, n_cells: int) -> np.ndarray:
+    """(B, n_cells) sums of each replicate's weights per cell; ``W`` is (rows, B)."""
+    from scipy import sparse
+
+    onehot = sparse.csr_matrix(
+        (np.ones(cells.size, dtype=np.float32), (cells, np.arange(cells.size))),
+        shape=(n_cells, cells.size),
+    )
+    return np.asarray(onehot @ W.astype(np.float32), dtype=np.float64).T
+
+
+@dataclass
+class BinaryPartial:
+    """Counts of (true class, predicted class, score bin), exact loss sums, and their
+    Poisson bootstrap replicates. Classes are codes 0/1 in the audit's class order; the
+    score is the probability of class ``positive``."""
+
+    fine: np.ndarray  # (4 * FINE_BINS,) int64: cell (2*y + pred) * FINE_BINS + bin
+    coarse: np.ndarray  # (B, 4 * COARSE_BINS) float64
+    sums: np.ndarray  # (2,) brier, log loss
+    sums_rep: np.ndarray  # (B, 2)
+
+    def __add__(self, other: BinaryPartial) -> BinaryPartial:
+        return BinaryPartial(
+            self.fine + other.fine,
+            self.coarse + other.coarse,
+            self.sums + other.sums,
+            self.sums_rep + other.sums_rep,
+        )
+
+
+def binary_partial(
+    y: np.ndarray,
+    y_pred: np.ndarray,
+    score: np.ndarray,
+    positive: int,
+    hashes: np.ndarray,
+    n_replicates: int,
+) -> BinaryPartial:
+    """The partial of one partition: ``y``/``y_pred`` class codes (0/1), ``score`` the
+    probability of class ``positive``."""
+    truth = (y == positive).astype(np.float64)
+    p_true = np.where(y == positive, score, 1 - score)
+    per_row = np.column_stack(
+        [(score - truth) ** 2, -np.log(np.clip(p_true, _EPS, 1 - _EPS))]
+    )  # binary probabilities sum to 1: the clip-then-normalise of auditor.metrics is this
+    cell = (2 * y + y_pred).astype(np.int64)
+    fine = np.bincount(cell * FINE_BINS + score_bins(score, FINE_BINS), minlength=4 * FINE_BINS)
+    coarse_cell = cell * COARSE_BINS + score_bins(score, COARSE_BINS)
+    coarse = np.zeros((n_replicates, 4 * COARSE_BINS))
+    sums_rep = np.zeros((n_replicates, 2))
+    for start in range(0, y.size, _CHUNK_ROWS):
+        part = slice(start, start + _CHUNK_ROWS)
+        W = poisson_weights(hashes[part], n_replicates)
+        coarse += _replicate_sums(W, coarse_cell[part], 4 * COARSE_BINS)
+        sums_rep += (per_row[part].T @ W.astype(np.float64)).T
+    return BinaryPartial(fine.astype(np.int64), coarse, per_row.sum(axis=0), sums_rep)
+
+
+@dataclass
+class RegressionPartial:
+    """Row 0: all rows; rows 1..B: the Poisson bootstrap replicates. Per row of weights:
+    total weight, mean and centred sum of squares of y (merged by Chan's formula), and the
+    sums of squared, absolute and absolute percentage errors; ``zero_targets`` counts y == 0."""
+
+    n: np.ndarray
+    mean: np.ndarray
+    m2: np.ndarray
+    sums: np.ndarray  # (B + 1, 3): squared, absolute, absolute percentage error
+    zero_targets: int = 0
+
+    def __add__(self, other: RegressionPartial) -> RegressionPartial:
+        n = self.n + other.n
+        with np.errstate(invalid="ignore", divide="ignore"):
+            delta = other.mean - self.mean
+            share = np.where(n > 0, other.n / np.where(n > 0, n, 1), 0.0)
+            mean = self.mean + delta * share
+            m2 = self.m2 + other.m2 + delta**2 * self.n * share
+        return RegressionPartial(
+            n, mean, m2, self.sums + other.sums, self.zero_targets + other.zero_targets
+        )
+
+
+def regression_partial(
+    y: np.ndarray, y_pred: np.ndarray, hashes: np.ndarray, n_replicates: int
+) -> RegressionPartial:
+    error = y - y_pred
+    per_row = np.column_stack(
+        [error**2, np.abs(error), np.abs(error) / np.maximum(np.abs(y), np.finfo(float).eps)]
+    )
+    total = None
+    for start in range(0, y.size, _CHUNK_ROWS):
+        part = slice(start, start + _CHUNK_ROWS)
+        W = np.vstack(
+            [np.ones((1, y[part].size)), poisson_weights(hashes[part], n_replicates).T]
+        ).astype(np.float64)
+        yc = y[part]
+        centre = float(yc.mean()) if yc.size else 0.0
+        n = W.sum(axis=1)
+        s1 = W @ (yc - centre)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            mean_c = np.where(n > 0, s1 / np.where(n > 0, n, 1), 0.0)
+        m2 = W @ (yc - centre) ** 2 - n * mean_c**2
+        chunk = RegressionPartial(n, mean_c + centre, np.maximum(m2, 0.0), W @ per_row[part])
+        total = chunk if total is None else total + chunk
+    if total is None:
+        zeros = np.zeros(n_replicates + 1)
+        total = RegressionPartial(
+            zeros, zeros.copy(), zeros.copy(), np.zeros((n_replicates + 1, 3))
+        )
+    total.zero_targets = int(np.count_nonzero(y == 0))
+    return total
+
+
+@dataclass
+class Profile:
+    """Rows and missing cells per column of one split."""
+
+    rows: int = 0
+    missing: dict[str, int] = field(default_factory=dict)
+    dtypes: dict[str, str] = field(default_factory=dict)
+    digest: int = 0  # the sum of the row hashes mod 2**64: the content, in any row order
+
+    def __add__(self, other: Profile) -> Profile:
+        missing = dict(self.missing)
+        for column, count in other.missing.items():
+            missing[column] = missing.get(column, 0) + count
+        return Profile(
+            self.rows + other.rows,
+            missing,
+            {**other.dtypes, **self.dtypes},
+            (self.digest + other.digest) % (1 << 64),
+        )
+
+
+def profile_partial(frame: pd.DataFrame, hashes: np.ndarray) -> Profile:
+    counts = frame.isna().sum()
+    return Profile(
+        len(frame),
+        {str(c): int(v) for c, v in counts.items()},
+        {str(c): str(t) for c, t in frame.dtypes.items()},
+        int(hashes.sum(dtype=np.uint64)) if hashes.size else 0,
+    )

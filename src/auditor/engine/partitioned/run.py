@@ -1,0 +1,546 @@
+"""Load a partitioned audit: passes over the row groups on Dask, merged, and a seeded sample.
+
+``load_partitioned(spec)`` returns what ``inputs.load_inputs`` returns: a context (built by
+``load_inputs`` itself on the sample, so every validation and decision is the in-memory
+engine's) whose ``all_rows`` holds the merged statistics of every row, and the input files.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import resource
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from auditor.engine.partitioned.hashing import row_hashes, uniform
+from auditor.engine.partitioned.partials import (
+    BinaryPartial,
+    Profile,
+    RegressionPartial,
+    binary_partial,
+    profile_partial,
+    regression_partial,
+)
+from auditor.engine.partitioned.source import (
+    PartitionReadError,
+    RowGroup,
+    list_files,
+    read_row_group,
+    row_groups_of,
+    schema_of,
+)
+from auditor.errors import InputError, preview
+from auditor.progress import step
+from auditor.result import InputFile
+from auditor.spec import AuditSpec
+
+PROBA_PREFIX = "proba_"
+SAMPLE_STREAM = 1
+_MAX_LABEL_VALUES = 1000
+_PROGRESS_EVERY_S = 2.0
+
+
+@dataclass(frozen=True)
+class AllRows:
+    """Statistics of every row, merged from the partitions; checks read them instead of
+    the sample where they can (``ctx.all_rows``)."""
+
+    rows: dict[str, int]  # labelled rows per split
+    missing: dict[str, dict[str, int]]  # missing cells per column per split
+    holdout: dict[str, Any] | None = None  # metric key -> HoldoutScore on all rows
+    cells: Any = None  # holdout.BinaryCells: the compressed test set (binary)
+    auc_bound: float | None = None  # binned ROC AUC: at most this far from exact
+    sample_rows: dict[str, int] = field(default_factory=dict)
+    replicates: int = 0
+    engine: dict[str, Any] = field(default_factory=dict)  # for the manifest
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """What one pass computes on each row group (pickled to the workers)."""
+
+    split: str
+    target: str
+    columns: list[str] | None
+    seed: int
+    sample_fraction: float
+    replicates: int
+    prediction_columns: tuple[str, ...] = ()
+    task: str | None = None
+    classes: tuple = ()
+    positive: int = 1
+    score_column: str | None = None  # binary: the column of a class probability
+    score_is_positive: bool = True
+    model_features: tuple[str, ...] = ()
+
+
+@dataclass
+class _Result:
+    rows: int
+    dropped: int
+    profile: Profile
+    holdout: BinaryPartial | RegressionPartial | None
+    sample: pd.DataFrame
+
+
+def _labels(group: RowGroup, target: str, storage_options: dict) -> tuple[pd.Series, bool, int]:
+    """Label value counts of one row group (capped), whether it was cut, and its rows."""
+    frame = read_row_group(group, [target], storage_options)
+    counts = frame[target].value_counts(dropna=True)
+    return counts.iloc[:_MAX_LABEL_VALUES], len(counts) > _MAX_LABEL_VALUES, len(frame)
+
+
+def _partition(group: RowGroup, plan: _Plan, model: Any, storage_options: dict) -> _Result:
+    """Read one row group and compute its partial results (runs on a worker)."""
+    from auditor.context import encode_labels
+    from auditor.evaluation import predict_frame
+
+    frame = read_row_group(group, plan.columns, storage_options)
+    labelled = frame[plan.target].notna().to_numpy()
+    dropped = int((~labelled).sum())
+    if dropped:
+        frame = frame.loc[labelled].reset_index(drop=True)
+    hashes = row_hashes(frame, plan.seed)
+    data = frame.drop(columns=list(plan.prediction_columns))
+    profile = profile_partial(data, hashes)
+    holdout = None
+    if plan.task in ("binary", "regression") and (plan.prediction_columns or model is not None):
+        source = f"{group.path} (row group {group.index})"
+        if model is not None:
+            predictions = predict_frame(
+                model, frame[list(plan.model_features)], plan.task, plan.classes
+            )
+            y_pred = predictions.y_pred
+            score = None if predictions.proba is None else predictions.proba[:, plan.positive]
+        else:
+            y_pred = frame["prediction"].to_numpy()
+            score = None
+            if plan.score_column is not None:
+                raw = frame[plan.score_column].to_numpy(dtype=float)
+                score = raw if plan.score_is_positive else 1 - raw
+        if plan.task == "regression":
+            holdout = regression_partial(
+                frame[plan.target].to_numpy(dtype=float),
+                np.asarray(y_pred, dtype=float),
+                hashes,
+                plan.replicates,
+            )
+        else:
+            y = encode_labels(frame[plan.target], plan.classes, source=f"target in {source}")
+            codes = encode_labels(
+                pd.Series(y_pred), plan.classes, source=f"predictions in {source}"
+            )
+            holdout = binary_partial(
+                y,
+                codes,
+                np.zeros(len(frame)) + 0.5 if score is None else score,
+                plan.positive,
+                hashes,
+                plan.replicates,
+            )
+    keep = uniform(hashes, SAMPLE_STREAM) < plan.sample_fraction
+    sample = frame.loc[keep]
+    # The sample in row-hash order: the same rows in the same order for any partitioning.
+    sample = sample.iloc[np.argsort(hashes[keep], kind="stable")]
+    return _Result(len(frame), dropped, profile, holdout, sample)
+
+
+def _peak_rss_mb() -> float:
+    """This process's peak resident memory (Linux reports KiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _run_tasks(
+    client: Any,
+    func: Callable,
+    items: list,
+    merge: Callable[[Any], None],
+    *args: Any,
+    what: str,
+    rows_of: Callable[[Any], int] | None = None,
+    total_rows: int | None = None,
+) -> None:
+    """Submit one task per item, merge results as they arrive, say progress on stderr."""
+    from distributed import as_completed
+
+    futures = client.map(func, items, *[[a] * len(items) for a in args], pure=False, retries=1)
+    started = last = time.perf_counter()
+    done_rows = done = 0
+    try:
+        for future in as_completed(futures):
+            try:
+                result = future.result()
+            except PartitionReadError as exc:
+                raise InputError(_unreadable(exc)) from None
+            merge(result)
+            future.release()
+            done += 1
+            if rows_of is not None:
+                done_rows += rows_of(result)
+            now = time.perf_counter()
+            if now - last >= _PROGRESS_EVERY_S or done == len(items):
+                last = now
+                rate = done_rows / max(now - started, 1e-9)
+                step(
+                    f"{what}: {done}/{len(items)} row groups, {done_rows:,}"
+                    + (f" of {total_rows:,}" if total_rows else "")
+                    + f" rows ({rate:,.0f} rows/s)"
+                )
+    finally:
+        for future in futures:
+            future.release()
+
+
+def _row_groups(client: Any, source: str, flag: str, storage: dict) -> list[RowGroup]:
+    try:
+        files = list_files(source, storage)
+    except (OSError, ValueError) as exc:
+        raise InputError(f"{flag} {source}: {exc}") from None
+    if not files:
+        raise InputError(
+            f"{flag} {source} names no Parquet file. Pass a .parquet file, a directory of them, "
+            "a glob such as 'data/*.parquet' or an fsspec URL."
+        )
+    groups: list[RowGroup] = []
+    try:
+        for found in client.gather(client.map(row_groups_of, files, [storage] * len(files))):
+            groups += found
+    except PartitionReadError as exc:
+        raise InputError(_unreadable(exc)) from None
+    return groups
+
+
+def _unreadable(exc: PartitionReadError) -> str:
+    return (
+        f"Could not read {exc}. Check that the file is a complete Parquet file with the "
+        "columns of the others, or leave it out of the dataset."
+    )
+
+
+def _refuse(spec: AuditSpec, objects: dict[str, Any]) -> None:
+    if objects.get("test") is not None or objects.get("train") is not None:
+        raise InputError(
+            "--engine dask reads Parquet datasets by path; pass test= and train= as paths, "
+            "or use the in-memory engine for DataFrames."
+        )
+    if spec.predictions is not None or objects.get("predictions") is not None:
+        raise InputError(
+            "--engine dask reads predictions from the test dataset itself: add 'prediction' "
+            "and proba_<class> columns to it (or pass --model), and drop --predictions."
+        )
+    if spec.columns.weight is not None:
+        raise InputError(
+            "--engine dask does not support --weight-column yet: audit weighted data with the "
+            "in-memory engine (see docs/scale.md)."
+        )
+    if spec.baseline_model is not None or objects.get("baseline_model") is not None:
+        raise InputError(
+            "--engine dask does not score --baseline-model on all rows yet: drop it, or use "
+            "the in-memory engine."
+        )
+    if spec.test is None:
+        raise InputError("No test data was given. Pass --test PATH (a Parquet dataset).")
+    if spec.target is None:
+        raise InputError(
+            "No target column was given. Pass --target COLUMN (the label the model predicts)."
+        )
+
+
+def load_partitioned(spec: AuditSpec, objects: dict[str, Any] | None = None):
+    """Run the passes on Dask and build the context on the sample; see the module doc."""
+    from auditor.engine.partitioned.cluster import dask_client
+
+    objects = dict(objects or {})
+    _refuse(spec, objects)
+    with dask_client(spec.engine) as client:
+        return _load(client, spec, objects)
+
+
+def _load(client: Any, spec: AuditSpec, objects: dict[str, Any]):
+    from auditor.context import detect_task, sorted_labels
+    from auditor.engine.partitioned.holdout import (
+        auc_binning_bound,
+        binary_scores,
+        regression_scores,
+    )
+    from auditor.inputs import _positive_index, load_inputs
+    from auditor.io.models import load_model
+
+    started = time.perf_counter()
+    storage: dict[str, Any] = {}
+    target = spec.target
+    notes: list[str] = []
+    sources = {"test": ("--test", spec.test)}
+    if spec.train is not None:
+        sources["train"] = ("--train", spec.train)
+    step("listing the row groups of " + ", ".join(s for _, s in sources.values()))
+    groups = {
+        name: _row_groups(client, src, flag, storage) for name, (flag, src) in sources.items()
+    }
+    columns = {name: schema_of(g[0].path, storage) for name, g in groups.items()}
+    for name, cols in columns.items():
+        if target not in cols:
+            raise InputError(
+                f"--target {target!r} is not a column of the {name} data; columns are "
+                f"{preview(cols)}. Pass one of them to --target."
+            )
+    total = {name: sum(g.rows for g in gs) for name, gs in groups.items()}
+
+    # Pass 1: the labels alone (one column), to know the task and the classes.
+    label_counts: pd.Series | None = None
+    many_labels = False
+
+    def add_labels(result: tuple[pd.Series, bool, int]) -> None:
+        nonlocal label_counts, many_labels
+        counts, cut, _ = result
+        many_labels = many_labels or cut
+        label_counts = counts if label_counts is None else label_counts.add(counts, fill_value=0)
+
+    every_group = [g for gs in groups.values() for g in gs]
+    _run_tasks(
+        client,
+        _labels,
+        every_group,
+        add_labels,
+        target,
+        storage,
+        what="reading the labels",
+        rows_of=lambda r: r[2],
+        total_rows=sum(total.values()),
+    )
+    model = objects.get("model")
+    if model is None and spec.model is not None:
+        step(f"loading the model {Path(spec.model).name}")
+        model = load_model(spec.model, trust_model=spec.trust_model, notes=notes)
+    prediction_columns = tuple(
+        c for c in columns["test"] if c == "prediction" or str(c).startswith(PROBA_PREFIX)
+    )
+    if model is None and prediction_columns and "prediction" not in prediction_columns:
+        raise InputError(
+            f"The test dataset has {preview(prediction_columns)} but no 'prediction' column. "
+            "Add the predicted label (or value) as a column named 'prediction'."
+        )
+    distinct = pd.Series(label_counts.index if label_counts is not None else [])
+    if spec.task is not None:
+        task, reason = spec.task, "declared with --task"
+    elif many_labels and pd.api.types.is_numeric_dtype(distinct):
+        task, reason = "regression", "the target is numeric with many distinct values"
+    else:
+        task, reason = detect_task(
+            distinct,
+            model=model,
+            has_proba_columns=any(c.startswith(PROBA_PREFIX) for c in prediction_columns),
+        )
+    classes: tuple = ()
+    positive = 1
+    if task != "regression":
+        classes = (
+            tuple(c.item() if hasattr(c, "item") else c for c in model.classes_)
+            if model is not None and hasattr(model, "classes_")
+            else sorted_labels(distinct)
+        )
+        positive = _positive_index(classes, spec.positive_class, task)
+
+    # Pass 2 per split: profile, sample, and on the test rows the holdout partials.
+    score_column, score_is_positive = None, True
+    if task == "binary" and model is None:
+        wanted = {f"{PROBA_PREFIX}{classes[positive]}": True}
+        wanted[f"{PROBA_PREFIX}{classes[1 - positive]}"] = False
+        for column, is_positive in wanted.items():
+            if column in prediction_columns:
+                score_column, score_is_positive = column, is_positive
+                break
+    model_features: tuple[str, ...] = ()
+    if model is not None:
+        names = getattr(model, "feature_names_in_", None)
+        left_out = {target, *prediction_columns, spec.columns.id}
+        model_features = (
+            tuple(str(n) for n in names)
+            if names is not None
+            else tuple(c for c in columns["test"] if c not in left_out)
+        )
+        missing = [c for c in model_features if c not in columns["test"]]
+        if missing:
+            raise InputError(
+                f"The model expects columns {preview(missing)} that the test data lacks. "
+                "Pass the data the model was trained on, with the same column names."
+            )
+    model_ref = client.scatter(model, broadcast=True) if model is not None else None
+    replicates = spec.engine.bootstrap_replicates
+    results: dict[str, dict[str, Any]] = {}
+    for name, gs in groups.items():
+        plan = _Plan(
+            split=name,
+            target=target,
+            columns=None,
+            seed=spec.seed,
+            sample_fraction=min(1.0, spec.engine.sample_rows / max(total[name], 1)),
+            replicates=replicates,
+            prediction_columns=prediction_columns if name == "test" else (),
+            task=task if name == "test" else None,
+            classes=classes,
+            positive=positive,
+            score_column=score_column,
+            score_is_positive=score_is_positive,
+            model_features=model_features,
+        )
+        merged: dict[str, Any] = {"rows": 0, "dropped": 0, "profile": Profile(), "holdout": None}
+        samples: list[pd.DataFrame] = []
+
+        def add(result: _Result, merged: dict[str, Any] = merged, samples: list = samples) -> None:
+            merged["rows"] += result.rows
+            merged["dropped"] += result.dropped
+            merged["profile"] = merged["profile"] + result.profile
+            if result.holdout is not None:
+                merged["holdout"] = (
+                    result.holdout
+                    if merged["holdout"] is None
+                    else merged["holdout"] + result.holdout
+                )
+            samples.append(result.sample)
+
+        _run_tasks(
+            client,
+            _partition,
+            gs,
+            add,
+            plan,
+            model_ref if name == "test" else None,
+            storage,
+            what=f"auditing the {name} rows",
+            rows_of=lambda r: r.rows + r.dropped,
+            total_rows=total[name],
+        )
+        sample = pd.concat(samples, ignore_index=True) if samples else pd.DataFrame()
+        # Concatenated in arrival order; sorted by row hash, the sample is the same rows in
+        # the same order however the dataset is partitioned.
+        order = np.argsort(row_hashes(sample, spec.seed), kind="stable")
+        merged["sample"] = sample.iloc[order].reset_index(drop=True)
+        results[name] = merged
+    passes_done = time.perf_counter()
+
+    # The context: the in-memory engine's own loading, on the sample.
+    test_sample = results["test"]["sample"]
+    predictions = None
+    if model is None and prediction_columns:
+        predictions = test_sample[list(prediction_columns)]
+        test_sample = test_sample.drop(columns=list(prediction_columns))
+    sample_spec = replace(spec, test=None, train=None, model=None, predictions=None, task=task)
+    loaded = load_inputs(
+        sample_spec,
+        test=test_sample,
+        train=results["train"]["sample"] if "train" in results else None,
+        model=model,
+        predictions=predictions,
+    )
+    ctx = loaded.context
+    holdout = cells = bound = None
+    merged_holdout = results["test"]["holdout"]
+    if isinstance(merged_holdout, BinaryPartial):
+        holdout, cells = binary_scores(
+            merged_holdout,
+            ctx.classes,
+            ctx.positive,
+            score_column is not None
+            or (
+                model is not None
+                and ctx.predictions is not None
+                and ctx.predictions.proba is not None
+            ),
+        )
+        bound = auc_binning_bound(merged_holdout.fine, ctx.positive)
+        notes.append(
+            f"ROC AUC and average precision on all rows are computed on scores binned in "
+            f"65,536 logit bins: the ROC AUC is within {bound:.1e} of the exact value."
+        )
+    elif isinstance(merged_holdout, RegressionPartial):
+        holdout = regression_scores(merged_holdout)
+    elif task == "multiclass":
+        notes.append(
+            "Multiclass holdout metrics are computed on the sample: the Dask engine merges "
+            "binary and regression metrics only."
+        )
+    for name, merged in results.items():
+        if merged["dropped"]:
+            notes.append(
+                f"{merged['dropped']:,} {name} rows with a missing target were left out of the audit."
+            )
+    workers = (
+        client.scheduler_info(n_workers=-1)["workers"]
+        if _takes_n_workers(client)
+        else (client.scheduler_info()["workers"])
+    )
+    peaks = client.run(_peak_rss_mb)
+    engine = {
+        "name": "dask",
+        "address": spec.engine.address,
+        "workers": len(workers),
+        "threads": int(sum(w.get("nthreads", 1) for w in workers.values())),
+        "memory_limit_mb": [round(w.get("memory_limit", 0) / 2**20) for w in workers.values()],
+        "partitions": {name: len(gs) for name, gs in groups.items()},
+        "files": {name: len({g.path for g in gs}) for name, gs in groups.items()},
+        "rows": {name: results[name]["rows"] for name in results},
+        "sample_rows": {name: len(results[name]["sample"]) for name in results},
+        "bootstrap_replicates": replicates,
+        "row_digest": {name: f"{results[name]['profile'].digest:016x}" for name in results},
+        "passes_s": round(passes_done - started, 3),
+        "rows_per_s": round(sum(total.values()) / max(passes_done - started, 1e-9)),
+        "peak_memory_mb": {
+            "client": round(_peak_rss_mb()),
+            "workers": {str(k): round(v) for k, v in sorted(peaks.items())},
+        },
+    }
+    all_rows = AllRows(
+        rows={name: results[name]["rows"] for name in results},
+        missing={name: dict(results[name]["profile"].missing) for name in results},
+        holdout=holdout,
+        cells=cells,
+        auc_bound=bound,
+        sample_rows=engine["sample_rows"],
+        replicates=replicates,
+        engine=engine,
+    )
+    own_notes = tuple(
+        f"Task: {task} ({reason})." if note.startswith("Task: ") else note for note in ctx.notes
+    )
+    ctx = replace(ctx, all_rows=all_rows, notes=(*own_notes, *_sample_note(engine), *notes))
+    files = tuple(
+        InputFile(name, _display_name(src), results[name]["rows"], len(columns[name]), None)
+        for name, (_, src) in sources.items()
+    )
+    if spec.model is not None:
+        files += tuple(f for f in loaded.files if f.role == "model")
+    durations = {**loaded.durations, "passes_s": passes_done - started}
+    return dataclasses.replace(loaded, context=ctx, files=files, durations=durations)
+
+
+def _takes_n_workers(client: Any) -> bool:
+    import inspect
+
+    return "n_workers" in inspect.signature(client.scheduler_info).parameters
+
+
+def _sample_note(engine: dict[str, Any]) -> Iterable[str]:
+    rows, sample = engine["rows"], engine["sample_rows"]
+    yield (
+        f"Dask engine: {engine['workers']} workers, "
+        + ", ".join(
+            f"{name} {rows[name]:,} rows in {engine['partitions'][name]} partitions"
+            for name in rows
+        )
+        + "; checks that need rows in memory read a seeded sample of "
+        + ", ".join(f"{sample[name]:,} {name} rows" for name in sample)
+        + " (each check's rows_used says which)."
+    )
+
+
+def _display_name(source: str) -> str:
+    """A dataset's name without its folders: ``scored/`` or ``part-*.parquet``."""
+    text = source.rstrip("/")
+    return text.rsplit("/", 1)[-1] + ("/" if source.endswith("/") else "")

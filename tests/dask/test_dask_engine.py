@@ -1,0 +1,233 @@
+"""The Dask engine (``--engine dask``) against the in-memory engine, on a few thousand rows.
+
+One in-process cluster (one worker, one thread) serves the module, so the whole file costs
+a few seconds on every ``make test``. What it pins down:
+
+- equality: counts and counts-based metrics exactly, the Brier score and log loss to float
+  rounding, ROC AUC within its computed binning bound (and 1e-4); intervals within
+  Monte-Carlo error of the in-memory bootstrap (the resamples differ: Poisson by row hash
+  against multinomial);
+- partitioning does not matter: one file of one row group gives the same audit as nine
+  row groups in three files, intervals included (float sums up to the order of addition);
+- the refusals and errors: a corrupt file is one line naming it, weights are refused.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+pytest.importorskip("distributed")
+pyarrow_parquet = pytest.importorskip("pyarrow.parquet")
+
+from typer.testing import CliRunner  # noqa: E402
+
+import auditor  # noqa: E402
+from auditor.api import run_audit  # noqa: E402
+from auditor.cli.app import app  # noqa: E402
+from auditor.errors import InputError  # noqa: E402
+from auditor.result_schema import validate_result  # noqa: E402
+from auditor.spec import AuditSpec, EngineSettings  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
+from make_dask_dataset import make_file  # noqa: E402
+
+CHECKS = ["performance.holdout_metrics", "data.missing_values"]
+COUNTS = (
+    "accuracy",
+    "balanced_accuracy",
+    "f1",
+    "precision",
+    "recall",
+    "matthews_corrcoef",
+    "n_test_rows",
+)
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    from distributed import LocalCluster
+
+    with LocalCluster(
+        n_workers=1, threads_per_worker=1, processes=False, dashboard_address=":0"
+    ) as local:
+        yield local.scheduler_address
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory) -> dict:
+    """Three files of 1,200 rows in row groups of 500; the same rows as one frame."""
+    root = tmp_path_factory.mktemp("scored")
+    parts = root / "parts"
+    parts.mkdir()
+    tables = [make_file(i, 1200) for i in range(3)]
+    for i, table in enumerate(tables):
+        pyarrow_parquet.write_table(table, parts / f"part-{i}.parquet", row_group_size=500)
+    import pyarrow as pa
+
+    whole = pa.concat_tables(tables)
+    single = root / "single.parquet"
+    pyarrow_parquet.write_table(whole, single)
+    frame = pd.read_parquet(single)
+    return {"parts": parts, "single": single, "frame": frame}
+
+
+def dask_audit(address: str, test: Path, **spec) -> auditor.AuditResult:
+    engine = EngineSettings(name="dask", address=address)
+    return run_audit(
+        AuditSpec(test=str(test), target="label", engine=engine, **spec), select=CHECKS
+    )
+
+
+def measurements(result, check_id: str) -> dict:
+    check = next(c for c in result.checks if c.id == check_id)
+    return {m.key: m for m in check.measurements}
+
+
+@pytest.fixture(scope="module")
+def both(cluster, dataset):
+    frame = dataset["frame"]
+    memory = auditor.audit(
+        test=frame.drop(columns=["prediction", "proba_1"]),
+        predictions=frame[["prediction", "proba_1"]],
+        target="label",
+        select=CHECKS,
+    )
+    return dask_audit(cluster, dataset["parts"]), memory
+
+
+def test_point_estimates_equal_the_in_memory_engine(both):
+    dask_result, memory = both
+    ours = measurements(dask_result, "performance.holdout_metrics")
+    theirs = measurements(memory, "performance.holdout_metrics")
+    for key in COUNTS:
+        assert ours[key].value == pytest.approx(theirs[key].value, rel=1e-12), key
+    for key in ("brier_score", "log_loss"):
+        assert ours[key].value == pytest.approx(theirs[key].value, rel=1e-9), key
+    bound = dask_result.checks and float(
+        next(n for n in dask_result.manifest["notes"] if "logit bins" in n)
+        .split("within ")[1]
+        .split(" of")[0]
+    )
+    assert abs(ours["roc_auc"].value - theirs["roc_auc"].value) <= min(bound, 1e-4)
+    assert ours["average_precision"].value == pytest.approx(
+        theirs["average_precision"].value, abs=1e-3
+    )
+    assert ours["rows_used"].value == 3600
+
+
+def test_intervals_agree_within_monte_carlo_error(both):
+    dask_result, memory = both
+    ours = measurements(dask_result, "performance.holdout_metrics")
+    theirs = measurements(memory, "performance.holdout_metrics")
+    for key in ("roc_auc", "log_loss", "brier_score", "balanced_accuracy", "f1"):
+        width = theirs[key].ci_high - theirs[key].ci_low
+        # 200 Poisson against 1,000 multinomial replicates: each end moves by a few % of the
+        # width from Monte-Carlo error alone; 25% is far beyond it, far below a wrong interval.
+        assert abs(ours[key].ci_low - theirs[key].ci_low) < 0.25 * width, key
+        assert abs(ours[key].ci_high - theirs[key].ci_high) < 0.25 * width, key
+    for key in ("accuracy", "precision", "recall"):  # Wilson intervals on exact counts
+        assert ours[key].ci_low == pytest.approx(theirs[key].ci_low, rel=1e-12)
+
+
+def test_missing_values_count_every_row(both):
+    dask_result, memory = both
+    ours = measurements(dask_result, "data.missing_values")
+    theirs = measurements(memory, "data.missing_values")
+    assert ours["max_missing_share"].value == theirs["max_missing_share"].value
+    assert ours["rows_used"].note == "all 3,600 test rows"
+
+
+def test_the_audit_does_not_depend_on_the_partitioning(cluster, dataset, both):
+    dask_result, _ = both
+    single = dask_audit(cluster, dataset["single"])
+    assert single.manifest["engine"]["partitions"] == {"test": 1}
+    assert dask_result.manifest["engine"]["partitions"] == {"test": 9}
+    for check in CHECKS:
+        a, b = measurements(single, check), measurements(dask_result, check)
+        assert a.keys() == b.keys()
+        for key in a:
+            # Counts are equal; float sums equal up to the order of addition (1e-15).
+            for field in ("value", "ci_low", "ci_high"):
+                got, want = getattr(a[key], field), getattr(b[key], field)
+                assert (got is None) == (want is None), (check, key, field)
+                if got is not None:
+                    assert got == pytest.approx(want, rel=1e-12, abs=1e-15), (check, key)
+    engine = single.manifest["engine"]
+    assert engine["row_digest"] == dask_result.manifest["engine"]["row_digest"]
+    assert engine["rows"] == {"test": 3600}
+    assert engine["workers"] == 1
+
+
+def test_cli_writes_a_valid_audit_json(cluster, dataset, tmp_path):
+    out = tmp_path / "out"
+    result = CliRunner().invoke(
+        app,
+        [
+            "audit",
+            "--test",
+            str(dataset["parts"]),
+            "--target",
+            "label",
+            "--engine",
+            "dask",
+            "--engine-address",
+            cluster,
+            "--select",
+            "data.missing_values",
+            "--format",
+            "json",
+            "--out-dir",
+            str(out),
+            "--quiet",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    data = json.loads((out / "audit.json").read_text())
+    validate_result(data, source="audit.json")
+    assert data["manifest"]["engine"]["name"] == "dask"
+    assert data["inputs"][0]["rows"] == 3600
+
+
+def test_a_corrupt_file_is_one_line_naming_it(cluster, dataset, tmp_path):
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    for path in sorted(dataset["parts"].iterdir())[:2]:
+        (broken / path.name).write_bytes(path.read_bytes())
+    (broken / "part-9.parquet").write_bytes(b"PAR1 not really parquet")
+    with pytest.raises(InputError, match=r"part-9\.parquet"):
+        dask_audit(cluster, broken)
+
+
+def test_weights_are_refused_in_one_line(cluster, dataset):
+    from auditor.spec import ColumnRolesSpec
+
+    with pytest.raises(InputError, match="--weight-column"):
+        dask_audit(cluster, dataset["parts"], columns=ColumnRolesSpec(weight="f00"))
+
+
+def test_partials_merge_exactly_whatever_the_split():
+    from auditor.engine.partitioned.hashing import row_hashes
+    from auditor.engine.partitioned.partials import regression_partial
+
+    rng = np.random.default_rng(0)
+    y = rng.normal(1000, 1, 3000)
+    y_pred = y + rng.normal(0, 0.5, 3000)
+    hashes = row_hashes(pd.DataFrame({"y": y}), 0)
+    whole = regression_partial(y, y_pred, hashes, 100)
+    parts = [slice(0, 7), slice(7, 2000), slice(2000, 3000)]
+    merged = regression_partial(y[parts[0]], y_pred[parts[0]], hashes[parts[0]], 100)
+    for part in parts[1:]:
+        merged = merged + regression_partial(y[part], y_pred[part], hashes[part], 100)
+    np.testing.assert_allclose(merged.m2, whole.m2, rtol=1e-9)
+    np.testing.assert_allclose(merged.sums, whole.sums, rtol=1e-12)
+    from sklearn.metrics import r2_score
+
+    from auditor.engine.partitioned.holdout import regression_scores
+
+    assert regression_scores(merged)["r2"].value == pytest.approx(r2_score(y, y_pred), rel=1e-9)
