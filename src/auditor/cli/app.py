@@ -536,12 +536,28 @@ def compare(
             help="Largest allowed relative increase of an error such as log loss or RMSE."
         ),
     ] = 0.05,
-    output: Annotated[
+    allow_different_data: Annotated[
+        bool,
+        typer.Option(
+            "--allow-different-data",
+            help="Compare audits of different test data or targets anyway (the output says so).",
+        ),
+    ] = False,
+    markdown: Annotated[
         Path | None,
-        typer.Option("--output", "-o", help="Also write the comparison as Markdown here."),
+        typer.Option(
+            "--markdown",
+            "--output",
+            "-o",
+            help="Also write the comparison here as Markdown for a pull-request comment.",
+        ),
     ] = None,
 ) -> int:
-    """Compare a candidate audit with a reference audit; exit 1 when the candidate is worse."""
+    """Compare a candidate audit with a reference audit; exit 1 when the candidate is worse.
+
+    Audits of different test data (SHA-256 of the test input) or targets are refused with
+    exit 2 unless --allow-different-data is given.
+    """
     from auditor.compare import CompareTolerance, compare_results
     from auditor.io.atomic import write_atomic
     from auditor.render.markdown import render_comparison
@@ -554,16 +570,16 @@ def compare(
         if not 0 <= value <= 1:
             raise InputError(f"{name} must be between 0 and 1 (write 0.05 for 5%), got {value!r}.")
     ref, cand = read_result(reference), read_result(candidate)
-    if ref.task != cand.task or ref.target != cand.target:
-        raise InputError(
-            f"The audits are of different models: {ref.task} {ref.target!r} vs {cand.task} {cand.target!r}. "
-            "Compare audits of the same target."
-        )
-    comparison = compare_results(ref, cand, CompareTolerance(max_drop, max_relative_increase))
+    comparison = compare_results(
+        ref,
+        cand,
+        CompareTolerance(max_drop, max_relative_increase),
+        allow_different_data=allow_different_data,
+    )
     text = render_comparison(comparison, ref, cand)
     typer.echo(text)
-    if output is not None:
-        write_atomic(output, text)
+    if markdown is not None:
+        write_atomic(markdown, text)
     return EXIT_PASS if comparison.status == "pass" else EXIT_GATE_FAILED
 
 

@@ -130,30 +130,102 @@ def render_markdown(result: AuditResult) -> str:
 def render_comparison(
     comparison: CheckResult, reference: AuditResult, candidate: AuditResult
 ) -> str:
-    """Render a ``regression.compare`` result as Markdown: deltas, then what got worse."""
-    verdict = {"pass": "no regression", "warn": "worse (warnings)", "fail": "WORSE"}.get(
-        comparison.status, escape_md(comparison.status)
-    )
+    """Render a ``regression.compare`` result as a pull-request comment: a verdict line, the
+    two audits, and one table of metrics, checks and findings that changed, with each
+    side's own gate and leakage checks."""
+    own = {(f.code, f.evidence.get("side")): f for f in comparison.findings}
     lines = [
-        f"# auditor compare: {verdict}",
+        _comparison_verdict(comparison, own),
         "",
         f"Reference: {_inputs(reference)} ({_name(reference.created_at)}); "
         f"candidate: {_inputs(candidate)} ({_name(candidate.created_at)}).",
         "",
-        _text(comparison.summary),
-        "",
+        "| What | Reference | Candidate | Delta | Tolerance | Change |",
+        "|---|---:|---:|---:|---:|---|",
     ]
-    table = comparison.tables[0]
-    lines += ["| Metric | Reference | Candidate | Delta | Tolerance |", "|---|---:|---:|---:|---:|"]
-    for label, ref, ref_low, ref_high, cand, cand_low, cand_high, delta, allowed in table.rows:
+    for row in _rows(comparison, "metric_deltas"):
         lines.append(
-            f"| {_name(label)} | {_with_interval(ref, ref_low, ref_high)} "
-            f"| {_with_interval(cand, cand_low, cand_high)} | {signed(delta)} | {number(allowed)} |"
+            f"| {_name(row['metric'])} "
+            f"| {_with_interval(row['reference'], row['reference_low'], row['reference_high'])} "
+            f"| {_with_interval(row['candidate'], row['candidate_low'], row['candidate_high'])} "
+            f"| {signed(row['delta'])} | {number(row['tolerance'])} "
+            f"| {_CHANGE_WORDS.get(row.get('change'), '—')} |"
         )
-    if comparison.findings:
-        lines += ["", "| Severity | What changed |", "|---|---|"]
-        lines += [f"| {escape_md(f.severity)} | {_text(f.message)} |" for f in comparison.findings]
+    for row in _rows(comparison, "check_changes"):
+        lines.append(
+            f"| {_check_id(row['check'])} | {escape_md(row['reference'])} "
+            f"| {escape_md(row['candidate'])} | — | — | {escape_md(row['change'])} |"
+        )
+    sides = (("reference", reference), ("candidate", candidate))
+    gates = [_own_gate(result, own.get(("gate_failed", side))) for side, result in sides]
+    leaks = [_own_leaks(own.get(("leakage_failed", side))) for side, _ in sides]
+    findings = [sum(len(c.findings) for c in result.checks) for _, result in sides]
+    count = {m.key: m.value for m in comparison.measurements}
+    lines += [
+        f"| Own gate | {gates[0]} | {gates[1]} | — | — | — |",
+        f"| Failed leakage checks | {leaks[0]} | {leaks[1]} | — | — | — |",
+        f"| Findings | {findings[0]} | {findings[1]} | {signed(findings[1] - findings[0], 0)} | — "
+        f"| {count.get('n_new_findings', 0)} new, {count.get('n_resolved_findings', 0)} resolved |",
+    ]
     return "\n".join(lines) + "\n"
+
+
+_CHANGE_WORDS = {"worse": "worse", "better": "better", "same": "within tolerance"}
+
+
+def _rows(comparison: CheckResult, key: str) -> list[dict[str, Any]]:
+    table = next((t for t in comparison.tables if t.key == key), None)
+    return (
+        [] if table is None else [dict(zip(table.columns, row, strict=True)) for row in table.rows]
+    )
+
+
+def _comparison_verdict(comparison: CheckResult, own: dict) -> str:
+    """``**auditor compare: WORSE.** Worse: ROC AUC; better: Log loss. The reference ...``"""
+    changed = {"worse": [], "better": []}
+    for row in _rows(comparison, "metric_deltas"):
+        if row.get("change") in changed:
+            changed[row["change"]].append(_name(row["metric"]))
+    for row in _rows(comparison, "check_changes"):
+        changed[row["change"]].append(_check_id(row["check"]))
+    if comparison.status == "pass":
+        word = "BETTER" if changed["better"] else "no change beyond tolerance"
+    else:
+        word = {"fail": "WORSE", "warn": "WORSE (a check now warns)"}.get(
+            comparison.status, escape_md(comparison.status)
+        )
+    sentences = [f"**auditor compare: {word}.**"]
+    lists = "; ".join(f"{how}: {_first(names)}" for how, names in changed.items() if names)
+    if lists:
+        sentences.append(lists[0].upper() + lists[1:] + ".")
+    caveats = [
+        f"The {side} failed its own gate." for code, side in own if code == "gate_failed"
+    ] + [
+        f"The {side}'s leakage checks failed: its metrics may be inflated."
+        for code, side in own
+        if code == "leakage_failed"
+    ]
+    if ("different_data", None) in own:
+        caveats.append(_text(own[("different_data", None)].message))
+    return " ".join([*sentences, *caveats])
+
+
+def _first(names: list[str], limit: int = 4) -> str:
+    shown = ", ".join(names[:limit])
+    return shown if len(names) <= limit else f"{shown} (+{len(names) - limit} more)"
+
+
+def _own_gate(result: AuditResult, failed: Any) -> str:
+    if result.gate is None:
+        return "—"
+    if failed is None:
+        return "passed"
+    n = len(result.gate.reasons)
+    return f"FAILED ({n} reason{'' if n == 1 else 's'})"
+
+
+def _own_leaks(failed: Any) -> str:
+    return "none" if failed is None else ", ".join(_check_id(c) for c in failed.evidence["checks"])
 
 
 def _inputs(result: AuditResult) -> str:

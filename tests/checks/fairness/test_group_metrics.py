@@ -484,6 +484,22 @@ def test_favourable_class_decides_the_rate_the_ratio_compares(favourable, ratio,
     assert gap_rows(check)[("group", "selection_rate")]["gap"] == pytest.approx(0.19)
 
 
+def test_favourable_class_is_a_keyword_of_the_api(seed):
+    frame, pred = loan_decisions(seed)
+    result = auditor.audit(
+        test=frame,
+        target="y",
+        predictions=pd.DataFrame({"prediction": pred}),
+        sensitive=["group"],
+        favourable_class="approved",
+        seed=seed,
+        select=[CHECK_ID],
+    )
+    check = result.check(CHECK_ID)
+    assert check.params["favourable_class"] == "approved"
+    assert check.measurement("min_selection_rate_ratio").value == pytest.approx(0.76 / 0.95)
+
+
 def test_favourable_class_matches_by_text(seed):
     frame = pd.DataFrame({"group": np.repeat(["a", "b"], 200), "y": np.tile([0, 1], 200)})
     pred = np.tile([0, 0, 0, 1], 100)

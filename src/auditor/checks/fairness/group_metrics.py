@@ -814,7 +814,7 @@ def _input_findings(ctx: AuditContext, column: str, codes: np.ndarray) -> list[F
     """Notes when the sensitive column is a model input, or inputs stand in for it."""
     with_model = ctx.model is not None and bool(ctx.model_features)
     inputs = ctx.model_features if with_model else ctx.roles.features
-    whose = "the model's" if with_model else "the data's feature columns (no model was given)"
+    whose = "the model's" if with_model else "the data's (the model's own inputs are not known)"
     findings = []
     if column in inputs:
         findings.append(
