@@ -23,6 +23,7 @@ from auditor.slices.stats import (
     katz_interval,
     mean_interval,
     mean_ratio_interval,
+    moments,
     newcombe_interval,
     permutation_greater,
     slice_statistic,
@@ -285,6 +286,7 @@ def find_slices(
     errors: np.ndarray | None = None,
     losses: np.ndarray | None = None,
     expected: np.ndarray | None = None,
+    weights: np.ndarray | None = None,
     rng: np.random.Generator,
     params: SliceParams,
     with_pair_lifts: bool = True,
@@ -311,6 +313,11 @@ def find_slices(
         ``expected``, and a slice is reported only if it is also ``min_lift`` times worse
         than expected, relative to the rest: errors the model says it may make are not
         failures.
+    weights : ndarray of float, optional
+        Sample weights of the rows. The search runs on a resample of its half drawn in
+        proportion to the weights (any way of proposing candidates is valid: the other half
+        judges them); every rate, share, interval and test of the confirmation is
+        weighted, with Kish's effective sizes as counts.
     rng : numpy.random.Generator
         Drives the permutations and the Monte-Carlo tests.
     params : SliceParams
@@ -328,6 +335,13 @@ def find_slices(
         raise ValueError("expected errors apply to 0/1 errors, not to losses")
     metric: Literal["error_rate", "mean_loss"] = "error_rate" if losses is None else "mean_loss"
     discovery = plan.discovery
+    if weights is not None and discovery.size and np.ptp(weights[discovery]) > 0:
+        # The search counts rows. Drawn with replacement in proportion to the weights, the
+        # search half becomes rows whose counts estimate the weighted ones, so a region
+        # made heavy by its weights is proposed; the confirmation half judges with the
+        # weights themselves, so the resampling adds no bias to what is reported.
+        chance = weights[discovery] / weights[discovery].sum()
+        discovery = np.sort(rng.choice(discovery, size=discovery.size, p=chance))
     threshold = None
     if losses is not None:
         losses = np.asarray(losses, dtype=np.float64)
@@ -357,7 +371,7 @@ def find_slices(
         n_discovery=int(discovery.size),
         n_confirmation=int(plan.confirmation.size),
         min_rows=plan.min_rows,
-        overall=float(outcome.mean()) if outcome.size else math.nan,
+        overall=_mean(outcome, weights) if outcome.size else math.nan,
         loss_threshold=threshold,
         slices=(),
         tested=(),
@@ -404,11 +418,22 @@ def find_slices(
         )
     candidates = _select(search, found, flags_d, params, gate=plan.mode == "split")
     estimates = _confirm(
-        features, plan, search, candidates, flags, outcome, expected, metric, rng, params, null_max
+        features,
+        plan,
+        search,
+        candidates,
+        flags,
+        outcome,
+        expected,
+        weights,
+        metric,
+        rng,
+        params,
+        null_max,
     )
     reported = [s for s in estimates if s.reported]
     reported.sort(key=lambda s: (-s.score, s.predicates))
-    pair_lift = _pair_lifts(features, plan, search, outcome) if with_pair_lifts else {}
+    pair_lift = _pair_lifts(features, plan, search, outcome, weights) if with_pair_lifts else {}
     return SliceReport(
         mode=plan.mode,
         metric=metric,
@@ -416,7 +441,7 @@ def find_slices(
         n_discovery=int(discovery.size),
         n_confirmation=int(plan.confirmation.size),
         min_rows=plan.min_rows,
-        overall=float(outcome.mean()),
+        overall=_mean(outcome, weights),
         loss_threshold=threshold,
         slices=tuple(reported[: params.max_reported]),
         tested=tuple(estimates),
@@ -485,19 +510,41 @@ def _redundant(
     return False
 
 
+def _mean(values: np.ndarray, weights: np.ndarray | None) -> float:
+    return float(np.average(values, weights=weights))
+
+
 def _confirm(
-    features, plan, search, candidates, flags, outcome, expected, metric, rng, params, null_max
+    features,
+    plan,
+    search,
+    candidates,
+    flags,
+    outcome,
+    expected,
+    weights,
+    metric,
+    rng,
+    params,
+    null_max,
 ) -> list[SliceEstimate]:
-    """Test and estimate every candidate on the confirmation half (all rows in permutation mode)."""
+    """Test and estimate every candidate on the confirmation half (all rows in permutation mode).
+
+    With sample weights, rates and means are weighted and the counts behind intervals and
+    tests are Kish's effective sizes (a weighted error rate p on n_eff rows reads as
+    p * n_eff errors in n_eff rows); without, they are the plain counts.
+    """
     if not candidates:
         return []
     split = plan.mode == "split"
     rows = plan.confirmation if split else plan.discovery
     y = outcome[rows]
+    w = None if weights is None else weights[rows]
     model = tested = None
     if expected is not None:
         # Expected errors, scaled to the total observed on these rows.
-        model = expected[rows] * (y.sum() / max(expected[rows].sum(), 1e-12))
+        scale = np.average(y, weights=w) / max(np.average(expected[rows], weights=w), 1e-12)
+        model = expected[rows] * scale
         tested = y - model
     flags_all = float(flags.sum())
     calibrated = []
@@ -507,35 +554,39 @@ def _confirm(
         inside_all = slice_mask(features, s.predicates)
         n1 = int(inside.sum())
         n0 = int(rows.size - n1)
+        w_in = None if w is None else w[inside]
+        w_out = None if w is None else w[~inside]
         values_in, values_out = y[inside], y[~inside]
         if model is not None and n1 and n0:
-            ratio = (values_in.sum() / max(model[inside].sum(), 1e-12)) / max(
-                values_out.sum() / max(model[~inside].sum(), 1e-12), 1e-12
+            ratio = (_mean(values_in, w_in) / max(_mean(model[inside], w_in), 1e-12)) / max(
+                _mean(values_out, w_out) / max(_mean(model[~inside], w_out), 1e-12), 1e-12
             )
             calibrated.append(ratio)
         else:
             calibrated.append(math.inf)
+        value, _, n1_eff = moments(values_in, w_in) if n1 else (math.nan, math.nan, 0.0)
+        rest, _, n0_eff = moments(values_out, w_out) if n0 else (math.nan, math.nan, 0.0)
         if not split:
             p = (1 + sum(m >= s.score for m in null_max)) / (1 + len(null_max))
         elif tested is not None:
-            p = _greater(tested[inside], tested[~inside], rng)
+            p = _greater(tested[inside], tested[~inside], rng, w_in, w_out)
         elif metric == "error_rate":
-            p = fisher_greater(int(values_in.sum()), n1, int(values_out.sum()), n0)
+            p = fisher_greater(
+                round(value * n1_eff), round(n1_eff), round(rest * n0_eff), round(n0_eff)
+            )
         else:
-            p = _greater(values_in, values_out, rng)
+            p = _greater(values_in, values_out, rng, w_in, w_out)
         if metric == "error_rate":
-            k1, k0 = int(values_in.sum()), int(values_out.sum())
-            value = k1 / n1 if n1 else math.nan
-            rest = k0 / n0 if n0 else math.nan
-            value_ci = tuple(float(v) for v in wilson_interval(k1, n1))
-            lift_ci = katz_interval(k1, n1, k0, n0)
-            difference_ci = newcombe_interval(k1, n1, k0, n0)
+            k1, k0 = value * n1_eff, rest * n0_eff
+            value_ci = tuple(float(v) for v in wilson_interval(k1, n1_eff))
+            lift_ci = katz_interval(k1, n1_eff, k0, n0_eff)
+            difference_ci = newcombe_interval(k1, n1_eff, k0, n0_eff)
         else:
-            value = float(values_in.mean()) if n1 else math.nan
-            rest = float(values_out.mean()) if n0 else math.nan
-            value_ci = mean_interval(values_in)
-            lift_ci = mean_ratio_interval(values_in, values_out)
-            difference_ci = welch_difference_interval(values_in, values_out)
+            value_ci = mean_interval(values_in, weights=w_in)
+            lift_ci = mean_ratio_interval(values_in, values_out, weights_in=w_in, weights_out=w_out)
+            difference_ci = welch_difference_interval(
+                values_in, values_out, weights_in=w_in, weights_out=w_out
+            )
         lift = value / rest if rest > 0 else (math.inf if value > 0 else math.nan)
         n_all = int(inside_all.sum())
         k_all = float(flags[inside_all].sum())
@@ -548,13 +599,13 @@ def _confirm(
                 n_all=n_all,
                 n_discovery=s.n,
                 n_confirmation=n1 if split else 0,
-                share=n_all / plan.n_rows,
+                share=_share(inside_all, weights),
                 share_discovery=s.n / search.N,
-                share_confirmation=n1 / rows.size if split else math.nan,
+                share_confirmation=_share(inside, w) if split else math.nan,
                 value=value,
                 value_ci=value_ci,
                 rest=rest,
-                expected=float(model[inside].mean()) if model is not None and n1 else math.nan,
+                expected=_mean(model[inside], w_in) if model is not None and n1 else math.nan,
                 lift=lift,
                 lift_ci=lift_ci,
                 difference=value - rest,
@@ -604,16 +655,35 @@ def _confirm(
     return out
 
 
-def _greater(inside: np.ndarray, outside: np.ndarray, rng: np.random.Generator) -> float:
-    """One-sided p-value that ``inside`` has the larger mean: Welch, or permutation if small."""
+def _share(inside: np.ndarray, weights: np.ndarray | None) -> float:
+    """The share of the rows (of their weight, with sample weights) inside a slice."""
+    if weights is None:
+        return float(inside.mean())
+    return float(weights[inside].sum() / weights.sum())
+
+
+def _greater(
+    inside: np.ndarray,
+    outside: np.ndarray,
+    rng: np.random.Generator,
+    weights_in: np.ndarray | None = None,
+    weights_out: np.ndarray | None = None,
+) -> float:
+    """One-sided p-value that ``inside`` has the larger mean: Welch, or permutation if small.
+
+    Weighted rows always take the weighted Welch test: a permutation of unequal weights
+    would need a design of its own, and the effective sizes carry the small-sample penalty.
+    """
     if inside.size == 0 or outside.size == 0:
         return 1.0
+    if weights_in is not None:
+        return welch_greater(inside, outside, weights_in, weights_out)
     if inside.size < _MIN_ROWS_FOR_WELCH:
         return permutation_greater(inside, outside, rng)
     return welch_greater(inside, outside)
 
 
-def _pair_lifts(features, plan, search, outcome) -> dict[tuple[int, ...], PairCell]:
+def _pair_lifts(features, plan, search, outcome, weights) -> dict[tuple[int, ...], PairCell]:
     """The best slice of each feature (pair), its lift measured on the confirmation half.
 
     Only combinations whose best slice beats chance on the search half (positive score)
@@ -621,6 +691,7 @@ def _pair_lifts(features, plan, search, outcome) -> dict[tuple[int, ...], PairCe
     """
     rows = plan.confirmation if plan.mode == "split" else plan.discovery
     y = outcome[rows]
+    w = None if weights is None else weights[rows]
     out = {}
     for combo, best in search.pair_best.items():
         if best.score <= 0:
@@ -630,8 +701,8 @@ def _pair_lifts(features, plan, search, outcome) -> dict[tuple[int, ...], PairCe
         n0 = rows.size - n1
         if n1 == 0 or n0 == 0:
             continue
-        rest = float(y[~inside].mean())
+        rest = _mean(y[~inside], None if w is None else w[~inside])
         if rest > 0:
-            lift = float(y[inside].mean()) / rest
-            out[combo] = PairCell(best.predicates, lift, n1, n1 / rows.size)
+            lift = _mean(y[inside], None if w is None else w[inside]) / rest
+            out[combo] = PairCell(best.predicates, lift, n1, _share(inside, w))
     return out

@@ -173,13 +173,53 @@ def fisher_greater(k1: int, n1: int, k0: int, n0: int) -> float:
     return float(stats.fisher_exact(table, alternative="greater").pvalue)
 
 
-def welch_greater(inside: np.ndarray, outside: np.ndarray) -> float:
-    """One-sided Welch t-test p-value that the mean of ``inside`` exceeds that of ``outside``."""
+def moments(values: np.ndarray, weights: np.ndarray | None = None) -> tuple[float, float, float]:
+    """Mean, variance (ddof=1) and number of rows; with sample weights, the weighted mean,
+    the weighted variance scaled to Kish's effective size and that size, so every interval
+    and test below reads weighted rows as fewer, equal ones."""
+    if weights is None:
+        n = float(values.size)
+        return (
+            float(values.mean()) if n else math.nan,
+            float(values.var(ddof=1)) if n > 1 else math.nan,
+            n,
+        )
+    total = float(weights.sum())
+    if total <= 0:
+        return math.nan, math.nan, 0.0
+    mean = float(np.dot(weights, values)) / total
+    n_eff = total**2 / float(np.dot(weights, weights))
+    spread = float(np.dot(weights, (values - mean) ** 2)) / total
+    return mean, spread * n_eff / (n_eff - 1) if n_eff > 1 else math.nan, n_eff
+
+
+def welch_greater(
+    inside: np.ndarray,
+    outside: np.ndarray,
+    weights_in: np.ndarray | None = None,
+    weights_out: np.ndarray | None = None,
+) -> float:
+    """One-sided Welch t-test p-value that the mean of ``inside`` exceeds that of ``outside``.
+
+    With sample weights the means and variances are weighted and the sizes effective.
+    """
     if inside.size < 2 or outside.size < 2:
         return 1.0
     if np.ptp(inside) == 0 and np.ptp(outside) == 0:
         return 0.0 if inside[0] > outside[0] else 1.0
-    return float(stats.ttest_ind(inside, outside, equal_var=False, alternative="greater").pvalue)
+    if weights_in is None:
+        return float(
+            stats.ttest_ind(inside, outside, equal_var=False, alternative="greater").pvalue
+        )
+    m1, var1, n1 = moments(inside, weights_in)
+    m0, var0, n0 = moments(outside, weights_out)
+    if not (n1 > 1 and n0 > 1):
+        return 1.0
+    v1, v0 = var1 / n1, var0 / n0
+    if v1 + v0 == 0:
+        return 0.0 if m1 > m0 else 1.0
+    df = (v1 + v0) ** 2 / (v1 * v1 / (n1 - 1) + v0 * v0 / (n0 - 1))
+    return float(stats.t.sf((m1 - m0) / math.sqrt(v1 + v0), df))
 
 
 def permutation_greater(
@@ -231,41 +271,49 @@ def newcombe_interval(
     )
 
 
-def mean_interval(values: np.ndarray, z: float = Z95) -> tuple[float, float]:
-    """Student t interval of a mean (``z`` sets the confidence, 1.96 for 95%)."""
-    n = values.size
-    if n < 2:
+def mean_interval(
+    values: np.ndarray, z: float = Z95, weights: np.ndarray | None = None
+) -> tuple[float, float]:
+    """Student t interval of a (weighted) mean (``z`` sets the confidence, 1.96 for 95%)."""
+    mean, var, n = moments(values, weights)
+    if not n > 1:
         return (math.nan, math.nan)
     confidence = 2 * stats.norm.cdf(z) - 1
-    half = stats.t.ppf(0.5 + confidence / 2, n - 1) * values.std(ddof=1) / math.sqrt(n)
-    mean = float(values.mean())
+    half = stats.t.ppf(0.5 + confidence / 2, n - 1) * math.sqrt(var) / math.sqrt(n)
     return (mean - half, mean + half)
 
 
 def mean_ratio_interval(
-    inside: np.ndarray, outside: np.ndarray, z: float = Z95
+    inside: np.ndarray,
+    outside: np.ndarray,
+    z: float = Z95,
+    weights_in: np.ndarray | None = None,
+    weights_out: np.ndarray | None = None,
 ) -> tuple[float, float]:
-    """Delta-method log interval of the ratio of two means (positive losses)."""
-    m1, m0 = inside.mean(), outside.mean()
-    if inside.size < 2 or outside.size < 2 or m1 <= 0 or m0 <= 0:
+    """Delta-method log interval of the ratio of two (weighted) means (positive losses)."""
+    m1, var1, n1 = moments(inside, weights_in)
+    m0, var0, n0 = moments(outside, weights_out)
+    if not (n1 > 1 and n0 > 1) or m1 <= 0 or m0 <= 0:
         return (math.nan, math.nan)
-    se = math.sqrt(
-        inside.var(ddof=1) / (inside.size * m1 * m1)
-        + outside.var(ddof=1) / (outside.size * m0 * m0)
-    )
+    se = math.sqrt(var1 / (n1 * m1 * m1) + var0 / (n0 * m0 * m0))
     log_ratio = math.log(m1 / m0)
     return (math.exp(log_ratio - z * se), math.exp(log_ratio + z * se))
 
 
 def welch_difference_interval(
-    inside: np.ndarray, outside: np.ndarray, z: float = Z95
+    inside: np.ndarray,
+    outside: np.ndarray,
+    z: float = Z95,
+    weights_in: np.ndarray | None = None,
+    weights_out: np.ndarray | None = None,
 ) -> tuple[float, float]:
-    """Welch (Satterthwaite) interval of the difference of two means."""
-    n1, n0 = inside.size, outside.size
-    if n1 < 2 or n0 < 2:
+    """Welch (Satterthwaite) interval of the difference of two (weighted) means."""
+    m1, var1, n1 = moments(inside, weights_in)
+    m0, var0, n0 = moments(outside, weights_out)
+    if not (n1 > 1 and n0 > 1):
         return (math.nan, math.nan)
-    v1, v0 = inside.var(ddof=1) / n1, outside.var(ddof=1) / n0
-    d = float(inside.mean() - outside.mean())
+    v1, v0 = var1 / n1, var0 / n0
+    d = m1 - m0
     if v1 + v0 == 0:
         return (d, d)
     df = (v1 + v0) ** 2 / (v1 * v1 / (n1 - 1) + v0 * v0 / (n0 - 1))

@@ -157,7 +157,7 @@ def test_narrow_pair_lifts_are_a_square_heat_map_without_empty_rows(adult):
     assert all(cell is None or cell >= 1.25 for row in heat.rows for cell in row[1:])
 
 
-def test_sample_weights_are_said_to_be_unapplied(adult):
+def test_equal_weights_change_no_estimate_and_the_summary_says_weighted(adult):
     test, predictions, _, unweighted = adult
     weighted = auditor.audit(
         test=test.assign(w=2.0),
@@ -167,8 +167,75 @@ def test_sample_weights_are_said_to_be_unapplied(adult):
         seed=0,
         select=[CHECK_ID],
     ).check(CHECK_ID)
-    assert weighted.summary == (
-        f"{unweighted.summary} Rates and shares here count rows; the sample weights are not "
-        "applied."
+    assert weighted.summary.startswith(unweighted.summary)
+    assert "weighted by 'w'" in weighted.summary
+    assert "weighted by" not in unweighted.summary
+    # Equal weights are equal rows: every rate, interval and q-value is unchanged.
+    for key in ("weak_slices", "tested_slices"):
+        ours = next(t for t in weighted.tables if t.key == key).rows
+        theirs = next(t for t in unweighted.tables if t.key == key).rows
+        assert theirs
+        assert len(ours) == len(theirs)
+        for mine, other in zip(ours, theirs, strict=True):
+            for a, b in zip(mine, other, strict=True):
+                assert a == (pytest.approx(b, rel=1e-9) if isinstance(b, float) else b)
+
+
+def _uniform_errors(n: int, seed: int):
+    """Errors at 5% everywhere by row count, in a table with a region R (region == 'r')."""
+    rng = np.random.default_rng(seed)
+    frame = pd.DataFrame(
+        {
+            "region": rng.choice(["r", "s", "t", "u"], n, p=[0.15, 0.35, 0.25, 0.25]),
+            "size": rng.normal(0, 1, n).round(2),
+        }
     )
-    assert "Rates and shares here count rows" not in unweighted.summary
+    y = rng.integers(0, 2, n)
+    wrong = rng.random(n) < 0.05
+    predictions = pd.DataFrame({"prediction": np.where(wrong, 1 - y, y)})
+    return frame.assign(y=y), predictions, wrong
+
+
+def test_weights_alone_can_plant_a_weak_slice():
+    test, predictions, wrong = _uniform_errors(20_000, 4)
+    in_region = (test["region"] == "r").to_numpy()
+    # Errors in R weigh 8: R's weighted error rate is about 30%, the rest's stays 5%.
+    weights = np.where(in_region & wrong, 8.0, 1.0)
+    plain = run(test, predictions)
+    assert not [f for f in plain.findings if f.code == "weak_slice"]
+    weighted = auditor.audit(
+        test=test.assign(w=weights),
+        target="y",
+        predictions=predictions,
+        weight_column="w",
+        seed=0,
+        select=[CHECK_ID],
+    ).check(CHECK_ID)
+    flagged = [f for f in weighted.findings if f.code == "weak_slice"]
+    assert flagged
+    first = next(t for t in weighted.tables if t.key == "weak_slices").rows[0]
+    found = rows_of(test, flagged[0].evidence["conditions"])
+    assert jaccard(found, in_region) >= 0.9, first[1]
+    truth = np.average(wrong[found], weights=weights[found])
+    rest = np.average(wrong[~found], weights=weights[~found])
+    columns = next(t for t in weighted.tables if t.key == "weak_slices").columns
+    row = dict(zip(columns, first, strict=True))
+    # Measured on the confirmation half: within its interval of the whole table's value.
+    assert row["lift_ci_low"] <= truth / rest <= row["lift_ci_high"]
+    assert row["error_rate_in_slice"] == pytest.approx(truth, abs=0.05)
+    # The share is a share of the weight, not of the rows.
+    assert row["share"] == pytest.approx(weights[found].sum() / weights.sum(), abs=0.02)
+
+
+def test_weights_unrelated_to_errors_raise_nothing():
+    test, predictions, _ = _uniform_errors(20_000, 5)
+    weights = np.random.default_rng(6).lognormal(0.0, 0.8, len(test))
+    result = auditor.audit(
+        test=test.assign(w=weights),
+        target="y",
+        predictions=predictions,
+        weight_column="w",
+        seed=0,
+        select=[CHECK_ID],
+    ).check(CHECK_ID)
+    assert not [f for f in result.findings if f.severity != "low"]

@@ -35,6 +35,7 @@ from auditor.slices.errors import (
     expected_errors,
     per_row_errors,
 )
+from auditor.stats.pvalues import p_equals
 from auditor.stats.random import rng_for
 
 CHECK_ID = "slices.weak_segments"
@@ -297,6 +298,9 @@ def weak_segments(ctx: AuditContext, params: WeakSegmentsParams) -> CheckOutcome
     groups = None
     if ctx.roles.group is not None and ctx.roles.group in frame.columns:
         groups = pd.factorize(frame[ctx.roles.group], use_na_sentinel=False)[0]
+    weights = ctx.test_weights
+    if weights is not None and rows is not None:
+        weights = weights[rows]
     rng = rng_for(ctx.seed, CHECK_ID)
     library_params = params.slice_params()
     strata = errors if losses is None else losses > np.quantile(losses, 0.8)
@@ -318,6 +322,7 @@ def weak_segments(ctx: AuditContext, params: WeakSegmentsParams) -> CheckOutcome
             errors=errors,
             losses=losses,
             expected=expected,
+            weights=weights,
             rng=rng,
             params=library_params,
             # The pair map illustrates the first question only.
@@ -341,9 +346,11 @@ def weak_segments(ctx: AuditContext, params: WeakSegmentsParams) -> CheckOutcome
         _most_sentence(most, context),
         _beyond_sentence(beyond, context, _no_probabilities_reason(error)),
     ]
-    if ctx.test_weights is not None:
-        # Said rather than silently ignored: every other rate of the audit is weighted.
-        sentences.append("Rates and shares here count rows; the sample weights are not applied.")
+    if weights is not None:
+        sentences.append(
+            f"Rates, shares, intervals and tests are weighted by {ctx.roles.weight!r} "
+            "(effective sizes for the tests; the search half is resampled by weight)."
+        )
     summary = " ".join(sentences)
     numeric_values = {
         f.name: pd.to_numeric(frame[f.name], errors="coerce").to_numpy(
@@ -456,7 +463,7 @@ def _rate(value: float, error: str) -> str:
 
 
 def _q(q: float) -> str:
-    return f"q = {q:.1e}" if q < 0.001 else f"q = {q:.3f}"
+    return p_equals("q", q)
 
 
 def _sentence(s: SliceEstimate, error: str, population: str) -> str:
