@@ -31,8 +31,10 @@ from auditor.result import AuditResult, CheckResult, Measurement, overall_verdic
 from auditor.runner import run_checks
 from auditor.spec import (
     AuditSpec,
+    DecisionSettings,
     EvaluationSettings,
     GatePolicy,
+    decision_settings,
     evaluation_settings,
     gate_policy,
     load_spec,
@@ -66,6 +68,7 @@ def audit(
     checks: Mapping[str, Mapping[str, Any]] | None = None,
     gate: GatePolicy | Mapping[str, Any] | None = None,
     evaluation: EvaluationSettings | Mapping[str, Any] | None = None,
+    decision: DecisionSettings | Mapping[str, Any] | None = None,
     select: Iterable[str] | None = None,
 ) -> AuditResult:
     """Audit a model (or its predictions) on a test set, and optionally a train set.
@@ -102,6 +105,9 @@ def audit(
     evaluation : EvaluationSettings or mapping, optional
         Folds, repeats, bootstrap resamples and seed for every check, as the config's
         ``[evaluation]`` table.
+    decision : DecisionSettings or mapping, optional
+        Binary tasks: the costs of the model's mistakes and limits on its decisions, as the
+        config's ``[decision]`` table; ``performance.decision`` chooses a threshold by them.
     select : iterable of str, optional
         Check ids or categories to run; default all.
 
@@ -130,6 +136,13 @@ def audit(
             evaluation=evaluation.validated("evaluation=")
             if isinstance(evaluation, EvaluationSettings)
             else evaluation_settings(evaluation, "evaluation="),
+        )
+    if decision is not None:
+        spec = replace(
+            spec,
+            decision=decision.validated("decision=")
+            if isinstance(decision, DecisionSettings)
+            else decision_settings(decision, "decision="),
         )
     spec = spec.with_overrides(
         target=target,
@@ -200,9 +213,14 @@ def validate_spec_against_registry(
     """Check config sections that name checks and metrics; return validated check params."""
     from auditor.metrics import METRICS_BY_KEY
 
-    for key in spec.gate.metrics:
-        if key not in METRICS_BY_KEY:
-            raise InputError(unknown_key_message(key, list(METRICS_BY_KEY), "[gate.metrics]"))
+    decision_keys = [k.key for k in keys.DECISION_METRICS]
+    for key, threshold in spec.gate.metrics.items():
+        if key not in METRICS_BY_KEY and key not in decision_keys:
+            raise InputError(
+                unknown_key_message(key, [*METRICS_BY_KEY, *decision_keys], "[gate.metrics]")
+            )
+        if key in decision_keys:
+            _check_decision_threshold(spec, key, threshold.min_over_baseline)
     categories = {s.category for s in registry.values()}
     for key in spec.gate.waivers:
         if key not in registry and key not in categories:
@@ -213,6 +231,26 @@ def validate_spec_against_registry(
             raise InputError(unknown_key_message(check_id, list(registry), "[checks]"))
         params[check_id] = build_params(registry[check_id], given)
     return params
+
+
+def _check_decision_threshold(spec: AuditSpec, key: str, margin: float | None) -> None:
+    """A gate bound on the chosen operating point needs the [decision] that chooses it."""
+    needs_costs = key == keys.EXPECTED_COST.key
+    if spec.decision is None or (needs_costs and not spec.decision.has_costs):
+        wanted = (
+            "cost_false_positive and cost_false_negative"
+            if needs_costs
+            else "costs, max_flagged_share or min_recall"
+        )
+        raise InputError(
+            f"[gate.metrics] {key} is measured at the threshold chosen from [decision]; "
+            f"declare {wanted} under [decision]."
+        )
+    if margin is not None:
+        raise InputError(
+            f"[gate.metrics] {key} takes min or max; min_over_baseline applies to holdout "
+            "metrics only."
+        )
 
 
 def run_audit(

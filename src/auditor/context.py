@@ -18,7 +18,7 @@ from auditor.engine.time import TimeReading, read_time
 from auditor.errors import InputError, preview
 from auditor.metrics import EvalData
 from auditor.roles import ColumnRoles
-from auditor.spec import EvaluationSettings
+from auditor.spec import DecisionSettings, EvaluationSettings
 
 T = TypeVar("T")
 
@@ -60,6 +60,8 @@ class AuditContext:
     evaluation : EvaluationSettings
         Folds, repeats, bootstrap resamples and their seed (resolved: never None), the
         same for every check so that refits and resamples are shared by construction.
+    decision : DecisionSettings or None
+        The costs and limits of ``[decision]``, or None when none were declared.
     predictions : Predictions or None
         Test-set predictions, from the model (computed once) or from a predictions file.
     baseline_model : estimator or None
@@ -80,6 +82,7 @@ class AuditContext:
     positive: int = 1
     seed: int = 0
     evaluation: EvaluationSettings = EvaluationSettings(seed=0)
+    decision: DecisionSettings | None = None
     n_jobs: int = 1
     model_features: tuple[str, ...] = ()
     notes: tuple[str, ...] = ()

@@ -12,8 +12,10 @@ from auditor.metrics import METRICS_BY_KEY
 from auditor.result import CheckResult, GateVerdict, Measurement
 from auditor.spec import GatePolicy
 
-# Metric thresholds read the holdout measurements: the performance the model will have.
+# Metric thresholds read the holdout measurements: the performance the model will have;
+# those of the operating point chosen from [decision] read the decision check's.
 METRIC_SOURCE = keys.HOLDOUT
+METRIC_SOURCES = {k.key: k.check for k in keys.DECISION_METRICS}
 BASELINE_SOURCE = keys.BASELINE
 SLICE_SOURCE = keys.SLICES
 
@@ -51,9 +53,10 @@ def evaluate_gate(
     by_id = {c.id: c for c in checks}
     for key, threshold in policy.metrics.items():
         if threshold.min is not None or threshold.max is not None:
-            measurement = _measured(by_id, METRIC_SOURCE, key)
+            source = METRIC_SOURCES.get(key, METRIC_SOURCE)
+            measurement = _measured(by_id, source, key)
             if measurement is None:
-                reasons.append(f"{key} has a threshold but was not measured (see {METRIC_SOURCE}).")
+                reasons.append(f"{key} has a threshold but was not measured (see {source}).")
             else:
                 reasons.extend(
                     _threshold_reasons(

@@ -222,6 +222,7 @@ def load_inputs(
         positive=positive,
         seed=spec.seed,
         evaluation=replace(spec.evaluation, seed=spec.evaluation_seed),
+        decision=spec.decision,
         n_jobs=spec.n_jobs,
         model_features=model_features,
         notes=tuple(notes),

@@ -24,6 +24,7 @@ BASELINE = "baseline.comparison"
 OVERFIT = "performance.overfit"
 GROUP_METRICS = "fairness.group_metrics"
 SLICES = "slices.weak_segments"
+DECISION = "performance.decision"
 
 MODEL_SCORE = Key(BASELINE, "model_score")
 BEST_BASELINE_SCORE = Key(BASELINE, "best_baseline_score")
@@ -32,6 +33,13 @@ BASELINE_SCORES_TABLE = Key(BASELINE, "baseline_scores")
 TRAIN_VALIDATION_GAP = Key(OVERFIT, "train_validation_gap")
 MAX_GROUP_GAP = Key(GROUP_METRICS, "max_group_gap")
 N_TEST_ROWS = Key(HOLDOUT, "n_test_rows")
+# At the threshold performance.decision chose from [decision]; [gate.metrics] bounds them.
+# Emitted only when [decision] is declared, which the sample audits do not do:
+# tests/checks/performance/test_decision.py proves they are emitted.
+EXPECTED_COST = Key(DECISION, "expected_cost")
+PRECISION_AT_THRESHOLD = Key(DECISION, "precision_at_threshold")
+RECALL_AT_THRESHOLD = Key(DECISION, "recall_at_threshold")
+DECISION_METRICS = (EXPECTED_COST, PRECISION_AT_THRESHOLD, RECALL_AT_THRESHOLD)
 
 MEASUREMENTS = (
     MODEL_SCORE,

@@ -146,6 +146,87 @@ class EngineSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class DecisionSettings:
+    """What the model's yes/no decisions cost, and the limits they must keep (binary tasks).
+
+    Costs and benefits are per row, in the user's unit (money, hours), all >= 0: a benefit
+    is what a right decision earns. ``max_flagged_share`` caps the share of rows flagged
+    (capacity: "at most 5% reviewed"); ``min_recall`` is the share of positive rows that
+    must be caught. ``performance.decision`` picks the threshold of lowest expected cost
+    under these limits; without costs, the best threshold that keeps them.
+    """
+
+    cost_false_positive: float | None = None
+    cost_false_negative: float | None = None
+    benefit_true_positive: float = 0.0
+    benefit_true_negative: float = 0.0
+    max_flagged_share: float | None = None
+    min_recall: float | None = None
+
+    @property
+    def has_costs(self) -> bool:
+        return self.cost_false_positive is not None
+
+    @property
+    def false_positive_regret(self) -> float:
+        """What flagging a negative row loses against leaving it: its cost and the lost benefit."""
+        return (self.cost_false_positive or 0.0) + self.benefit_true_negative
+
+    @property
+    def false_negative_regret(self) -> float:
+        """What missing a positive row loses against flagging it."""
+        return (self.cost_false_negative or 0.0) + self.benefit_true_positive
+
+    @property
+    def cost_implied_threshold(self) -> float:
+        """The probability above which flagging costs less in expectation: the threshold the
+        costs call for when the probabilities are calibrated."""
+        fp, fn = self.false_positive_regret, self.false_negative_regret
+        return fp / (fp + fn)
+
+    def validated(self, where: str) -> DecisionSettings:
+        if (self.cost_false_positive is None) != (self.cost_false_negative is None):
+            raise InputError(
+                f"{where} needs both cost_false_positive and cost_false_negative, like "
+                "{ cost_false_positive = 1, cost_false_negative = 5 }."
+            )
+        if not self.has_costs and (self.benefit_true_positive or self.benefit_true_negative):
+            raise InputError(
+                f"{where} has benefits without costs; add cost_false_positive and "
+                "cost_false_negative (0 is allowed)."
+            )
+        for key in _DECISION_AMOUNTS:
+            value = getattr(self, key)
+            if value is not None and value < 0:
+                raise InputError(
+                    f"{where} {key} = {value!r} must be 0 or more; write a gain as a benefit "
+                    "(benefit_true_positive, benefit_true_negative)."
+                )
+        if self.has_costs and (self.false_positive_regret <= 0 or self.false_negative_regret <= 0):
+            raise InputError(
+                f"{where} makes one kind of mistake free (cost_false_positive + "
+                "benefit_true_negative or cost_false_negative + benefit_true_positive is 0), so "
+                "flagging every row or none would be best; give both a positive cost."
+            )
+        for key in ("max_flagged_share", "min_recall"):
+            value = getattr(self, key)
+            if value is not None and not 0 < value <= 1:
+                hint = f" Write {value / 100:g} for {value:g}%." if 1 < value <= 100 else ""
+                raise InputError(
+                    f"{where} {key} is a share above 0 and at most 1, got {value!r}.{hint}"
+                )
+        if not self.has_costs and self.max_flagged_share is None and self.min_recall is None:
+            raise InputError(
+                f"{where} declares nothing to choose a threshold by: give cost_false_positive "
+                "and cost_false_negative, max_flagged_share or min_recall."
+            )
+        return self
+
+    def to_manifest(self) -> dict[str, float | None]:
+        return {f: getattr(self, f) for f in _DECISION}
+
+
+@dataclass(frozen=True, slots=True)
 class AuditSpec:
     """Everything one audit needs to know, validated; see ``auditor audit --help``."""
 
@@ -166,6 +247,7 @@ class AuditSpec:
     skip: tuple[str, ...] = ()
     columns: ColumnRolesSpec = ColumnRolesSpec()
     evaluation: EvaluationSettings = EvaluationSettings()
+    decision: DecisionSettings | None = None
     engine: EngineSettings = EngineSettings()
     schema: str | None = None
     gate: GatePolicy = GatePolicy()
@@ -262,6 +344,7 @@ class AuditSpec:
                 "bootstrap_resamples": self.evaluation.bootstrap_resamples,
                 "seed": self.evaluation_seed,
             },
+            **({} if self.decision is None else {"decision": self.decision.to_manifest()}),
             **(
                 {}
                 if self.engine == EngineSettings()
@@ -365,6 +448,9 @@ def spec_from_mapping(
         columns["sensitive"] = tuple(columns["sensitive"])
     gate = gate_policy(top.pop("gate", {}), f"{where} [gate]")
     evaluation = evaluation_settings(top.pop("evaluation", {}), f"{where} [evaluation]")
+    decision = (
+        decision_settings(top.pop("decision"), f"{where} [decision]") if "decision" in top else None
+    )
     engine = EngineSettings(
         **_checked_table(top.pop("engine", {}), _ENGINE, f"{where} [engine]")
     ).validated(f"{where} [engine]")
@@ -377,6 +463,7 @@ def spec_from_mapping(
         **top,
         columns=ColumnRolesSpec(**columns),
         evaluation=evaluation,
+        decision=decision,
         engine=engine,
         gate=gate,
         checks={k: dict(v) for k, v in checks.items()},
@@ -386,6 +473,12 @@ def spec_from_mapping(
 def evaluation_settings(data: Any, where: str) -> EvaluationSettings:
     """Build EvaluationSettings from a mapping shaped like the config's ``[evaluation]``."""
     return EvaluationSettings(**_checked_table(data, _EVALUATION, where)).validated(where)
+
+
+def decision_settings(data: Any, where: str) -> DecisionSettings:
+    """Build DecisionSettings from a mapping shaped like the config's ``[decision]`` table."""
+    table = {k: float(v) for k, v in _checked_table(data, _DECISION, where).items()}
+    return DecisionSettings(**table).validated(where)
 
 
 def gate_policy(data: Any, where: str) -> GatePolicy:
@@ -495,6 +588,7 @@ _TOP_LEVEL: dict[str, Validator] = {
     "schema": _is_str,
     "gate": _is_table,
     "evaluation": _is_table,
+    "decision": _is_table,
     "engine": _is_table,
     "checks": _is_table,
 }
@@ -511,6 +605,17 @@ _EVALUATION: dict[str, Validator] = {
     "repeats": _is_int,
     "bootstrap_resamples": _is_int,
     "seed": _is_seed,
+}
+_DECISION_AMOUNTS = (
+    "cost_false_positive",
+    "cost_false_negative",
+    "benefit_true_positive",
+    "benefit_true_negative",
+)
+_DECISION: dict[str, Validator] = {
+    **dict.fromkeys(_DECISION_AMOUNTS, _is_number),
+    "max_flagged_share": _is_number,
+    "min_recall": _is_number,
 }
 _COLUMNS: dict[str, Validator] = {
     "id": _is_str,
