@@ -10,8 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from auditor.spec import DecisionSettings
 
 # log_loss clips probabilities as scikit-learn does, so a confident wrong 0 is finite.
 _EPS = np.finfo(np.float64).eps
@@ -70,7 +74,7 @@ def _onehot(codes: np.ndarray, k: int) -> np.ndarray:
     return out
 
 
-def _binary_counts(d: EvalData, W: np.ndarray) -> tuple[np.ndarray, ...]:
+def binary_counts(d: EvalData, W: np.ndarray) -> tuple[np.ndarray, ...]:
     pos = d.y == d.positive
     pred = d.y_pred == d.positive
     tp = W @ (pos & pred)
@@ -100,18 +104,18 @@ def balanced_accuracy(d: EvalData, W: np.ndarray) -> np.ndarray:
 
 
 def precision(d: EvalData, W: np.ndarray, undefined: float = 0.0) -> np.ndarray:
-    tp, fp, _, _ = _binary_counts(d, W)
+    tp, fp, _, _ = binary_counts(d, W)
     return _ratio(tp, tp + fp, undefined)
 
 
 def recall(d: EvalData, W: np.ndarray, undefined: float = 0.0) -> np.ndarray:
     """The true positive rate."""
-    tp, _, fn, _ = _binary_counts(d, W)
+    tp, _, fn, _ = binary_counts(d, W)
     return _ratio(tp, tp + fn, undefined)
 
 
 def false_positive_rate(d: EvalData, W: np.ndarray, undefined: float = 0.0) -> np.ndarray:
-    _, fp, _, tn = _binary_counts(d, W)
+    _, fp, _, tn = binary_counts(d, W)
     return _ratio(fp, fp + tn, undefined)
 
 
@@ -125,7 +129,7 @@ def error_rate(d: EvalData, W: np.ndarray) -> np.ndarray:
 
 
 def f1(d: EvalData, W: np.ndarray) -> np.ndarray:
-    tp, fp, fn, _ = _binary_counts(d, W)
+    tp, fp, fn, _ = binary_counts(d, W)
     return _ratio(2 * tp, 2 * tp + fp + fn)
 
 
@@ -285,6 +289,53 @@ def mean_residual(d: EvalData, W: np.ndarray) -> np.ndarray:
 def mean_absolute_percentage_error(d: EvalData, W: np.ndarray) -> np.ndarray:
     per_row = np.abs(d.y - d.y_pred) / np.maximum(np.abs(d.y), _EPS)
     return (W @ per_row) / W.sum(axis=1)
+
+
+# --- decisions at a threshold on the positive class's probability ----------------------
+# Counts are tuples (TP, FP, FN, TN) of weighted row counts, each (B,) or (B, T): what
+# ``binary_counts`` gives for a model's labels and ``counts_at_thresholds`` for a sweep.
+
+
+def counts_at_thresholds(
+    scores: np.ndarray, positive: np.ndarray, W: np.ndarray, thresholds: np.ndarray
+) -> tuple[np.ndarray, ...]:
+    """Weighted (TP, FP, FN, TN), each (B, T), flagging the rows scored at or above each of
+    the T thresholds; ``positive`` says which rows are of the positive class.
+
+    Each class is sorted once and its running weight sums gathered at every threshold, so a
+    sweep over thousands of thresholds costs about what one threshold does.
+    """
+    missed = []
+    totals = []
+    for rows in (np.flatnonzero(positive), np.flatnonzero(~positive)):
+        rows = rows[np.argsort(scores[rows], kind="mergesort")]
+        below = np.searchsorted(scores[rows], thresholds, side="left")
+        sums = _running_sums(W, rows)
+        missed.append(np.take(sums, below, axis=1))  # rows scored below: not flagged
+        totals.append(sums[:, -1:])
+    fn, tn = missed
+    return totals[0] - fn, totals[1] - tn, fn, tn
+
+
+def expected_cost(counts: tuple[np.ndarray, ...], decision: DecisionSettings) -> np.ndarray:
+    """Cost per row of the decisions behind ``counts``: the mistakes' costs less the right
+    decisions' benefits, in the unit of ``decision``'s costs."""
+    tp, fp, fn, tn = counts
+    cost = (
+        decision.cost_false_positive * fp
+        + decision.cost_false_negative * fn
+        - decision.benefit_true_positive * tp
+        - decision.benefit_true_negative * tn
+    )
+    return _ratio(cost, tp + fp + fn + tn, np.nan)
+
+
+def net_benefit(counts: tuple[np.ndarray, ...], threshold: np.ndarray | float) -> np.ndarray:
+    """Net benefit of flagging at ``threshold`` (Vickers and Elkin, 2006): true positives per
+    row less false positives per row weighted by the odds t / (1 - t), the harm of a false
+    alarm relative to the good of a catch that choosing t implies. In true positives per row."""
+    tp, fp, fn, tn = counts
+    return _ratio(tp - fp * threshold / (1 - threshold), tp + fp + fn + tn, np.nan)
 
 
 def _every_row(d: EvalData) -> np.ndarray:
