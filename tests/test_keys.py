@@ -38,6 +38,7 @@ CHECK_IDS = (
     keys.OVERFIT,
     keys.GROUP_METRICS,
     keys.SLICES,
+    keys.DECISION,
 )
 
 

@@ -55,6 +55,7 @@ CHECK_MODULES: tuple[str, ...] = (
     "auditor.checks.leakage.train_test_overlap",
     "auditor.checks.performance.calibration",
     "auditor.checks.performance.cross_validation",
+    "auditor.checks.performance.decision",
     "auditor.checks.performance.holdout_metrics",
     "auditor.checks.performance.overfit",
     "auditor.checks.baseline.challengers",

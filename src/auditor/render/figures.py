@@ -46,9 +46,13 @@ DIAGONAL_REFERENCE = {
 ZERO_Y_REFERENCE = {
     "residuals": "no error (residual 0)",
     "challenger_differences": "no difference (0)",
+    "decision_curve": "flag no row (treat none)",
 }
 ZERO_X_REFERENCE = {"shap_summary": "no effect (SHAP value 0)"}
 _UNIT_SQUARE = {"roc", "precision_recall", "reliability", "threshold_metrics"}
+# Curves whose y axis stops this share of their highest value below zero: a decision curve's
+# treat-all line falls without bound as the threshold rises and would flatten the model's.
+_FLOOR_BELOW_ZERO = {"decision_curve": 0.5}
 # Legends name up to this many series (a 12-class problem still gets its key); more
 # would bury the plot, and the tables beside the figure name every class.
 _MAX_LEGEND_SERIES = 12
@@ -230,6 +234,8 @@ def _draw(ax, curve: Curve) -> list[tuple]:
         ax.set_xlim(-0.02, 1.02)
         ax.set_ylim(-0.02, 1.02)
     entries += _draw_references(ax, curve)
+    if curve.key in _FLOOR_BELOW_ZERO:
+        _floor(ax, curve, _FLOOR_BELOW_ZERO[curve.key])
     if curve.x_tick_labels:
         names = [shorten(n, _MAX_TICK_CHARS) for n in curve.x_tick_labels]
         if len(names) <= _LEVEL_TICKS or max(map(len, names)) <= 3:
@@ -382,6 +388,16 @@ def _draw_intervals(ax, curve: Curve) -> list[tuple]:
     if curve.x_tick_labels:
         ax.set_xlim(-0.6, len(curve.x_tick_labels) - 0.4)
     return entries
+
+
+def _floor(ax, curve: Curve, share: float) -> None:
+    """Stop the y axis ``share`` of the curve's highest value below zero (when it goes lower),
+    and scale it to the values left in view rather than to the ones cut off."""
+    values = [v for s in curve.series for v in _floats(s.y) + _floats(s.y_high) if _finite(v)]
+    top = max(values, default=0.0)
+    if top > 0 and ax.get_ylim()[0] < -share * top:
+        margin = 0.05 * (1 + share) * top
+        ax.set_ylim(-share * top - margin, top + margin)
 
 
 def _note(ax, x: float, text: str, *, vertical: bool = False) -> None:
