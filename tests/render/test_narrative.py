@@ -313,14 +313,42 @@ def test_weakest_slice_names_the_reported_slice_with_its_numbers():
 
 
 def test_without_a_reported_slice_the_strongest_candidate_is_not_called_a_weakness():
-    row = [1, "income < 10", 475, 0.32, 0.31, 0.1, 3.03, 2.4, 3.8, 0.19, 0.19, False]
-    sentence = narrative.weakest_slice(result_data([slice_check([], [row])], None))
+    columns = [*SLICE_COLUMNS[:-1], "confirmed"]
+    why = "not significant after BH over 8 candidates (q = 0.190)"
+    row = [1, "income < 10", 475, 0.32, 0.31, 0.1, 3.03, 2.4, 3.8, 0.19, 0.19, f"no: {why}"]
+    sentence = narrative.weakest_slice(result_data([slice_check([], [row], columns)], None))
     assert sentence.startswith("No slice was flagged.")
     assert "The strongest candidate, 'income < 10' (475 test rows, 32.0%), has an error rate" in (
         sentence
     )
-    assert "(3.03x), but once the errors the model's own predictions expect there" in sentence
-    assert "the excess is not significant (q = 0.190)." in sentence
+    assert sentence.endswith(f"(3.03x), is not: {why}.")
+
+
+def test_a_slice_beyond_the_models_probabilities_is_named_when_none_errs_most():
+    columns = [
+        "rank",
+        "slice",
+        "rows",
+        "share",
+        "error_rate_in_slice",
+        "expected_error_rate",
+        "error_rate_elsewhere",
+        "ratio_to_expected",
+        "q_value",
+        "confirmed",
+    ]
+    beyond = {
+        "key": "unexpected_error_slices",
+        "columns": columns,
+        "rows": [[1, "age < 30", 300, 0.1, 0.4, 0.2, 0.1, 2.0, 0.001, "yes"]],
+    }
+    slices = slice_check([], [])
+    slices["tables"] = [*slices["tables"], beyond]
+    sentence = narrative.weakest_slice(result_data([slices], None))
+    assert sentence == (
+        "No slice errs significantly more than the rest, but 'age < 30' (300 test rows) errs "
+        "more than the model's own probabilities say: 40.0% where 20.0% was expected."
+    )
 
 
 def test_regression_slices_read_their_own_error_metric():

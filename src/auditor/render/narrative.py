@@ -292,7 +292,11 @@ def not_checked(data: dict) -> list[str]:
 
 
 def weakest_slice(data: dict) -> str | None:
-    """One sentence on the weakest slice found, or on the strongest one that was tested."""
+    """One sentence on the weakest slice found, or on the strongest candidate and why not.
+
+    Where the model errs most (against the rest) leads; a slice where it only errs more
+    than its own probabilities say is named when the first question found none.
+    """
     check = next((c for c in data["checks"] if c["id"] == keys.SLICES), None)
     if check is None:
         return None
@@ -301,12 +305,23 @@ def weakest_slice(data: dict) -> str | None:
     reported, tested = _table(check, "weak_slices"), _table(check, "tested_slices")
     if reported is not None and reported["rows"]:
         return f"The weakest slice, {_slice_phrase(reported)}, {_q(reported)})."
+    beyond = _table(check, "unexpected_error_slices")
+    confirmed = [] if beyond is None else [r for r in beyond["rows"] if r[-1] == "yes"]
+    if confirmed:
+        row = dict(zip(beyond["columns"], confirmed[0], strict=True))
+        return (
+            f"No slice errs significantly more than the rest, but '{shorten(row['slice'])}' "
+            f"({_plural(row['rows'], 'test row')}) errs more than the model's own "
+            f"probabilities say: {share(row['error_rate_in_slice'])} where "
+            f"{share(row['expected_error_rate'])} was expected."
+        )
     if tested is None or not tested["rows"]:
         return check["summary"]
+    row = dict(zip(tested["columns"], tested["rows"][0], strict=True))
+    reason = str(row.get("confirmed") or "").removeprefix("no: ")
     return (
-        f"No slice was flagged. The strongest candidate, {_slice_phrase(tested)}), but once "
-        "the errors the model's own predictions expect there and the number of slices searched "
-        f"are taken into account, the excess is not significant ({_q(tested)})."
+        f"No slice was flagged. The strongest candidate, {_slice_phrase(tested)}), is not: "
+        f"{reason}."
     )
 
 
@@ -465,8 +480,9 @@ def best_baseline(data: dict) -> tuple[str, dict] | None:
 def _slices_intro(checks: list[dict], data: dict) -> str:
     sentence = (
         "The slice search looks for groups of test rows, described by up to three conditions "
-        "on the features, where the model errs more than elsewhere and more than its own "
-        "predictions lead one to expect."
+        "on the features and holding at most half the rows, and asks two questions: where "
+        "the model errs most against the rest, and where it errs more than its own "
+        "probabilities say."
     )
     weakest = weakest_slice(data)
     return f"{sentence} {weakest}" if weakest and checks[0]["status"] != "skipped" else sentence
