@@ -45,6 +45,7 @@ EXPECTED_FIGURES = {
         "overfit",
         "baseline_comparison",
         "shap_summary",
+        "decision_curve",
     },
     "regression": {
         "cv_folds",

@@ -428,8 +428,9 @@ def _performance_intro(checks: list[dict], data: dict) -> str:
     sentences = [
         "The model is scored on held-out test rows with 95% bootstrap intervals, and by "
         "refitting it on cross-validation folds; calibration compares predicted probabilities "
-        "with observed frequencies, and the overfitting check compares scores on fitting and "
-        "validation rows."
+        "with observed frequencies, the overfitting check compares scores on fitting and "
+        "validation rows, and the decision check weighs the model's mistakes at its own "
+        "threshold and at one chosen on out-of-fold predictions."
     ]
     holdout = by_id.get(keys.HOLDOUT)
     primary = _primary(data)

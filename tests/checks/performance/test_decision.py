@@ -470,3 +470,25 @@ def test_the_api_takes_decision_as_a_mapping(binary):
     assert result.manifest["spec"]["decision"]["min_recall"] == 0.8
     with pytest.raises(Exception, match="decision= min_recall is a share"):
         audit(test=test, target="y", model=model, decision={"min_recall": 2})
+
+
+def test_the_figures_stop_below_zero_and_name_treat_none(binary):
+    from matplotlib import pyplot as plt
+
+    from auditor.render.figures import curve_figure
+
+    train, test, model = binary
+    result = run(context(train, test, model=model, decision=COSTS), CHECK_ID)
+    assert [c.key for c in result.curves] == ["decision_curve", "cost_curve"]
+    decision_curve = result.curves[0]
+    treat_all = decision_curve.series[1]
+    assert min(treat_all.y) < -5  # flagging every row at t = 0.99 weighs each false alarm 99x
+    fig = curve_figure(decision_curve)
+    try:
+        low, high = fig.axes[0].get_ylim()
+        top = max(decision_curve.series[0].y_high + treat_all.y)
+        assert -0.6 * top < low < 0 < top < high < 1.2 * top
+        legend = [t.get_text() for t in fig.legends[0].get_texts()]
+        assert "flag no row (treat none)" in legend
+    finally:
+        plt.close(fig)

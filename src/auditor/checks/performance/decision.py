@@ -157,7 +157,7 @@ def decision(ctx: AuditContext, params: DecisionParams) -> CheckOutcome:
     if out_of_fold is not None:
         threshold = choose_threshold(*out_of_fold, decision=settings)
         if threshold is None:
-            unchosen = "no threshold keeps both limits on the out-of-fold predictions"
+            unchosen = "no threshold keeps the limits on the out-of-fold predictions"
             findings.append(_conflict_finding(settings))
     elif settings is not None:
         findings.append(_not_chosen_finding(unchosen))
@@ -498,12 +498,20 @@ def _limit_findings(
 
 
 def _conflict_finding(settings: DecisionSettings) -> Finding:
+    # Recall alone is always reachable (flag every row); capacity alone fails only when more
+    # rows than it allows share a probability of exactly 1.
+    why = (
+        f"catching {settings.min_recall:.0%} of the positive rows needs more flags than "
+        f"max_flagged_share {settings.max_flagged_share:g} allows"
+        if settings.min_recall is not None
+        else f"more than max_flagged_share {settings.max_flagged_share:g} of the rows have a "
+        "probability of 1, so even the highest threshold flags too many"
+    )
     return Finding(
         "limits_conflict",
         "medium",
-        f"No threshold keeps both limits on the out-of-fold predictions: catching "
-        f"{settings.min_recall:.0%} of the positive rows needs more flags than "
-        f"max_flagged_share {settings.max_flagged_share:g} allows. No threshold was chosen.",
+        f"No threshold keeps the limits on the out-of-fold predictions: {why}. No threshold "
+        "was chosen.",
         (),
         {"min_recall": settings.min_recall, "max_flagged_share": settings.max_flagged_share},
     )
@@ -755,7 +763,7 @@ def _cost_curve(
     )[0]
     low, high = _band(sweep.expected_cost_replicates, level)
     return Curve(
-        "expected_cost",
+        "cost_curve",
         "Expected cost per row against the threshold",
         "line",
         f"Threshold t on the probability of {event}",
