@@ -156,6 +156,12 @@ def _peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def _cpu_s() -> float:
+    """CPU seconds (user and system) this process has used since it started."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
 def _run_tasks(
     client: Any,
     func: Callable,
@@ -477,6 +483,7 @@ def _load(client: Any, spec: AuditSpec, objects: dict[str, Any]):
         else (client.scheduler_info()["workers"])
     )
     peaks = client.run(_peak_rss_mb)
+    cpu = client.run(_cpu_s)
     engine = {
         "name": "dask",
         "address": spec.engine.address,
@@ -494,6 +501,11 @@ def _load(client: Any, spec: AuditSpec, objects: dict[str, Any]):
         "peak_memory_mb": {
             "client": round(_peak_rss_mb()),
             "workers": {str(k): round(v) for k, v in sorted(peaks.items())},
+        },
+        # Since each process started: restart the workers before a run to read its own.
+        "cpu_s": {
+            "client": round(_cpu_s(), 1),
+            "workers": {str(k): round(v, 1) for k, v in sorted(cpu.items())},
         },
     }
     all_rows = AllRows(
