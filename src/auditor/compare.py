@@ -236,13 +236,23 @@ def _allowed(
 
 
 def _status_changes(reference: AuditResult, candidate: AuditResult) -> list[tuple[str, ...]]:
-    """(check id, reference status, candidate status, "worse" or "better") per change of rank."""
+    """(check id, reference status, candidate status, change) per check whose status changed.
+
+    The change is "worse" or "better" by rank, or "not run" for a check the candidate's
+    audit skipped: a check that did not run cannot have improved.
+    """
     changes = []
     for check in candidate.checks:
         before = reference.check(check.id)
-        if before is None or _STATUS_RANK[check.status] == _STATUS_RANK[before.status]:
+        if before is None or before.status == check.status:
             continue
-        change = "worse" if _STATUS_RANK[check.status] > _STATUS_RANK[before.status] else "better"
+        if check.status == "skipped":
+            change = "not run"
+        elif _STATUS_RANK[check.status] == _STATUS_RANK[before.status]:
+            continue
+        else:
+            worse = _STATUS_RANK[check.status] > _STATUS_RANK[before.status]
+            change = "worse" if worse else "better"
         changes.append((check.id, before.status, check.status, change))
     return changes
 

@@ -66,7 +66,8 @@ class AuditContext:
         Test-set predictions, from the model (computed once) or from a predictions file.
     baseline_model : estimator or None
         The user's fitted baseline model (``--baseline-model``), with the columns it takes
-        (``baseline_features``) and its test-set predictions (``baseline_predictions``).
+        (``baseline_features``) and its test-set predictions (``baseline_predictions``);
+        ``baseline_name`` names it in reports (its file's stem, or its type).
     challengers : tuple of Challenger
         Other candidate models (``--challenger``), each with its test-set predictions.
     """
@@ -89,6 +90,7 @@ class AuditContext:
     baseline_model: Any = None
     baseline_features: tuple[str, ...] = ()
     baseline_predictions: Predictions | None = None
+    baseline_name: str = ""
     challengers: tuple[Challenger, ...] = ()
     schema: Any = None  # the declared pandera DataFrameSchema (--schema), or None
     # --engine dask: statistics of every row (engine.partitioned.run.AllRows) while the

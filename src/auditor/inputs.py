@@ -104,8 +104,9 @@ def load_inputs(
     if predictions_source is not None:
         pred_df = _table(predictions_source, "predictions", "--predictions", files, notes)
     loading = {"trust_model": spec.trust_model, "files": files, "notes": notes}
+    baseline_source = baseline_model if baseline_model is not None else spec.baseline_model
     baseline_obj = _user_model(
-        baseline_model if baseline_model is not None else spec.baseline_model,
+        baseline_source,
         flag="--baseline-model",
         keyword="baseline_model",
         role="baseline_model",
@@ -230,6 +231,7 @@ def load_inputs(
         baseline_model=baseline_obj,
         baseline_features=baseline_features,
         baseline_predictions=baseline_preds,
+        baseline_name="" if baseline_obj is None else _model_name(baseline_source),
         challengers=challenger_models,
     )
     durations = {
@@ -269,18 +271,23 @@ def _user_model(
     return source
 
 
-def _challenger_sources(sources: Sequence[Any]) -> list[tuple[str, Any]]:
-    """(name, path or estimator) per challenger: the file name, or the estimator's type.
+def _model_name(source: Any) -> str:
+    """How reports name a compared model: its file's stem (``prod`` for prod.skops; the
+    suffix adds nothing and breaks figure labels), or its estimator's type."""
+    return Path(source).stem if isinstance(source, (str, Path)) else type(source).__name__
 
-    Names label the report's rows, so two files of one name (in different folders) are
-    told apart by their position.
+
+def _challenger_sources(sources: Sequence[Any]) -> list[tuple[str, Any]]:
+    """(name, path or estimator) per challenger.
+
+    Names label the report's rows, so an estimator given in memory is numbered, and two
+    files of one name (in different folders) are told apart by their position.
     """
     named = []
     for i, source in enumerate(sources):
-        if isinstance(source, (str, Path)):
-            name = Path(source).name
-        else:
-            name = f"challenger {i + 1} ({type(source).__name__})"
+        name = _model_name(source)
+        if not isinstance(source, (str, Path)):
+            name = f"challenger {i + 1} ({name})"
         taken = [n for n, _ in named]
         named.append((f"{name} (#{i + 1})" if name in taken else name, source))
     return named

@@ -146,6 +146,21 @@ def test_a_candidate_that_only_improves_is_better_and_passes(tmp_path, audit_dat
     assert "| `data.missing_values` | fail | pass | — | — | better |" in result.stdout
 
 
+def test_a_check_the_candidate_skipped_is_not_an_improvement(tmp_path, audit_data):
+    def warn_missing_values(data: dict) -> None:
+        check_of(data, "data.missing_values")["status"] = "warn"
+
+    def skip_missing_values(data: dict) -> None:
+        check_of(data, "data.missing_values").update(status="skipped", skip_reason="not asked")
+
+    ref = write(tmp_path / "ref.json", edited(audit_data, warn_missing_values))
+    cand = write(tmp_path / "cand.json", edited(audit_data, skip_missing_values))
+    result = invoke("compare", ref, cand)
+    assert result.exit_code == 0, result.output
+    assert result.stdout.startswith("**auditor compare: no change beyond tolerance.**\n")
+    assert "| `data.missing_values` | warn | skipped | — | — | not run |" in result.stdout
+
+
 def other_test_data(data: dict) -> None:
     test = next(i for i in data["inputs"] if i["role"] == "test")
     test["sha256"] = "f" * 64

@@ -187,7 +187,8 @@ def _comparison_verdict(comparison: CheckResult, own: dict) -> str:
         if row.get("change") in changed:
             changed[row["change"]].append(_name(row["metric"]))
     for row in _rows(comparison, "check_changes"):
-        changed[row["change"]].append(_check_id(row["check"]))
+        if row["change"] in changed:
+            changed[row["change"]].append(_check_id(row["check"]))
     if comparison.status == "pass":
         word = "BETTER" if changed["better"] else "no change beyond tolerance"
     else:

@@ -74,7 +74,7 @@ def test_the_better_challenger_is_recommended_and_the_equal_one_is_within_noise(
     result = run(context(test, models), CHECK_ID)
     rows = rows_by_model(result)
     better, equal = rows["challenger 1 (Pipeline)"], rows["challenger 2 (Pipeline)"]
-    champion = rows["Champion (Pipeline)"]
+    champion = rows["Champion (Pipeline)"]  # given in memory: named by its type
     assert better["result"] == "candidate worse"
     assert better["Holm p"] < 0.05
     assert equal["result"] == "not different beyond noise"
@@ -93,7 +93,10 @@ def test_a_candidate_that_ties_the_champion_keeps_the_champion(data, models):
     _, test = data
     tied = {**models, "champion": models["equal"]}
     result = run(context(test, tied, challengers=("champion",)), CHECK_ID)
-    assert result.summary.startswith("Keep the champion: the candidate is not better beyond noise")
+    assert result.summary.startswith(
+        "Keep the champion: the candidate is not better beyond noise (ROC AUC candidate - champion "
+    )
+    assert "), and no challenger is better than the candidate." in result.summary
     assert [f.code for f in result.findings] == ["not_better_than_champion"]
     assert result.status == "warn"
 
@@ -230,13 +233,14 @@ def test_the_cli_flag_is_repeatable_and_records_each_challenger(files):
     ]
     assert audit["manifest"]["spec"]["challengers"] == ["better.skops", "equal.skops"]
     (check,) = audit["checks"]
+    # Files are named by their stem: the suffix adds nothing and breaks figure labels.
     assert [row[0] for row in check["tables"][0]["rows"]] == [
         "Candidate",
-        "Champion (Pipeline)",
-        "better.skops",
-        "equal.skops",
+        "Champion (champion)",
+        "better",
+        "equal",
     ]
-    assert check["summary"].startswith("Challenger 'better.skops' is better than the candidate")
+    assert check["summary"].startswith("Challenger 'better' is better than the candidate")
 
 
 def test_a_pickled_challenger_needs_trust(files, models):
@@ -271,6 +275,6 @@ def test_the_api_takes_estimators_and_paths_together(files, data, models):
     assert [row[0] for row in check.tables[0].rows] == [
         "Candidate",
         "challenger 1 (Pipeline)",
-        "better.skops",
+        "better",
     ]
     assert [f.file_name for f in result.inputs if f.role == "challenger"] == ["better.skops"]

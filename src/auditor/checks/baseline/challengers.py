@@ -179,7 +179,7 @@ def _entrants(ctx: AuditContext) -> dict[str, tuple[str, Predictions]]:
     """Every model the candidate is compared with, by name: (role, test predictions)."""
     entrants = {}
     if ctx.baseline_predictions is not None:
-        name = f"Champion ({type(ctx.baseline_model).__name__})"
+        name = f"Champion ({ctx.baseline_name})"
         entrants[name] = (CHAMPION, ctx.baseline_predictions)
     for challenger in ctx.challengers:
         entrants[challenger.name] = (CHALLENGER, challenger.predictions)
@@ -287,9 +287,11 @@ def _decision(rivals: list[Rival], metric: MetricSpec, alpha: float) -> tuple[st
                 _evidence(champion, metric),
             )
         )
+        challengers_too = any(r.role == CHALLENGER for r in rivals)
         return (
             "Keep the champion: the candidate is not better beyond noise "
-            f"({_difference_text(champion, metric)}).",
+            f"({_difference_text(champion, metric)})"
+            + (", and no challenger is better than the candidate." if challengers_too else "."),
             findings,
         )
     if champion is not None:
