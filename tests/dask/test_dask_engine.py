@@ -37,7 +37,7 @@ from auditor.spec import AuditSpec, EngineSettings  # noqa: E402
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
 from make_dask_dataset import make_file  # noqa: E402
 
-CHECKS = ["performance.holdout_metrics", "data.missing_values"]
+CHECKS = ["performance.holdout_metrics", "data.missing_values", "data.class_imbalance"]
 COUNTS = (
     "accuracy",
     "balanced_accuracy",
@@ -135,11 +135,13 @@ def test_intervals_agree_within_monte_carlo_error(both):
         assert ours[key].ci_low == pytest.approx(theirs[key].ci_low, rel=1e-12)
 
 
-def test_missing_values_count_every_row(both):
+@pytest.mark.parametrize("check", ["data.missing_values", "data.class_imbalance"])
+def test_data_checks_count_every_row(both, check):
     dask_result, memory = both
-    ours = measurements(dask_result, "data.missing_values")
-    theirs = measurements(memory, "data.missing_values")
-    assert ours["max_missing_share"].value == theirs["max_missing_share"].value
+    ours = measurements(dask_result, check)
+    theirs = measurements(memory, check)
+    for key, m in theirs.items():
+        assert ours[key].value == m.value, key
     assert ours["rows_used"].note == "all 3,600 test rows"
 
 

@@ -111,6 +111,9 @@ def class_imbalance(ctx: AuditContext, params: ClassImbalanceParams) -> CheckOut
         )
         for name, frame in present_splits(ctx).items()
     }
+    full = ctx.all_rows  # --engine dask: the class counts of every row
+    if full is not None and full.class_counts:
+        counts = {name: full.class_counts[name] for name in counts}
     test = counts["test"]
     n_test = int(test.sum())
     judged_on = _judged_metric(ctx, params)
@@ -196,6 +199,11 @@ def class_imbalance(ctx: AuditContext, params: ClassImbalanceParams) -> CheckOut
             Measurement("n_smallest_class_test_rows", float(smallest), greater_is_better=True),
             Measurement(
                 "smallest_class_test_share", float(smallest / n_test), greater_is_better=True
+            ),
+            *(
+                (Measurement("rows_used", float(n_test), note=f"all {n_test:,} test rows"),)
+                if full is not None and full.class_counts
+                else ()
             ),
         ),
         tables=(

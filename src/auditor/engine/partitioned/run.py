@@ -53,6 +53,7 @@ class AllRows:
 
     rows: dict[str, int]  # labelled rows per split
     missing: dict[str, dict[str, int]]  # missing cells per column per split
+    class_counts: dict[str, np.ndarray] = field(default_factory=dict)  # per split, by class
     holdout: dict[str, Any] | None = None  # metric key -> HoldoutScore on all rows
     cells: Any = None  # holdout.BinaryCells: the compressed test set (binary)
     auc_bound: float | None = None  # binned ROC AUC: at most this far from exact
@@ -87,6 +88,7 @@ class _Result:
     profile: Profile
     holdout: BinaryPartial | RegressionPartial | None
     sample: pd.DataFrame
+    labels: pd.Series | None = None  # label value counts (classification)
 
 
 def _labels(group: RowGroup, target: str, storage_options: dict) -> tuple[pd.Series, bool, int]:
@@ -148,7 +150,8 @@ def _partition(group: RowGroup, plan: _Plan, model: Any, storage_options: dict) 
     sample = frame.loc[keep]
     # The sample in row-hash order: the same rows in the same order for any partitioning.
     sample = sample.iloc[np.argsort(hashes[keep], kind="stable")]
-    return _Result(len(frame), dropped, profile, holdout, sample)
+    labels = frame[plan.target].value_counts() if plan.classes else None
+    return _Result(len(frame), dropped, profile, holdout, sample, labels)
 
 
 def _peak_rss_mb() -> float:
@@ -269,7 +272,7 @@ def load_partitioned(spec: AuditSpec, objects: dict[str, Any] | None = None):
 
 
 def _load(client: Any, spec: AuditSpec, objects: dict[str, Any]):
-    from auditor.context import detect_task, sorted_labels
+    from auditor.context import detect_task, encode_labels, sorted_labels
     from auditor.engine.partitioned.holdout import (
         auc_binning_bound,
         binary_scores,
@@ -396,7 +399,13 @@ def _load(client: Any, spec: AuditSpec, objects: dict[str, Any]):
             score_is_positive=score_is_positive,
             model_features=model_features,
         )
-        merged: dict[str, Any] = {"rows": 0, "dropped": 0, "profile": Profile(), "holdout": None}
+        merged: dict[str, Any] = {
+            "rows": 0,
+            "dropped": 0,
+            "profile": Profile(),
+            "holdout": None,
+            "labels": None,
+        }
         samples: list[pd.DataFrame] = []
 
         def add(result: _Result, merged: dict[str, Any] = merged, samples: list = samples) -> None:
@@ -410,6 +419,12 @@ def _load(client: Any, spec: AuditSpec, objects: dict[str, Any]):
                     else merged["holdout"] + result.holdout
                 )
             samples.append(result.sample)
+            if result.labels is not None:
+                merged["labels"] = (
+                    result.labels
+                    if merged["labels"] is None
+                    else merged["labels"].add(result.labels, fill_value=0)
+                )
 
         _run_tasks(
             client,
@@ -508,8 +523,19 @@ def _load(client: Any, spec: AuditSpec, objects: dict[str, Any]):
             "workers": {str(k): round(v, 1) for k, v in sorted(cpu.items())},
         },
     }
+    class_counts = {}
+    if ctx.classes:
+        for name, merged in results.items():
+            labels = merged["labels"]
+            codes = encode_labels(
+                pd.Series(labels.index), ctx.classes, source=f"the {name} target {target!r}"
+            )
+            class_counts[name] = np.bincount(
+                codes, weights=labels.to_numpy(dtype=float), minlength=len(ctx.classes)
+            ).astype(np.int64)
     all_rows = AllRows(
         rows={name: results[name]["rows"] for name in results},
+        class_counts=class_counts,
         missing={name: dict(results[name]["profile"].missing) for name in results},
         holdout=holdout,
         cells=cells,
