@@ -103,7 +103,7 @@ def test_first_page_answers_whether_the_model_ships(loans_pdf):
         "What to do:",
         "Weakest slice",
         "'credit_score",
-        "(475 test rows, 31.7%)",
+        "(591 test rows, 39.4%)",
         "What the audit ran on",
         "loans_test.csv",
         "88ff5b50ac2a",

@@ -391,10 +391,10 @@ def find_slices(
             draws = [rng.permutation(flags_d.size)[:n_errors] for _ in range(n_permutations)]
         else:
             # Null errors drawn where the model expects them (E rows, without replacement).
-            weights = np.maximum(expected[discovery], 1e-9)
-            weights = weights / weights.sum()
+            error_odds = np.maximum(expected[discovery], 1e-9)
+            error_odds = error_odds / error_odds.sum()
             draws = [
-                rng.choice(flags_d.size, n_errors, replace=False, p=weights)
+                rng.choice(flags_d.size, n_errors, replace=False, p=error_odds)
                 for _ in range(n_permutations)
             ]
         permuted = np.stack([np.sort(d) for d in draws])

@@ -239,3 +239,16 @@ def test_weights_unrelated_to_errors_raise_nothing():
         select=[CHECK_ID],
     ).check(CHECK_ID)
     assert not [f for f in result.findings if f.severity != "low"]
+
+
+def test_small_tables_report_the_shares_of_the_second_question_as_shares_of_rows():
+    # Below 2,000 rows the search runs in permutation mode, which draws its null errors in
+    # proportion to the model's expected errors: those draws must not leak into the shares.
+    test, predictions, _ = adult_like(1_500, 2)
+    result = run(test, predictions)
+    beyond = next(t for t in result.tables if t.key == "unexpected_error_slices")
+    assert beyond.rows
+    columns = beyond.columns
+    for row in beyond.rows:
+        cells = dict(zip(columns, row, strict=True))
+        assert cells["share"] == pytest.approx(cells["rows"] / len(test))

@@ -74,7 +74,7 @@ _MAX_PAIR_ROWS = 20
 _REJECTIONS = {
     "support": "holds more than {max_support:.0%} of the rows",
     "rows": "too few rows on the confirmation half",
-    "significance": "not significant after {method} over {n} candidates",
+    "significance": "not significant after {method} over {candidates}",
     "lift": "lift below {min_lift:g}",
     "expected": "not {min_lift:g} times the errors the model's probabilities expect",
     "difference": "difference below the absolute floor",
@@ -158,21 +158,14 @@ class WeakSegmentsParams:
     )
     fail_lift: float = param(
         2.0,
-        "A slice with more errors than the model's probabilities say whose lift (error ratio "
-        "to the rest) is at least this at the low end of its 95% interval, and that holds "
-        "fail_support of the rows, is high severity (the check fails); other such slices are "
-        "medium (the check warns).",
+        "A flagged slice whose lift (error ratio to the rest) is at least this at the low "
+        "end of its 95% interval, and that holds fail_support of the rows, is high severity "
+        "(the check fails); other flagged slices are medium (the check warns). Flagged: with "
+        "probabilities, a slice erring beyond them; without, a slice erring most.",
         minimum=1.0,
     )
     fail_support: float = param(
         0.02, "Share of rows a slice needs for high severity (with fail_lift).", share=True
-    )
-    warn_lift: float = param(
-        1.5,
-        "Where the model errs most: a reported slice whose lift is at least this at the low "
-        "end of its 95% interval, on fail_support of the rows, is medium severity (the check "
-        "warns); milder ones are low (listed, no warning: every model errs more somewhere).",
-        minimum=1.0,
     )
 
     def __post_init__(self) -> None:
@@ -180,11 +173,6 @@ class WeakSegmentsParams:
         if self.error not in ERRORS:
             raise InputError(
                 f"{where} key 'error' must be one of {', '.join(ERRORS)}, got {self.error!r}."
-            )
-        if self.warn_lift > self.fail_lift:
-            raise InputError(
-                f"{where} key 'warn_lift' ({self.warn_lift!r}) must not exceed fail_lift "
-                f"({self.fail_lift!r}): a slice that fails also warns."
             )
         if self.max_support <= 0:
             raise InputError(
@@ -265,12 +253,13 @@ def weak_segments(ctx: AuditContext, params: WeakSegmentsParams) -> CheckOutcome
     errs more near its decision boundary, and says so: that answers the first question,
     not the second.
 
-    Severity: a slice of the second question is ``high`` (the check fails) when the low
-    end of the 95% interval of its error ratio to the rest is at least ``fail_lift`` and it
-    holds at least ``fail_support`` of the rows, ``medium`` (the check warns) otherwise. A
-    slice of the first question is ``medium`` when that low end reaches ``warn_lift`` on
-    ``fail_support`` of the rows, else ``low`` (listed without a warning: every model errs
-    more somewhere, near its decision boundary at least).
+    Severity: a flagged slice is ``high`` (the check fails) when the low end of the 95%
+    interval of its error ratio to the rest is at least ``fail_lift`` and it holds at least
+    ``fail_support`` of the rows, ``medium`` (the check warns) otherwise. With class
+    probabilities the slices of the second question are the flagged ones, and those of the
+    first are ``low`` notes (every model errs more somewhere, near its decision boundary at
+    least, and says so through its probabilities); without probabilities, or for losses,
+    the first question is the only one and its slices are flagged.
     Candidates that were not reported stay in the tables with the requirement they missed.
 
     No finding means that no slice of up to ``max_conditions`` conditions with at least the
@@ -332,13 +321,14 @@ def weak_segments(ctx: AuditContext, params: WeakSegmentsParams) -> CheckOutcome
     most = search(None)
     expected = expected_errors(error, data)
     beyond = None if expected is None else search(expected)
+    applies = beyond is not None
     findings = [
-        _finding(rank, s, most, error, params, population, ERRS_MOST)
+        _finding(rank, s, most, error, params, population, ERRS_MOST, applies)
         for rank, s in enumerate(most.slices, start=1)
     ]
     if beyond is not None:
         findings += [
-            _finding(rank, s, beyond, error, params, population, ERRS_BEYOND_PROBABILITIES)
+            _finding(rank, s, beyond, error, params, population, ERRS_BEYOND_PROBABILITIES, applies)
             for rank, s in enumerate(beyond.slices, start=1)
         ]
     context = _SearchText(error, params, len(columns), population)
@@ -525,7 +515,7 @@ class _SearchText:
         reason = _REJECTIONS[s.rejected_by].format(
             max_support=p.max_support,
             method=_METHOD_NAMES[p.fdr_method] if report.mode == "split" else "permutations",
-            n=len(report.tested),
+            candidates=f"{len(report.tested)} candidate{'s' if len(report.tested) != 1 else ''}",
             min_lift=p.min_lift,
         )
         if s.rejected_by == "significance":
@@ -600,18 +590,25 @@ def _finite(value: float) -> float | None:
 
 
 def _finding(
-    rank, s: SliceEstimate, report: SliceReport, error, params, population, question
+    rank,
+    s: SliceEstimate,
+    report: SliceReport,
+    error,
+    params,
+    population,
+    question,
+    probabilities_apply: bool,
 ) -> Finding:
-    # The pessimistic end of the interval decides, as the gate does for metrics. Errors the
-    # model did not expect (question 2) can fail the check; where it errs most (question 1)
-    # warns at most, since every model errs more somewhere (the gate's max_slice_lift can
-    # still fail a build on it).
+    # The pessimistic end of the interval decides, as the gate does for metrics. Every model
+    # errs more somewhere, near its decision boundary at least: with probabilities, where it
+    # errs most is reported as a note, and what decides is whether it errs beyond what its
+    # probabilities say. Without them the first question is the only one, and decides.
     lift_low = s.lift_ci[0] if math.isfinite(s.lift_ci[0]) else s.lift
     meaningful = s.share >= params.fail_support
-    if question == ERRS_BEYOND_PROBABILITIES:
-        severity = "high" if lift_low >= params.fail_lift and meaningful else "medium"
+    if question == ERRS_MOST and probabilities_apply:
+        severity = "low"
     else:
-        severity = "medium" if lift_low >= params.warn_lift and meaningful else "low"
+        severity = "high" if lift_low >= params.fail_lift and meaningful else "medium"
     columns = tuple(dict.fromkeys(c["column"] for c in s.conditions))
     evidence = {
         "question": question,
