@@ -233,3 +233,48 @@ def test_partials_merge_exactly_whatever_the_split():
     from auditor.engine.partitioned.holdout import regression_scores
 
     assert regression_scores(merged)["r2"].value == pytest.approx(r2_score(y, y_pred), rel=1e-9)
+
+
+def write_parts(frame: pd.DataFrame, folder: Path, files: int = 2) -> Path:
+    folder.mkdir()
+    for i, part in enumerate(np.array_split(np.arange(len(frame)), files)):
+        frame.iloc[part].to_parquet(folder / f"part-{i}.parquet", row_group_size=400)
+    return folder
+
+
+def compare_holdout(address: str, frame: pd.DataFrame, folder: Path, **exact_to) -> None:
+    predictions = [c for c in frame.columns if c == "prediction" or c.startswith("proba_")]
+    memory = auditor.audit(
+        test=frame.drop(columns=predictions),
+        predictions=frame[predictions],
+        target="label",
+        select=["performance.holdout_metrics"],
+    )
+    ours = measurements(dask_audit(address, folder), "performance.holdout_metrics")
+    theirs = measurements(memory, "performance.holdout_metrics")
+    assert set(theirs) <= set(ours)
+    for key, m in theirs.items():
+        tolerance = exact_to.get(key, 1e-9)
+        assert ours[key].value == pytest.approx(m.value, rel=tolerance, abs=tolerance), key
+
+
+def test_multiclass_on_every_row(cluster, tmp_path):
+    rng = np.random.default_rng(1)
+    n, classes = 1500, np.array(["a", "b", "c"])
+    logits = rng.normal(size=(n, 3))
+    proba = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+    label = np.array([rng.choice(3, p=p) for p in proba])
+    frame = pd.DataFrame({"x": rng.normal(size=n), "label": classes[label]})
+    frame["prediction"] = classes[proba.argmax(axis=1)]
+    for j, c in enumerate(classes):
+        frame[f"proba_{c}"] = proba[:, j]
+    compare_holdout(cluster, frame, write_parts(frame, tmp_path / "multi"), roc_auc_ovr=1e-4)
+
+
+def test_regression_on_every_row(cluster, tmp_path):
+    rng = np.random.default_rng(2)
+    n = 1500
+    x = rng.normal(size=n)
+    frame = pd.DataFrame({"x": x, "label": 100 + 3 * x + rng.normal(size=n)})
+    frame["prediction"] = 100 + 3 * x
+    compare_holdout(cluster, frame, write_parts(frame, tmp_path / "reg"))

@@ -80,8 +80,10 @@ def holdout_metrics(ctx: AuditContext, params: HoldoutMetricsParams) -> CheckOut
     if full is not None and full.cells is not None:
         data, counts = full.cells.data, full.cells.counts
     n_rows = data.n if full is None else full.rows["test"]
+    # Compressed rows may lack the probabilities (multiclass): the scores say what was measured.
+    listed = metrics_for(data) if full is None else tuple(METRICS_BY_KEY[k] for k in scores)
     measurements = []
-    for m in metrics_for(data):
+    for m in listed:
         score = scores[m.key]
         low, high = score.interval(params.confidence)
         measurements.append(Measurement(m.key, score.value, low, high, m.greater_is_better))
@@ -91,18 +93,14 @@ def holdout_metrics(ctx: AuditContext, params: HoldoutMetricsParams) -> CheckOut
             Measurement("rows_used", float(n_rows), note=f"all {n_rows:,} test rows")
         )
     if ctx.test_weights is not None:
-        measurements.append(
-            Measurement("effective_test_rows", scores[metrics_for(data)[0].key].rows)
-        )
+        measurements.append(Measurement("effective_test_rows", scores[listed[0].key].rows))
 
     findings = _small_class_findings(data, params, counts) if data.task != "regression" else []
-    headline = primary_metric(data)
+    headline = primary_metric(ctx.test_eval)
     head = next(m for m in measurements if m.key == headline)
     if head.value is not None and head.value >= params.near_perfect:
         findings.append(_near_perfect(head, params))
-    findings += _interval_caveats(
-        {m.key: scores[m.key] for m in metrics_for(data)}, params.confidence
-    )
+    findings += _interval_caveats({m.key: scores[m.key] for m in listed}, params.confidence)
     interval = (
         f" [{head.ci_low:.3f}, {head.ci_high:.3f}] ({params.confidence:.0%} "
         f"{scores[headline].method})"

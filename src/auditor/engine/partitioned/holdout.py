@@ -21,11 +21,12 @@ from auditor.engine.partitioned.partials import (
     COARSE_BINS,
     FINE_BINS,
     BinaryPartial,
+    MulticlassPartial,
     RegressionPartial,
     bin_scores,
 )
 from auditor.evaluation import HoldoutScore
-from auditor.metrics import EvalData, metrics_for
+from auditor.metrics import METRICS, EvalData, metrics_for
 
 _EXACT_SUMS = {"brier_score": 0, "log_loss": 1}
 _BINNED = ("roc_auc", "average_precision")
@@ -109,3 +110,51 @@ def regression_scores(merged: RegressionPartial) -> dict[str, HoldoutScore]:
         key: HoldoutScore(float(v[0]), np.asarray(v[1:], float), None, rows)
         for key, v in values.items()
     }
+
+
+def _auc_from_histograms(own: np.ndarray, other: np.ndarray) -> np.ndarray:
+    """ROC AUC of scores binned in increasing bins: (..., bins) histograms of the class's
+    rows (``own``) and the others' rows; rows in one bin count as tied."""
+    below = np.cumsum(other, axis=-1) - other
+    n_own, n_other = own.sum(axis=-1), other.sum(axis=-1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        auc = (own * (below + 0.5 * other)).sum(axis=-1) / (n_own * n_other)
+    return np.where((n_own > 0) & (n_other > 0), auc, np.nan)
+
+
+def multiclass_scores(
+    merged: MulticlassPartial, classes: tuple, has_proba: bool
+) -> tuple[dict[str, HoldoutScore], EvalData, np.ndarray]:
+    """Multiclass metrics on all rows with replicates; and the (true, predicted) cells
+    with their counts for the tables."""
+    k = len(classes)
+    cells = np.flatnonzero(merged.confusion)
+    y, y_pred = np.divmod(cells, k)
+    data = EvalData("multiclass", y.astype(np.intp), y_pred.astype(np.intp), None, classes, 1)
+    counts = merged.confusion[cells].astype(np.float64)
+    n = float(counts.sum())
+    replicate_w = merged.confusion_rep[:, cells]
+    scores = {}
+    for metric in metrics_for(data):
+        value = float(metric.weighted(data, counts[None, :])[0])
+        replicates = metric.weighted(data, replicate_w)
+        trials = None
+        if metric.share_of is not None:
+            trials = float(counts[metric.share_of(data)].sum())
+        scores[metric.key] = HoldoutScore(value, np.asarray(replicates, float), trials, n)
+    if has_proba:
+        fine = merged.ovr.astype(np.float64)
+        point = float(np.mean(_auc_from_histograms(fine[:, 1], fine[:, 0])))
+        coarse = merged.ovr_rep.reshape(-1, k, 2, COARSE_BINS)
+        replicates = np.mean(_auc_from_histograms(coarse[:, :, 1], coarse[:, :, 0]), axis=1)
+        from_fine = fine.reshape(k, 2, COARSE_BINS, FINE_BINS // COARSE_BINS).sum(axis=3)
+        coarse_point = float(np.mean(_auc_from_histograms(from_fine[:, 1], from_fine[:, 0])))
+        scores["roc_auc_ovr"] = HoldoutScore(point, replicates + (point - coarse_point), None, n)
+        scores["log_loss"] = HoldoutScore(
+            merged.log_loss / n,
+            merged.log_loss_rep / merged.confusion_rep.sum(axis=1),
+            None,
+            n,
+        )
+    order = [m.key for m in METRICS if m.key in scores]
+    return {key: scores[key] for key in order}, data, counts

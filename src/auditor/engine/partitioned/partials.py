@@ -185,3 +185,72 @@ def profile_partial(frame: pd.DataFrame, hashes: np.ndarray) -> Profile:
         {str(c): str(t) for c, t in frame.dtypes.items()},
         int(hashes.sum(dtype=np.uint64)) if hashes.size else 0,
     )
+
+
+@dataclass
+class MulticlassPartial:
+    """K classes: counts of (true class, predicted class), per class a histogram of its
+    probability among its own rows and among the others (one-vs-rest ROC AUC), the exact
+    log-loss sum, and the Poisson bootstrap replicates of each (coarse bins)."""
+
+    confusion: np.ndarray  # (K * K,) int64
+    ovr: np.ndarray  # (K, 2, FINE_BINS) int64: [class c, (other, own), bin]
+    log_loss: float
+    confusion_rep: np.ndarray  # (B, K * K)
+    ovr_rep: np.ndarray  # (B, K * 2 * COARSE_BINS)
+    log_loss_rep: np.ndarray  # (B,)
+
+    def __add__(self, other: MulticlassPartial) -> MulticlassPartial:
+        return MulticlassPartial(
+            self.confusion + other.confusion,
+            self.ovr + other.ovr,
+            self.log_loss + other.log_loss,
+            self.confusion_rep + other.confusion_rep,
+            self.ovr_rep + other.ovr_rep,
+            self.log_loss_rep + other.log_loss_rep,
+        )
+
+
+def multiclass_partial(
+    y: np.ndarray,
+    y_pred: np.ndarray,
+    proba: np.ndarray | None,
+    hashes: np.ndarray,
+    n_replicates: int,
+) -> MulticlassPartial:
+    """``y``/``y_pred`` class codes; ``proba`` (rows, K) in class order, or None."""
+    k = (
+        proba.shape[1]
+        if proba is not None
+        else int(max(y.max(initial=0), y_pred.max(initial=0)) + 1)
+    )
+    k = max(k, 2)
+    pair = (y * k + y_pred).astype(np.int64)
+    confusion = np.bincount(pair, minlength=k * k)
+    ovr = np.zeros((k, 2, FINE_BINS), dtype=np.int64)
+    ovr_cells = []
+    per_row = np.zeros(y.size)
+    if proba is not None:
+        for c in range(k):
+            own = (y == c).astype(np.int64)
+            fine_bins = score_bins(proba[:, c], FINE_BINS)
+            ovr[c] = np.bincount(own * FINE_BINS + fine_bins, minlength=2 * FINE_BINS).reshape(
+                2, FINE_BINS
+            )
+            ovr_cells.append((c * 2 + own) * COARSE_BINS + score_bins(proba[:, c], COARSE_BINS))
+        clipped = np.clip(proba, _EPS, 1 - _EPS)
+        clipped = clipped / clipped.sum(axis=1, keepdims=True)
+        per_row = -np.log(clipped[np.arange(y.size), y])
+    confusion_rep = np.zeros((n_replicates, k * k))
+    ovr_rep = np.zeros((n_replicates, k * 2 * COARSE_BINS))
+    log_loss_rep = np.zeros(n_replicates)
+    for start in range(0, y.size, _CHUNK_ROWS):
+        part = slice(start, start + _CHUNK_ROWS)
+        W = poisson_weights(hashes[part], n_replicates)
+        confusion_rep += _replicate_sums(W, pair[part], k * k)
+        for cells in ovr_cells:
+            ovr_rep += _replicate_sums(W, cells[part], k * 2 * COARSE_BINS)
+        log_loss_rep += per_row[part] @ W.astype(np.float64)
+    return MulticlassPartial(
+        confusion.astype(np.int64), ovr, float(per_row.sum()), confusion_rep, ovr_rep, log_loss_rep
+    )

@@ -21,9 +21,11 @@ import pandas as pd
 from auditor.engine.partitioned.hashing import row_hashes, uniform
 from auditor.engine.partitioned.partials import (
     BinaryPartial,
+    MulticlassPartial,
     Profile,
     RegressionPartial,
     binary_partial,
+    multiclass_partial,
     profile_partial,
     regression_partial,
 )
@@ -78,6 +80,7 @@ class _Plan:
     positive: int = 1
     score_column: str | None = None  # binary: the column of a class probability
     score_is_positive: bool = True
+    proba_columns: tuple[str, ...] = ()  # multiclass: one per class, in class order
     model_features: tuple[str, ...] = ()
 
 
@@ -86,7 +89,7 @@ class _Result:
     rows: int
     dropped: int
     profile: Profile
-    holdout: BinaryPartial | RegressionPartial | None
+    holdout: BinaryPartial | MulticlassPartial | RegressionPartial | None
     sample: pd.DataFrame
     labels: pd.Series | None = None  # label value counts (classification)
 
@@ -112,17 +115,23 @@ def _partition(group: RowGroup, plan: _Plan, model: Any, storage_options: dict) 
     data = frame.drop(columns=list(plan.prediction_columns))
     profile = profile_partial(data, hashes)
     holdout = None
-    if plan.task in ("binary", "regression") and (plan.prediction_columns or model is not None):
+    if plan.task is not None and (plan.prediction_columns or model is not None):
         source = f"{group.path} (row group {group.index})"
         if model is not None:
             predictions = predict_frame(
                 model, frame[list(plan.model_features)], plan.task, plan.classes
             )
             y_pred = predictions.y_pred
-            score = None if predictions.proba is None else predictions.proba[:, plan.positive]
+            proba = predictions.proba
+            score = None if proba is None else proba[:, plan.positive]
         else:
             y_pred = frame["prediction"].to_numpy()
             score = None
+            proba = (
+                frame[list(plan.proba_columns)].to_numpy(dtype=float)
+                if plan.proba_columns
+                else None
+            )
             if plan.score_column is not None:
                 raw = frame[plan.score_column].to_numpy(dtype=float)
                 score = raw if plan.score_is_positive else 1 - raw
@@ -138,14 +147,17 @@ def _partition(group: RowGroup, plan: _Plan, model: Any, storage_options: dict) 
             codes = encode_labels(
                 pd.Series(y_pred), plan.classes, source=f"predictions in {source}"
             )
-            holdout = binary_partial(
-                y,
-                codes,
-                np.zeros(len(frame)) + 0.5 if score is None else score,
-                plan.positive,
-                hashes,
-                plan.replicates,
-            )
+            if plan.task == "multiclass":
+                holdout = multiclass_partial(y, codes, proba, hashes, plan.replicates)
+            else:
+                holdout = binary_partial(
+                    y,
+                    codes,
+                    np.zeros(len(frame)) + 0.5 if score is None else score,
+                    plan.positive,
+                    hashes,
+                    plan.replicates,
+                )
     keep = uniform(hashes, SAMPLE_STREAM) < plan.sample_fraction
     sample = frame.loc[keep]
     # The sample in row-hash order: the same rows in the same order for any partitioning.
@@ -274,8 +286,10 @@ def load_partitioned(spec: AuditSpec, objects: dict[str, Any] | None = None):
 def _load(client: Any, spec: AuditSpec, objects: dict[str, Any]):
     from auditor.context import detect_task, encode_labels, sorted_labels
     from auditor.engine.partitioned.holdout import (
+        BinaryCells,
         auc_binning_bound,
         binary_scores,
+        multiclass_scores,
         regression_scores,
     )
     from auditor.inputs import _positive_index, load_inputs
@@ -365,6 +379,17 @@ def _load(client: Any, spec: AuditSpec, objects: dict[str, Any]):
             if column in prediction_columns:
                 score_column, score_is_positive = column, is_positive
                 break
+    proba_columns: tuple[str, ...] = ()
+    if task == "multiclass" and model is None:
+        wanted = [f"{PROBA_PREFIX}{c}" for c in classes]
+        present = [c for c in wanted if c in prediction_columns]
+        if present and len(present) < len(wanted):
+            raise InputError(
+                f"The test dataset lacks probability columns "
+                f"{preview([c for c in wanted if c not in prediction_columns])}. Give one "
+                "proba_<class> column per class."
+            )
+        proba_columns = tuple(present)
     model_features: tuple[str, ...] = ()
     if model is not None:
         names = getattr(model, "feature_names_in_", None)
@@ -397,6 +422,7 @@ def _load(client: Any, spec: AuditSpec, objects: dict[str, Any]):
             positive=positive,
             score_column=score_column,
             score_is_positive=score_is_positive,
+            proba_columns=proba_columns,
             model_features=model_features,
         )
         merged: dict[str, Any] = {
@@ -482,11 +508,15 @@ def _load(client: Any, spec: AuditSpec, objects: dict[str, Any]):
         )
     elif isinstance(merged_holdout, RegressionPartial):
         holdout = regression_scores(merged_holdout)
-    elif task == "multiclass":
-        notes.append(
-            "Multiclass holdout metrics are computed on the sample: the Dask engine merges "
-            "binary and regression metrics only."
-        )
+    elif isinstance(merged_holdout, MulticlassPartial):
+        has_proba = ctx.predictions is not None and ctx.predictions.proba is not None
+        holdout, data, counts = multiclass_scores(merged_holdout, ctx.classes, has_proba)
+        cells = BinaryCells(data, counts)
+        if has_proba:
+            notes.append(
+                "The one-vs-rest ROC AUC on all rows is computed on each class's probability "
+                "binned in 65,536 logit bins."
+            )
     for name, merged in results.items():
         if merged["dropped"]:
             notes.append(
