@@ -278,3 +278,27 @@ def test_regression_on_every_row(cluster, tmp_path):
     frame = pd.DataFrame({"x": x, "label": 100 + 3 * x + rng.normal(size=n)})
     frame["prediction"] = 100 + 3 * x
     compare_holdout(cluster, frame, write_parts(frame, tmp_path / "reg"))
+
+
+def test_a_model_scores_each_partition_on_the_workers(cluster, tmp_path):
+    from sklearn.linear_model import LogisticRegression
+
+    rng = np.random.default_rng(3)
+    n = 1500
+    frame = pd.DataFrame({"a": rng.normal(size=n), "b": rng.normal(size=n)})
+    frame["label"] = (frame.a + rng.normal(size=n) > 0).astype(int)
+    model = LogisticRegression().fit(frame[["a", "b"]], frame.label)
+    folder = write_parts(frame, tmp_path / "scored")
+    memory = auditor.audit(test=frame, model=model, target="label", select=CHECKS)
+    engine = EngineSettings(name="dask", address=cluster)
+    ours = run_audit(
+        AuditSpec(test=str(folder), target="label", engine=engine),
+        objects={"model": model},
+        select=CHECKS,
+    )
+    a = measurements(ours, "performance.holdout_metrics")
+    b = measurements(memory, "performance.holdout_metrics")
+    for key in ("accuracy", "f1", "matthews_corrcoef", "n_test_rows"):
+        assert a[key].value == b[key].value, key
+    assert a["log_loss"].value == pytest.approx(b["log_loss"].value, rel=1e-9)
+    assert a["roc_auc"].value == pytest.approx(b["roc_auc"].value, abs=1e-4)
