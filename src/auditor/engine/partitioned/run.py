@@ -177,6 +177,32 @@ def _cpu_s() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
+def _combine(a: _Result, b: _Result) -> _Result:
+    """Two partial results as one (runs on a worker: the tree reduction's step)."""
+    holdout = (
+        a.holdout
+        if b.holdout is None
+        else b.holdout
+        if a.holdout is None
+        else a.holdout + b.holdout
+    )
+    labels = (
+        b.labels
+        if a.labels is None
+        else a.labels
+        if b.labels is None
+        else a.labels.add(b.labels, fill_value=0)
+    )
+    return _Result(
+        a.rows + b.rows,
+        a.dropped + b.dropped,
+        a.profile + b.profile,
+        holdout,
+        pd.concat([a.sample, b.sample]),
+        labels,
+    )
+
+
 def _run_tasks(
     client: Any,
     func: Callable,
@@ -184,37 +210,61 @@ def _run_tasks(
     merge: Callable[[Any], None],
     *args: Any,
     what: str,
-    rows_of: Callable[[Any], int] | None = None,
-    total_rows: int | None = None,
+    combine: Callable[[Any, Any], Any] | None = None,
 ) -> None:
-    """Submit one task per item, merge results as they arrive, say progress on stderr."""
+    """Submit one task per row group; say progress on stderr as they finish.
+
+    Without ``combine`` each result comes to this process and is merged here. With it the
+    results are combined pairwise on the workers as they finish (a tree reduction), and
+    only the last one comes here: the client receives one partial, not one per row group.
+    """
     from distributed import as_completed
 
     futures = client.map(func, items, *[[a] * len(items) for a in args], pure=False, retries=1)
+    rows = {f.key: item.rows for f, item in zip(futures, items, strict=True)}
+    total_rows = sum(rows.values())
     started = last = time.perf_counter()
     done_rows = done = 0
+    pending: list[Any] = []
+    combined: list[Any] = []
     try:
-        for future in as_completed(futures):
-            try:
-                result = future.result()
-            except PartitionReadError as exc:
-                raise InputError(_unreadable(exc)) from None
-            merge(result)
-            future.release()
-            done += 1
-            if rows_of is not None:
-                done_rows += rows_of(result)
+        finished = as_completed(futures)
+        for future in finished:
+            if future.status == "error":
+                try:
+                    future.result()
+                except PartitionReadError as exc:
+                    raise InputError(_unreadable(exc)) from None
+            if future.key in rows:
+                done += 1
+                done_rows += rows[future.key]
+            if combine is None:
+                merge(future.result())
+                future.release()
+            else:
+                pending.append(future)
+                if len(pending) == 2:
+                    step_future = client.submit(combine, *pending, pure=False)
+                    combined.append(step_future)
+                    finished.add(step_future)
+                    for used in pending:
+                        used.release()
+                    pending = []
             now = time.perf_counter()
-            if now - last >= _PROGRESS_EVERY_S or done == len(items):
+            if future.key in rows and (now - last >= _PROGRESS_EVERY_S or done == len(items)):
                 last = now
                 rate = done_rows / max(now - started, 1e-9)
                 step(
-                    f"{what}: {done}/{len(items)} row groups, {done_rows:,}"
-                    + (f" of {total_rows:,}" if total_rows else "")
-                    + f" rows ({rate:,.0f} rows/s)"
+                    f"{what}: {done}/{len(items)} row groups, {done_rows:,} of "
+                    f"{total_rows:,} rows ({rate:,.0f} rows/s)"
                 )
+        if pending:
+            try:
+                merge(pending[0].result())
+            except PartitionReadError as exc:
+                raise InputError(_unreadable(exc)) from None
     finally:
-        for future in futures:
+        for future in [*futures, *combined]:
             future.release()
 
 
@@ -334,8 +384,6 @@ def _load(client: Any, spec: AuditSpec, objects: dict[str, Any]):
         target,
         storage,
         what="reading the labels",
-        rows_of=lambda r: r[2],
-        total_rows=sum(total.values()),
     )
     model = objects.get("model")
     if model is None and spec.model is not None:
@@ -461,8 +509,7 @@ def _load(client: Any, spec: AuditSpec, objects: dict[str, Any]):
             model_ref if name == "test" else None,
             storage,
             what=f"auditing the {name} rows",
-            rows_of=lambda r: r.rows + r.dropped,
-            total_rows=total[name],
+            combine=_combine,
         )
         sample = pd.concat(samples, ignore_index=True) if samples else pd.DataFrame()
         # Concatenated in arrival order; sorted by row hash, the sample is the same rows in
