@@ -107,7 +107,8 @@ def test_html_shows_long_names_cut_with_the_whole_name_in_a_tooltip(html):
 
 def test_html_shows_normal_names_whole_and_without_tooltip(html):
     assert f"<code>{NORMAL}</code>" in html
-    assert f'<td class="text">{NORMAL}</td>' in html
+    # Beside the long names in its column the cell is "text long" (a wider column).
+    assert f'<td class="text long">{NORMAL}</td>' in html
     assert f'title="{NORMAL}"' not in html
 
 

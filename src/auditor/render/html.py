@@ -12,12 +12,15 @@ from __future__ import annotations
 import json
 import logging
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from auditor import keys
 from auditor.render import narrative
 from auditor.render.formatting import (
+    MISSING,
     STATUS_LABELS,
     formatter_for,
     humanize,
@@ -57,6 +60,8 @@ _WIDE_TABLE_COLUMNS = 12
 _HEATMAP_TABLES = {"pair_heatmap"}
 # Long tables of lifts (one row per slice) shade their lift column only.
 _LIFT_TABLES = {"pair_lifts"}
+# Text cells longer than this (slice descriptions) get a wider column.
+_LONG_TEXT_CHARS = 40
 _QUIET_CATEGORIES = {"data", "leakage"}
 # The cover page has room for this many issues; the rest are in their sections.
 _COVER_ISSUES = 4
@@ -320,37 +325,82 @@ def _heat(value: Any) -> str:
     return f"background-color: rgba(213, 94, 0, {alpha:.2f})"
 
 
+@dataclass(frozen=True, slots=True)
+class _DisplayColumn:
+    """A column as printed: its header, how a row's cell reads, and how it is laid out."""
+
+    header: str
+    cell: Callable[[Sequence[Any]], str]
+    numeric: bool
+    long_text: bool
+    # Position of the raw value whose lift shades the cell (heat maps, lift columns).
+    shaded_by: int | None = None
+
+
+def _plain_cell(position: int, fmt: Callable[[Any], str], row: Sequence[Any]) -> str:
+    return fmt(row[position])
+
+
+def _interval_cell(position: int, fmt: Callable[[Any], str], row: Sequence[Any]) -> str:
+    return interval(row[position], row[position + 1], fmt) or MISSING
+
+
+def _display_columns(table: dict, rows: list) -> list[_DisplayColumn]:
+    """The printed columns of ``table``; ``x_ci_low`` beside ``x_ci_high`` read as one.
+
+    audit.json keeps both numbers; a reader needs one ``[low, high]`` interval, and two
+    fewer columns keep wide tables (slices, groups) within the page.
+    """
+    columns = list(table["columns"])
+    # The heat map's columns are feature names (data, shown as given); its cells are lifts.
+    heatmap = table["key"] in _HEATMAP_TABLES
+    out = []
+    i = 0
+    while i < len(columns):
+        column = columns[i]
+        prefix = column.removesuffix("ci_low")
+        if column.endswith("ci_low") and columns[i + 1 : i + 2] == [prefix + "ci_high"]:
+            fmt = formatter_for(prefix.rstrip("_") or "value")
+            out.append(
+                _DisplayColumn(
+                    humanize(prefix + "95%_interval"),
+                    partial(_interval_cell, i, fmt),
+                    True,
+                    False,
+                )
+            )
+            i += 2
+            continue
+        values = [row[i] for row in rows]
+        out.append(
+            _DisplayColumn(
+                column if heatmap or "_" not in column else humanize(column),
+                partial(_plain_cell, i, formatter_for(column)),
+                bool(rows) and all(isinstance(v, (int, float)) or v is None for v in values),
+                any(isinstance(v, str) and len(v) > _LONG_TEXT_CHARS for v in values),
+                i if heatmap or (table["key"] in _LIFT_TABLES and column == "lift") else None,
+            )
+        )
+        i += 1
+    return out
+
+
 def _table_view(table: dict) -> dict[str, Any]:
     # The leading rows that carry the check's finding show and print whatever the limits.
     must_print = table.get("print_first") or 0
     rows = table["rows"][: max(_MAX_TABLE_ROWS, must_print)]
-    numeric = [
-        bool(rows) and all(isinstance(row[i], (int, float)) or row[i] is None for row in rows)
-        for i in range(len(table["columns"]))
-    ]
-    # The heat map's columns are feature names (data, shown as given); its cells are lifts.
-    heatmap = table["key"] in _HEATMAP_TABLES
-    shaded = [
-        heatmap or (table["key"] in _LIFT_TABLES and column == "lift")
-        for column in table["columns"]
-    ]
+    columns = _display_columns(table, rows)
     return {
         "title": table["title"],
-        "columns": table["columns"]
-        if heatmap
-        else [humanize(c) if "_" in c else c for c in table["columns"]],
+        "columns": [c.header for c in columns],
+        "classes": [
+            "num" if c.numeric else ("text long" if c.long_text else "text") for c in columns
+        ],
         "shades": [
-            [_heat(cell) if shade else "" for cell, shade in zip(row, shaded, strict=True)]
+            ["" if c.shaded_by is None else _heat(row[c.shaded_by]) for c in columns]
             for row in rows
         ],
-        "numeric": numeric,
-        "rows": [
-            [
-                formatter_for(column)(cell)
-                for column, cell in zip(table["columns"], row, strict=True)
-            ]
-            for row in rows
-        ],
+        "rows": [[c.cell(row) for c in columns] for row in rows],
         "total_rows": len(table["rows"]),
         # A table barely over the cap prints whole: cutting one or two rows saves no page.
         "printed_rows": max(
@@ -362,8 +412,8 @@ def _table_view(table: dict) -> dict[str, Any]:
                 None,
                 (
                     {"confusion_matrix": "cm", "pair_heatmap": "heatmap"}.get(table["key"]),
-                    "wide" if len(table["columns"]) > _NARROW_TABLE_COLUMNS else None,
-                    "widest" if len(table["columns"]) > _WIDE_TABLE_COLUMNS else None,
+                    "wide" if len(columns) > _NARROW_TABLE_COLUMNS else None,
+                    "widest" if len(columns) > _WIDE_TABLE_COLUMNS else None,
                 ),
             )
         ),
