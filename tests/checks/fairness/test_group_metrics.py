@@ -355,7 +355,7 @@ def test_several_sensitive_columns_get_a_table_and_a_finding_each(seed):
     check = run(frame, pred, sensitive=("group", "region"), seed=seed)
     assert [t.key for t in check.tables] == ["group_metrics_0", "group_metrics_1", "group_gaps"]
     assert [f.columns for f in gap_findings(check)] == [("group",)]
-    assert check.summary.startswith("1 of 2 sensitive column(s) have a gap beyond tolerance")
+    assert check.summary.startswith("1 of 2 sensitive columns has a gap beyond tolerance")
 
 
 # --- Language ------------------------------------------------------------------------------

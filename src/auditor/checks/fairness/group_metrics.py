@@ -1160,8 +1160,9 @@ def _summary(
     worst = max(flagged, key=lambda g: (_judgement(g, task, params)[1] == "high", g.gap))
     n_columns = len({g.column for g in flagged})
     lead = (
-        f"{n_columns} of {len(columns)} sensitive column(s) have a gap beyond tolerance that "
-        "sampling noise does not explain"
+        f"{n_columns} of {len(columns)} sensitive "
+        f"{'column' if len(columns) == 1 else 'columns'} {'has' if n_columns == 1 else 'have'} "
+        "a gap beyond tolerance that sampling noise does not explain"
     )
     if worst is largest:
         return f"{lead}. {headline}.{outcome}"
