@@ -245,7 +245,8 @@ def test_report_pdf_fetches_no_url_and_reads_no_file(
 ):
     base_url, requests = http_server
     monkeypatch.setattr(
-        "auditor.render.pdf.render_html", lambda result: hostile_html(base_url, local_css)
+        "auditor.render.pdf.render_html",
+        lambda result, template_dir=None: hostile_html(base_url, local_css),
     )
     target = tmp_path / "hostile.pdf"
     target.write_bytes(render_pdf(small_result))

@@ -15,6 +15,7 @@ import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
+from pathlib import Path
 from typing import Any
 
 from auditor import keys
@@ -30,6 +31,7 @@ from auditor.render.formatting import (
     prose,
     shorten,
 )
+from auditor.render.templates import image_inliner, render_report, report_loader
 from auditor.result import CATEGORIES, AuditResult, CheckResult
 
 logger = logging.getLogger("auditor")
@@ -68,11 +70,14 @@ _COVER_ISSUES = 4
 _COVER_PACKAGES = ("scikit-learn", "pandas", "numpy")
 
 
-def _environment():
-    from jinja2 import Environment, PackageLoader, StrictUndefined
+def _environment(template_dir: Path | None = None):
+    """The report's jinja environment: a sandbox (user templates are outside code) that
+    autoescapes, with ``template_dir``'s templates before the built-in ones."""
+    from jinja2 import StrictUndefined
+    from jinja2.sandbox import SandboxedEnvironment
 
-    env = Environment(
-        loader=PackageLoader("auditor", "report_templates"),
+    env = SandboxedEnvironment(
+        loader=report_loader(template_dir),
         autoescape=True,
         undefined=StrictUndefined,
         trim_blocks=True,
@@ -82,6 +87,8 @@ def _environment():
     env.filters["num"] = number
     env.filters["name"] = _name
     env.filters["short"] = shorten
+    if template_dir is not None:
+        env.globals["inline_image"] = image_inliner(template_dir)
     return env
 
 
@@ -107,8 +114,9 @@ def _name(value: Any):
     return Markup('<span title="{}">{}</span>').format(str(value), shorten(value))
 
 
-def render_html(result: AuditResult) -> str:
-    """Render the self-contained HTML report of ``result``."""
+def render_html(result: AuditResult, template_dir: Path | None = None) -> str:
+    """Render the self-contained HTML report of ``result``, with the templates of
+    ``template_dir`` (a branded report) before the built-in ones."""
     from auditor.metrics import METRICS_BY_KEY
 
     # The JSON form (sorted keys), so a report rendered now and one re-rendered from
@@ -139,10 +147,9 @@ def render_html(result: AuditResult) -> str:
 
     remedies = {check_id: text.get("remedy", "") for check_id, text in guide.items()}
     issues = narrative.priority_issues(data, remedies, limit=len(data["checks"]))
-    return (
-        _environment()
-        .get_template("report.html.j2")
-        .render(
+    return render_report(
+        _environment(template_dir),
+        dict(
             r=data,
             verdict=narrative.verdict(data),
             conditions=narrative.gate_conditions(data),
@@ -161,7 +168,8 @@ def render_html(result: AuditResult) -> str:
                 for name in _COVER_PACKAGES
                 if name in data["manifest"]["packages"]
             },
-        )
+        ),
+        template_dir,
     )
 
 

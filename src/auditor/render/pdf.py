@@ -14,6 +14,7 @@ import io
 import logging
 import re
 import warnings
+from pathlib import Path
 from types import ModuleType
 
 from auditor.errors import MissingSystemLibraryError
@@ -33,9 +34,9 @@ _DEBIAN_PACKAGES = {
 _ALL_PACKAGES = " ".join(dict.fromkeys(_DEBIAN_PACKAGES.values()))
 
 
-def render_pdf(result: AuditResult) -> bytes:
-    """Render ``result`` as PDF bytes."""
-    return print_html(render_html(result))
+def render_pdf(result: AuditResult, template_dir: Path | None = None) -> bytes:
+    """Render ``result`` as PDF bytes, with the templates of ``template_dir`` if given."""
+    return print_html(render_html(result, template_dir))
 
 
 def print_html(html: str) -> bytes:
