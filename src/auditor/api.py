@@ -32,9 +32,11 @@ from auditor.runner import run_checks
 from auditor.spec import (
     AuditSpec,
     DecisionSettings,
+    EngineSettings,
     EvaluationSettings,
     GatePolicy,
     decision_settings,
+    engine_settings,
     evaluation_settings,
     gate_policy,
     load_spec,
@@ -69,6 +71,7 @@ def audit(
     gate: GatePolicy | Mapping[str, Any] | None = None,
     evaluation: EvaluationSettings | Mapping[str, Any] | None = None,
     decision: DecisionSettings | Mapping[str, Any] | None = None,
+    engine: EngineSettings | Mapping[str, Any] | None = None,
     select: Iterable[str] | None = None,
 ) -> AuditResult:
     """Audit a model (or its predictions) on a test set, and optionally a train set.
@@ -108,6 +111,10 @@ def audit(
     decision : DecisionSettings or mapping, optional
         Binary tasks: the costs of the model's mistakes and limits on its decisions, as the
         config's ``[decision]`` table; ``performance.decision`` chooses a threshold by them.
+    engine : EngineSettings or mapping, optional
+        Where to compute, as the config's ``[engine]`` table: ``{"name": "dask"}`` audits
+        Parquet datasets given by path on a Dask cluster (``address``, or a local one);
+        see docs/scale.md.
     select : iterable of str, optional
         Check ids or categories to run; default all.
 
@@ -136,6 +143,13 @@ def audit(
             evaluation=evaluation.validated("evaluation=")
             if isinstance(evaluation, EvaluationSettings)
             else evaluation_settings(evaluation, "evaluation="),
+        )
+    if engine is not None:
+        spec = replace(
+            spec,
+            engine=engine.validated("engine=")
+            if isinstance(engine, EngineSettings)
+            else engine_settings(engine, "engine="),
         )
     if decision is not None:
         spec = replace(

@@ -451,9 +451,7 @@ def spec_from_mapping(
     decision = (
         decision_settings(top.pop("decision"), f"{where} [decision]") if "decision" in top else None
     )
-    engine = EngineSettings(
-        **_checked_table(top.pop("engine", {}), _ENGINE, f"{where} [engine]")
-    ).validated(f"{where} [engine]")
+    engine = engine_settings(top.pop("engine", {}), f"{where} [engine]")
     checks = top.pop("checks", {})
     if not isinstance(checks, Mapping) or not all(isinstance(v, Mapping) for v in checks.values()):
         raise InputError(
@@ -468,6 +466,11 @@ def spec_from_mapping(
         gate=gate,
         checks={k: dict(v) for k, v in checks.items()},
     ).validated(source=where)
+
+
+def engine_settings(data: Any, where: str) -> EngineSettings:
+    """Build EngineSettings from a mapping shaped like the config's ``[engine]``."""
+    return EngineSettings(**_checked_table(data, _ENGINE, where)).validated(where)
 
 
 def evaluation_settings(data: Any, where: str) -> EvaluationSettings:

@@ -302,3 +302,17 @@ def test_a_model_scores_each_partition_on_the_workers(cluster, tmp_path):
         assert a[key].value == b[key].value, key
     assert a["log_loss"].value == pytest.approx(b["log_loss"].value, rel=1e-9)
     assert a["roc_auc"].value == pytest.approx(b["roc_auc"].value, abs=1e-4)
+
+
+def test_the_python_api_takes_an_engine_table(cluster, dataset):
+    result = auditor.audit(
+        test=dataset["parts"],
+        target="label",
+        engine={"name": "dask", "address": cluster},
+        select=["data.missing_values"],
+    )
+    assert result.manifest["engine"]["rows"] == {"test": 3600}
+    with pytest.raises(InputError, match="sample_rows"):
+        auditor.audit(
+            test=dataset["parts"], target="label", engine={"name": "dask", "sample_rows": 5}
+        )
