@@ -13,14 +13,14 @@ import math
 import os
 import tomllib
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
 from auditor.errors import InputError
 
 TASKS = ("binary", "multiclass", "regression")
-FORMATS = ("html", "pdf", "json", "junit", "md")
+FORMATS = ("html", "pdf", "json", "junit", "md", "card")
 GATE_STATUSES = ("fail", "error", "warn")
 # The environment variable that lets a config file's ``trust_model = true`` take effect.
 TRUST_ENV = "AUDITOR_TRUST_MODEL"
@@ -227,6 +227,21 @@ class DecisionSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class ModelCardText:
+    """What the model card says that an audit cannot measure (``[model_card]``).
+
+    Each is a list of sentences; an owner may carry a contact as ``"Risk team <risk@x.org>"``.
+    Recorded in the manifest, so ``auditor render audit.json --format card`` needs no config.
+    """
+
+    owners: tuple[str, ...] = ()
+    intended_use: tuple[str, ...] = ()
+    out_of_scope: tuple[str, ...] = ()
+    limitations: tuple[str, ...] = ()
+    ethical_considerations: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class AuditSpec:
     """Everything one audit needs to know, validated; see ``auditor audit --help``."""
 
@@ -249,6 +264,9 @@ class AuditSpec:
     evaluation: EvaluationSettings = EvaluationSettings()
     decision: DecisionSettings | None = None
     engine: EngineSettings = EngineSettings()
+    model_card: ModelCardText = ModelCardText()
+    # [report] templates: a folder of report templates loaded before the built-in ones.
+    templates: str | None = None
     schema: str | None = None
     gate: GatePolicy = GatePolicy()
     checks: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
@@ -345,6 +363,11 @@ class AuditSpec:
                 "seed": self.evaluation_seed,
             },
             **({} if self.decision is None else {"decision": self.decision.to_manifest()}),
+            **(
+                {}
+                if self.model_card == ModelCardText()
+                else {"model_card": {k: list(v) for k, v in asdict(self.model_card).items()}}
+            ),
             **(
                 {}
                 if self.engine == EngineSettings()
@@ -452,6 +475,15 @@ def spec_from_mapping(
         decision_settings(top.pop("decision"), f"{where} [decision]") if "decision" in top else None
     )
     engine = engine_settings(top.pop("engine", {}), f"{where} [engine]")
+    model_card = {
+        key: (value,) if isinstance(value, str) else tuple(value)
+        for key, value in _checked_table(
+            top.pop("model_card", {}), _MODEL_CARD, f"{where} [model_card]"
+        ).items()
+    }
+    report = _checked_table(top.pop("report", {}), _REPORT, f"{where} [report]")
+    if "templates" in report:
+        top["templates"] = as_path(report["templates"])
     checks = top.pop("checks", {})
     if not isinstance(checks, Mapping) or not all(isinstance(v, Mapping) for v in checks.values()):
         raise InputError(
@@ -463,6 +495,7 @@ def spec_from_mapping(
         evaluation=evaluation,
         decision=decision,
         engine=engine,
+        model_card=ModelCardText(**model_card),
         gate=gate,
         checks={k: dict(v) for k, v in checks.items()},
     ).validated(source=where)
@@ -552,6 +585,10 @@ def _is_str_list(v: Any) -> bool:
     return isinstance(v, list) and all(isinstance(x, str) for x in v)
 
 
+def _is_text(v: Any) -> bool:
+    return isinstance(v, str) or _is_str_list(v)
+
+
 def _is_table(v: Any) -> bool:
     return isinstance(v, Mapping)
 
@@ -567,6 +604,7 @@ _TYPE_NAMES: dict[Validator, str] = {
     _is_seed: "an integer from 0 to 4294967295",
     _is_bool: "true or false",
     _is_str_list: "a list of strings",
+    _is_text: "a string or a list of strings",
     _is_table: "a table",
     _is_date: "a date like 2027-01-31",
 }
@@ -593,8 +631,12 @@ _TOP_LEVEL: dict[str, Validator] = {
     "evaluation": _is_table,
     "decision": _is_table,
     "engine": _is_table,
+    "model_card": _is_table,
+    "report": _is_table,
     "checks": _is_table,
 }
+_MODEL_CARD: dict[str, Validator] = dict.fromkeys((f.name for f in fields(ModelCardText)), _is_text)
+_REPORT: dict[str, Validator] = {"templates": _is_str}
 _ENGINE: dict[str, Validator] = {
     "name": _is_str,
     "address": _is_str,

@@ -257,7 +257,18 @@ def audit(
     ] = None,
     format: Annotated[  # noqa: A002 - the flag is --format in the documented CLI
         str | None,
-        typer.Option("--format", help="Comma-separated: html,pdf,json (default: html,json)."),
+        typer.Option(
+            "--format",
+            help="Comma-separated: html,pdf,json,junit,md,card (default: html,json); card "
+            "writes model_card.md and model_card.json.",
+        ),
+    ] = None,
+    template_dir: Annotated[
+        Path | None,
+        typer.Option(
+            help="A folder of report templates used before the built-in ones: its "
+            'report.html.j2 can extend "auditor/report.html.j2" (branded HTML and PDF).'
+        ),
     ] = None,
     seed: Annotated[
         int | None, typer.Option(help="Seed for every random choice (default 0).")
@@ -340,6 +351,7 @@ def audit(
         schema=None if schema is None else str(schema),
         out_dir=None if out_dir is None else str(out_dir),
         formats=_formats(format),
+        templates=None if template_dir is None else str(template_dir),
         seed=seed,
         trust_model=trust_model,
         n_jobs=n_jobs,
@@ -354,10 +366,12 @@ def audit(
             spec, gate=dataclasses.replace(spec.gate, fail_on=(*spec.gate.fail_on, "warn"))
         )
     check_out_dir(spec.out_dir)
-    ensure_renderable(spec.formats)
+    ensure_renderable(spec.formats, spec.templates)
     with _time_limit(timeout):
         result = run_audit(spec, select=select, command=_command_line())
-        return _report(result, Path(spec.out_dir), spec.formats, mlflow=mlflow)
+        return _report(
+            result, Path(spec.out_dir), spec.formats, mlflow=mlflow, template_dir=spec.templates
+        )
 
 
 @contextlib.contextmanager
@@ -390,11 +404,18 @@ def _time_limit(seconds: float | None) -> Iterator[None]:
         signal.signal(signal.SIGALRM, previous)
 
 
-def _report(result: Any, out_dir: Path, formats: tuple[str, ...], *, mlflow: bool = False) -> int:
+def _report(
+    result: Any,
+    out_dir: Path,
+    formats: tuple[str, ...],
+    *,
+    mlflow: bool = False,
+    template_dir: str | None = None,
+) -> int:
     from auditor.render import write_reports
 
     try:
-        written, failed = write_reports(result, out_dir, formats), None
+        written, failed = write_reports(result, out_dir, formats, template_dir), None
     except RenderError as exc:
         written, failed = exc.written, exc
     _append_step_summary(result)
@@ -447,23 +468,47 @@ def _command_line() -> str:
 def render(
     audit_json: Annotated[Path, typer.Argument(help="An audit.json written by `auditor audit`.")],
     format: Annotated[  # noqa: A002 - the flag is --format in the documented CLI
-        str, typer.Option("--format", help="html, pdf or json.")
+        str,
+        typer.Option(
+            "--format",
+            help="html, pdf, json, junit, md or card (model_card.md, and model_card.json "
+            "beside it).",
+        ),
     ] = "html",
     output: Annotated[Path | None, typer.Option("--output", "-o", help="Output file.")] = None,
+    template_dir: Annotated[
+        Path | None,
+        typer.Option(help="A folder of report templates used before the built-in ones."),
+    ] = None,
 ) -> int:
     """Re-create a report from an audit.json alone (no data, no model)."""
-    from auditor.io.atomic import write_atomic
+    from auditor.io.atomic import write_atomic, write_set_atomic
     from auditor.render import REPORT_NAMES, ensure_renderable, render_format
     from auditor.result import read_result
 
     formats = _formats(format) or ()
     if len(formats) != 1 or formats[0] not in REPORT_NAMES:
         raise InputError(f"--format {format!r} must be one of {', '.join(REPORT_NAMES)}.")
-    ensure_renderable(formats)
-    result = read_result(audit_json)
+    ensure_renderable(formats, template_dir)
     target = output or audit_json.with_name(REPORT_NAMES[formats[0]])
-    write_atomic(target, render_format(result, formats[0]))
-    typer.echo(f"Wrote {target}")
+    if formats[0] == "card":
+        from auditor.render.card import CARD_JSON, CARD_MARKDOWN, render_card
+
+        if target.suffix.lower() == ".json" or target.is_dir():
+            raise InputError(
+                f"-o {str(target)!r}: name the card's Markdown file (model_card.md); "
+                "its JSON is written beside it with the suffix .json."
+            )
+        card = render_card(read_result(audit_json))
+        written = write_set_atomic(
+            target.parent,
+            {target.name: card[CARD_MARKDOWN], target.with_suffix(".json").name: card[CARD_JSON]},
+        )
+    else:
+        result = read_result(audit_json)
+        written = [write_atomic(target, render_format(result, formats[0], template_dir))]
+    for path in written:
+        typer.echo(f"Wrote {path}")
     return EXIT_PASS
 
 
