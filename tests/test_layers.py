@@ -46,6 +46,9 @@ ALLOWED_UPWARD = {
     ("auditor.result", "auditor.engine.headline"): (
         "read_result derives the headline of files written before the block existed"
     ),
+    ("auditor.result", "auditor.render.notebook"): (
+        "AuditResult._repr_html_ shows the report in a notebook, where auditor.audit() returns it"
+    ),
 }
 
 

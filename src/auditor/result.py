@@ -193,6 +193,21 @@ class AuditResult:
         """Serialize deterministically: sorted keys, no NaN, two-space indent."""
         return json.dumps(self.to_dict(), allow_nan=False, sort_keys=True, indent=2) + "\n"
 
+    def _repr_html_(self) -> str:
+        """The static HTML report, for Jupyter, VS Code, Colab and Databricks notebooks."""
+        from auditor.render.notebook import notebook_html
+
+        return notebook_html(self)
+
+    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
+        """One line for IPython's text form, which a notebook stores beside the HTML: the
+        dataclass repr would hold every curve and table (hundreds of kilobytes)."""
+        gate = "no gate" if self.gate is None else f"gate passed={self.gate.passed}"
+        printer.text(
+            f"AuditResult(verdict={self.verdict!r}, target={self.target!r}, "
+            f"checks={len(self.checks)}, {gate})"
+        )
+
     @property
     def exit_code(self) -> int:
         """0 when the gate passed (or no gate ran and the verdict is not fail), else 1."""
