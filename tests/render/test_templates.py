@@ -50,6 +50,17 @@ def test_a_template_that_only_extends_renders_the_default_report_byte_for_byte(
     assert render_html(result, template_dir(tmp_path, EXTENDS)) == render_html(result)
 
 
+def test_the_blocks_add_nothing_to_the_default_report(loans_json, tmp_path):
+    """The built-in template with its block tags taken out renders the same bytes."""
+    builtin = (REPO / "src/auditor/report_templates/report.html.j2").read_text(encoding="utf-8")
+    tag = r"{% (?:block \w+(?: scoped)?|endblock) %}"
+    unsplit = re.sub(tag, "", re.sub(rf"(?m)^[ \t]*(?:{tag})+\n", "", builtin))
+    assert "{% block" not in unsplit
+    assert "{% endblock" not in unsplit
+    result = read_result(loans_json)
+    assert render_html(result, template_dir(tmp_path, unsplit)) == render_html(result)
+
+
 def test_branded_html_has_the_logo_colours_and_disclaimer(loans_json):
     html = render_html(read_result(loans_json), BRANDED)
     logo = base64.b64encode((BRANDED / "logo.png").read_bytes()).decode()
