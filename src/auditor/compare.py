@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from auditor import keys
 from auditor.errors import InputError
@@ -62,7 +63,20 @@ def data_differences(reference: AuditResult, candidate: AuditResult) -> list[str
             f"different targets ({reference.task} {reference.target!r} vs "
             f"{candidate.task} {candidate.target!r})"
         )
+    # The same rows weighed otherwise, or scored for another class, are another measurement.
+    for what, read in (("weight columns", _weight_column), ("positive classes", _positive_class)):
+        ours, theirs = read(reference), read(candidate)
+        if ours != theirs:
+            differences.append(f"different {what} ({ours!r} vs {theirs!r})")
     return differences
+
+
+def _weight_column(result: AuditResult) -> Any:
+    return (result.manifest.get("columns") or {}).get("weight")
+
+
+def _positive_class(result: AuditResult) -> Any:
+    return result.manifest.get("positive_class")
 
 
 def compare_results(

@@ -231,6 +231,19 @@ def test_audits_of_different_targets_exit_2(tmp_path, audit_data):
     assert result.stdout.strip() == ""
 
 
+@pytest.mark.parametrize(
+    ("edit", "reason"),
+    [
+        (lambda d: d["manifest"]["columns"].update(weight="w"), "different weight columns"),
+        (lambda d: d["manifest"].update(positive_class=0), "different positive classes"),
+    ],
+)
+def test_the_same_rows_weighed_or_scored_otherwise_are_refused(tmp_path, audit_data, edit, reason):
+    ref = write(tmp_path / "ref.json", audit_data)
+    cand = write(tmp_path / "cand.json", edited(audit_data, lambda d: (edit(d), lower_roc_auc(d))))
+    assert_bad_input(invoke("compare", ref, cand), reason)
+
+
 def test_output_writes_the_markdown(tmp_path, audit_data):
     ref = write(tmp_path / "ref.json", audit_data)
     cand = write(tmp_path / "cand.json", edited(audit_data, lower_roc_auc))
