@@ -770,7 +770,7 @@ class HoldoutScore:
             low, high = wilson_interval(self.value * self.trials, self.trials, level)
             return float(low), float(high)
         low, high = percentile_interval(self.replicates, level)
-        if low is None or high <= low:
+        if low is None or _collapsed(low, high, self.value):
             return None, None
         return low, high
 
@@ -781,11 +781,15 @@ class HoldoutScore:
     def caveat(self, level: float = 0.95) -> str | None:
         """Why the interval is missing or rough, as a clause; None when it can be read as is."""
         if self.trials is not None:
-            return None
+            if self.trials > 0:
+                return None
+            return "it is a share of no row here (none in its denominator): no interval is given"
         low, _ = self.interval(level)
         if low is None:
             finite = self.replicates[np.isfinite(self.replicates)]
-            if finite.size >= 0.95 * self.replicates.size and np.ptp(finite) == 0:
+            if finite.size >= 0.95 * self.replicates.size and _collapsed(
+                finite.min(), finite.max(), self.value
+            ):
                 return (
                     f"every bootstrap resample gives {finite[0]:.3f}, so the bootstrap cannot "
                     "say how far the true value may be: no interval is given"
@@ -797,6 +801,11 @@ class HoldoutScore:
                 "stated coverage: read it as a rough range"
             )
         return None
+
+
+def _collapsed(low: float, high: float, value: float) -> bool:
+    """An interval of no width, up to the rounding that weighted sums leave (1e-16 apart)."""
+    return high - low <= 1e-9 * max(1.0, abs(value))
 
 
 def holdout_bootstrap(ctx: AuditContext, statistics: dict[str, Any]) -> dict[str, np.ndarray]:

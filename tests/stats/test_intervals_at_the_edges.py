@@ -116,3 +116,16 @@ def test_check_messages_write_p_values_in_the_one_format():
     messages = [f.message for f in result.check("data.feature_drift").findings]
     assert any("p < 0.001" in m for m in messages)
     assert not any("e-" in m for m in messages)
+
+
+def test_weighted_rounding_does_not_pass_for_an_interval():
+    # Weighted sums leave replicates 1e-16 apart where the metric cannot move at all.
+    noisy = HoldoutScore(0.5, 0.5 + np.random.default_rng(0).normal(0, 1e-16, 1000))
+    assert noisy.interval() == (None, None)
+    assert "every bootstrap resample gives 0.500" in noisy.caveat()
+
+
+def test_a_share_of_no_row_says_so():
+    nothing_predicted = HoldoutScore(0.0, np.zeros(1000), trials=0.0)
+    assert nothing_predicted.interval() == (None, None)
+    assert "share of no row" in nothing_predicted.caveat()
