@@ -314,10 +314,11 @@ def find_slices(
         than expected, relative to the rest: errors the model says it may make are not
         failures.
     weights : ndarray of float, optional
-        Sample weights of the rows. The search runs on a resample of its half drawn in
-        proportion to the weights (any way of proposing candidates is valid: the other half
-        judges them); every rate, share, interval and test of the confirmation is
-        weighted, with Kish's effective sizes as counts.
+        Sample weights of the rows. In split mode the search runs on a resample of its half
+        drawn in proportion to the weights (any way of proposing candidates is valid: the
+        other half judges them); the permutation mode searches the rows as they are. Every
+        rate, share, interval and test of the estimates is weighted, with Kish's effective
+        sizes as counts. Equal weights are no weights.
     rng : numpy.random.Generator
         Drives the permutations and the Monte-Carlo tests.
     params : SliceParams
@@ -335,11 +336,15 @@ def find_slices(
         raise ValueError("expected errors apply to 0/1 errors, not to losses")
     metric: Literal["error_rate", "mean_loss"] = "error_rate" if losses is None else "mean_loss"
     discovery = plan.discovery
-    if weights is not None and discovery.size and np.ptp(weights[discovery]) > 0:
+    if weights is not None and np.ptp(weights) == 0:
+        weights = None  # equal weights are equal rows: the unweighted procedure, exactly
+    if weights is not None and plan.mode == "split":
         # The search counts rows. Drawn with replacement in proportion to the weights, the
         # search half becomes rows whose counts estimate the weighted ones, so a region
         # made heavy by its weights is proposed; the confirmation half judges with the
-        # weights themselves, so the resampling adds no bias to what is reported.
+        # weights themselves, so the resampling adds no bias to what is reported. The
+        # permutation mode has no other half: its null shuffles the searched rows, and
+        # duplicates drawn there would be split by the shuffle, so it searches the rows.
         chance = weights[discovery] / weights[discovery].sum()
         discovery = np.sort(rng.choice(discovery, size=discovery.size, p=chance))
     threshold = None
@@ -628,7 +633,7 @@ def _confirm(
     floor = (
         params.min_difference
         if metric == "error_rate"
-        else params.min_loss_difference_share * float(y.mean())
+        else params.min_loss_difference_share * _mean(y, w)
     )
     out = []
     for e, q, ratio in zip(estimates, q_values, calibrated, strict=True):

@@ -252,3 +252,21 @@ def test_small_tables_report_the_shares_of_the_second_question_as_shares_of_rows
     for row in beyond.rows:
         cells = dict(zip(columns, row, strict=True))
         assert cells["share"] == pytest.approx(cells["rows"] / len(test))
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_weights_do_not_invent_slices_in_a_small_table(seed):
+    # Below 2,000 rows the permutation test shuffles the searched rows: searching a resample
+    # with repeated rows made nearly every weighted small table report slices.
+    test, predictions, _ = _uniform_errors(1_200, 10 + seed)
+    weights = np.random.default_rng(seed).lognormal(0.0, 1.0, len(test))
+    result = auditor.audit(
+        test=test.assign(w=weights),
+        target="y",
+        predictions=predictions,
+        weight_column="w",
+        seed=0,
+        select=[CHECK_ID],
+    ).check(CHECK_ID)
+    assert "permutation test of this small table counts rows" in result.summary
+    assert not result.findings, result.summary

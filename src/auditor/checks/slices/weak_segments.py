@@ -337,9 +337,14 @@ def weak_segments(ctx: AuditContext, params: WeakSegmentsParams) -> CheckOutcome
         _beyond_sentence(beyond, context, _no_probabilities_reason(error)),
     ]
     if weights is not None:
+        search = (
+            "the search half is resampled by weight"
+            if most.mode == "split"
+            else "the permutation test of this small table counts rows"
+        )
         sentences.append(
             f"Rates, shares, intervals and tests are weighted by {ctx.roles.weight!r} "
-            "(effective sizes for the tests; the search half is resampled by weight)."
+            f"(effective sizes for the tests; {search})."
         )
     summary = " ".join(sentences)
     numeric_values = {
@@ -452,6 +457,11 @@ def _rate(value: float, error: str) -> str:
     return f"{value:.1%}"
 
 
+def _times(lift: float) -> str:
+    """``×3.13``; ``×∞`` when the rest of the rows has no error at all."""
+    return f"×{lift:.2f}" if math.isfinite(lift) else "×∞"
+
+
 def _q(q: float) -> str:
     return p_equals("q", q)
 
@@ -464,7 +474,7 @@ def _sentence(s: SliceEstimate, error: str, population: str) -> str:
     )
     return (
         f"{describe(s.conditions)}: {rows} ({s.share:.1%}), {_METRIC_NAMES[error]} "
-        f"{_rate(s.value, error)} vs {_rate(s.rest, error)} elsewhere, ×{s.lift:.2f}{interval}, "
+        f"{_rate(s.value, error)} vs {_rate(s.rest, error)} elsewhere, {_times(s.lift)}{interval}, "
         f"{_q(s.q_value)}"
     )
 
@@ -534,7 +544,7 @@ def _most_sentence(report: SliceReport, text: _SearchText) -> str:
             f"{head} {count} {noun} {text.what} significantly above the rest "
             f"({text.test(report)}); the first: {describe(first.conditions)} "
             f"({first.share:.1%} of rows), {_rate(first.value, text.error)} vs "
-            f"{_rate(first.rest, text.error)}, ×{first.lift:.2f}."
+            f"{_rate(first.rest, text.error)}, {_times(first.lift)}."
         )
     sentence = (
         f"{head} no slice ({text.scope(report)}) has {text.what} significantly above the rest "
@@ -544,7 +554,7 @@ def _most_sentence(report: SliceReport, text: _SearchText) -> str:
         top = report.tested[0]
         sentence += (
             f" The strongest candidate, {describe(top.conditions)} ({top.share:.1%} of rows, "
-            f"×{top.lift:.2f}), is not flagged: {text.why_not(top, report)}."
+            f"{_times(top.lift)}), is not flagged: {text.why_not(top, report)}."
         )
     return sentence
 
