@@ -195,6 +195,33 @@ def test_weighted_quantiles_equal_the_quantiles_of_repeated_rows(seed):
         n = int(rng.integers(1, 30))
         values = np.round(rng.normal(size=n), 1)  # ties included
         counts = rng.integers(0, 4, size=n)
-        counts[0] = max(counts[0], 1)
+        counts[0] = 1  # weights count in units of the smallest: 1 here
         expected = np.quantile(np.repeat(values, counts), levels)
         assert weighted_quantile(values, levels, counts) == pytest.approx(expected)
+        assert weighted_quantile(values, levels, counts / 7.0) == pytest.approx(expected)
+
+
+def test_calibration_is_the_same_whatever_the_scale_of_the_weights(weighted_case):
+    train, test, model = weighted_case
+    proba = model.predict_proba(test[["a", "b", "c"]])[:, 1]
+    # Weights summing to 1, and a band of probabilities that weighs nothing at all.
+    weights = np.where((proba > 0.3) & (proba < 0.7), 0.0, test["w"].to_numpy(dtype=float))
+
+    def calibration(scale: float):
+        result = auditor.audit(
+            test=test.assign(w=weights * scale),
+            train=train,
+            target="y",
+            model=model,
+            weight_column="w",
+            select=["performance.calibration"],
+        ).check("performance.calibration")
+        assert result.status != "error", result.error
+        return result
+
+    small, large = calibration(1 / weights.sum()), calibration(1_000 / weights.sum())
+    assert small.measurement("expected_calibration_error").value == pytest.approx(
+        large.measurement("expected_calibration_error").value
+    )
+    bins = next(t for t in small.tables if t.key == "reliability_bins")
+    assert len(bins.rows) >= 8

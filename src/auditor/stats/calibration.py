@@ -21,7 +21,8 @@ def quantile_bins(scores: np.ndarray, n_bins: int, weights: np.ndarray | None = 
     Edges are the ``n_bins`` quantiles of the scores (weighted quantiles with sample
     weights); a score equal to an edge goes to the bin above it. Tied scores always share a
     bin, so a model with few distinct scores gets fewer, unequal bins; empty bins are
-    dropped and the rest renumbered in score order.
+    dropped and the rest renumbered in score order. With weights a bin must carry weight:
+    rows of weight zero join the nearest bin that does (they change no statistic).
     """
     scores = np.asarray(scores, dtype=float)
     levels = np.linspace(0.0, 1.0, n_bins + 1)
@@ -32,20 +33,26 @@ def quantile_bins(scores: np.ndarray, n_bins: int, weights: np.ndarray | None = 
     )
     inner = np.unique(edges[1:-1])
     raw = np.searchsorted(inner, scores, side="right")
-    _, index = np.unique(raw, return_inverse=True)
-    return index.astype(np.intp)
+    present = np.unique(raw if weights is None else raw[weights > 0])
+    above = np.clip(np.searchsorted(present, raw), 0, present.size - 1)
+    below = np.clip(above - 1, 0, present.size - 1)
+    nearer_below = np.abs(present[below] - raw) < np.abs(present[above] - raw)
+    return np.where(nearer_below, below, above).astype(np.intp)
 
 
 def weighted_quantile(values: np.ndarray, levels: np.ndarray, weights: np.ndarray) -> np.ndarray:
-    """numpy's default (linear) quantile of the rows repeated as often as their weights say.
+    """numpy's default (linear) quantile of the rows repeated as often as their weights say,
+    with the weights measured in units of the smallest positive one.
 
-    With integer weights it equals ``np.quantile(np.repeat(values, weights), levels)``;
-    real weights extend the same interpolation between the cumulative weights.
+    With integer weights whose smallest is 1 it equals
+    ``np.quantile(np.repeat(values, weights), levels)``; equal weights give
+    ``np.quantile(values, levels)``. The unit makes it scale-free: weights summing to 1
+    bin as the same weights times 1,000 do.
     """
     order = np.argsort(values, kind="stable")
     x, w = values[order], np.asarray(weights, dtype=float)[order]
     keep = w > 0
-    x, w = x[keep], w[keep]
+    x, w = x[keep], w[keep] / w[keep].min()
     ends = np.cumsum(w)  # a value fills the repeated positions [ends - w, ends)
     position = (ends[-1] - 1) * np.asarray(levels, dtype=float)
     lower = np.floor(position)
