@@ -225,3 +225,30 @@ def test_calibration_is_the_same_whatever_the_scale_of_the_weights(weighted_case
     )
     bins = next(t for t in small.tables if t.key == "reliability_bins")
     assert len(bins.rows) >= 8
+
+
+def test_weighted_test_rows_are_not_held_against_unweighted_cross_validation(weighted_case):
+    train, test, model = weighted_case
+    # Rows near the boundary weigh five times as much in the test data only.
+    heavy = test.assign(w=np.where(test["a"].abs() < 0.5, 5.0, 1.0))
+    result = auditor.audit(
+        test=heavy,
+        train=train,
+        target="y",
+        model=model,
+        weight_column="w",
+        select=["performance.overfit"],
+    ).check("performance.overfit")
+    assert "describe different populations" in result.summary
+    assert result.measurement("cv_holdout_gap") is None
+    assert not [f for f in result.findings if f.code.startswith("holdout")]
+    # With the weights in the training data too, the comparison runs.
+    both = auditor.audit(
+        test=heavy,
+        train=train.assign(w=np.where(train["a"].abs() < 0.5, 5.0, 1.0)),
+        target="y",
+        model=model,
+        weight_column="w",
+        select=["performance.overfit"],
+    ).check("performance.overfit")
+    assert both.measurement("cv_holdout_gap") is not None

@@ -171,7 +171,8 @@ def overfit(ctx: AuditContext, params: OverfitParams) -> CheckOutcome:
     )
     holdout = None
     holdout_gap = None
-    if cv.folds.source == "train" and ctx.predictions is not None:
+    not_compared = _why_no_holdout_gap(ctx, cv)
+    if not_compared is None:
         holdout = _holdout(ctx, metric, params)
         valid_ok = valid[np.isfinite(valid)]
         se_cv = float(
@@ -228,12 +229,25 @@ def overfit(ctx: AuditContext, params: OverfitParams) -> CheckOutcome:
     gaps = [g for g in (train_gap, holdout_gap) if g is not None]
     return CheckOutcome(
         status=status_from(findings),
-        summary=_summary(metric, train_gap, holdout_gap, cv, z),
+        summary=_summary(metric, train_gap, holdout_gap, cv, z, not_compared),
         findings=tuple(findings),
         measurements=tuple(measurements),
         tables=(_gap_table(gaps, metric, z), _fold_table(cv, train, valid, sign)),
         curves=(_figure(metric, fit_summary, valid_summary, holdout),),
     )
+
+
+def _why_no_holdout_gap(ctx: AuditContext, cv: CrossValidation) -> str | None:
+    """Why cross-validation is not compared with the holdout score, or None when it is."""
+    if cv.folds.source != "train" or ctx.predictions is None:
+        return "no separate training data, so cross-validation ran on the test rows"
+    if ctx.test_weights is not None and ctx.train_weights is None:
+        # The same rows would score differently weighted: a gap would be the weights'.
+        return (
+            f"the test rows are weighted by {ctx.roles.weight!r} and the training rows carry "
+            "no such column, so the two scores describe different populations"
+        )
+    return None
 
 
 def _metric(ctx: AuditContext, params: OverfitParams, cv: CrossValidation) -> MetricSpec:
@@ -370,7 +384,12 @@ def _evidence(gap: Gap, metric: MetricSpec, z: float) -> dict:
 
 
 def _summary(
-    metric: MetricSpec, train_gap: Gap, holdout_gap: Gap | None, cv: CrossValidation, z: float
+    metric: MetricSpec,
+    train_gap: Gap,
+    holdout_gap: Gap | None,
+    cv: CrossValidation,
+    z: float,
+    not_compared: str | None,
 ) -> str:
     text = (
         f"{metric.label}: {train_gap.optimistic:.3f} on fitting rows, {train_gap.realistic:.3f} "
@@ -382,10 +401,7 @@ def _summary(
             f"{holdout_gap.gap:+.3f} ± {holdout_gap.std_error:.3f} SE)"
         )
     else:
-        text += (
-            "; no separate training data, so cross-validation ran on the test rows and is not "
-            "compared with a holdout score"
-        )
+        text += f"; {not_compared}: cross-validation is not compared with a holdout score"
     return (
         f"{text}. Tolerance {train_gap.tolerance:.3g}, counted beyond {z:g} SE; "
         f"{cv.folds.describe()}."
