@@ -913,3 +913,20 @@ def test_a_favourable_class_applies_to_binary_tasks_only(seed):
     frame, pred = regression_frame(seed, {"a": 5.0, "b": 5.0})
     with pytest.raises(InputError, match="applies to binary tasks"):
         run(frame, pred, seed=seed, favourable_class="a")
+
+
+def test_a_group_never_selected_has_a_ratio_but_no_point_interval():
+    rng = np.random.default_rng(0)
+    n = 600
+    group = rng.choice(["a", "b"], n)
+    predicted = np.where(group == "a", 0, rng.integers(0, 2, n))
+    result = auditor.audit(
+        test=pd.DataFrame({"g": group, "x": rng.normal(size=n), "y": rng.integers(0, 2, n)}),
+        target="y",
+        predictions=pd.DataFrame({"prediction": predicted}),
+        sensitive=["g"],
+        select=["fairness.group_metrics"],
+    ).check("fairness.group_metrics")
+    ratio = result.measurement("min_selection_rate_ratio")
+    assert ratio.value == 0.0
+    assert (ratio.ci_low, ratio.ci_high) == (None, None)

@@ -605,6 +605,9 @@ def _gap(
             ratio_ci = percentile_interval(
                 low.replicates[key] / high.replicates[key], params.confidence
             )
+        if ratio_ci[0] is not None and ratio_ci[1] - ratio_ci[0] <= 1e-9:
+            # A group never (or always) selected on every resample: a point, not an interval.
+            ratio_ci = (None, None)
     return _Gap(
         column, metric, low, high, gap, ci, p_value, ratio, ratio_ci, n_comparisons, reference
     )
