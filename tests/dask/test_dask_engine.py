@@ -162,6 +162,11 @@ def test_the_audit_does_not_depend_on_the_partitioning(cluster, dataset, both):
                     assert got == pytest.approx(want, rel=1e-12, abs=1e-15), (check, key)
     engine = single.manifest["engine"]
     assert engine["row_digest"] == dask_result.manifest["engine"]["row_digest"]
+    # The dataset's identity for `auditor compare`: same rows, same sha256, any seed.
+    assert single.inputs[0].sha256 == dask_result.inputs[0].sha256
+    assert (
+        dask_audit(cluster, dataset["single"], seed=7).inputs[0].sha256 == single.inputs[0].sha256
+    )
     assert engine["rows"] == {"test": 3600}
     assert engine["workers"] == 1
 

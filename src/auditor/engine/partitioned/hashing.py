@@ -33,11 +33,20 @@ def splitmix64(x: np.ndarray) -> np.ndarray:
     return z ^ (z >> np.uint64(31))
 
 
+def raw_row_hashes(frame: pd.DataFrame) -> np.ndarray:
+    """One uint64 per row from its values alone (all columns, in name order)."""
+    ordered = frame[sorted(frame.columns, key=str)]
+    return pd.util.hash_pandas_object(ordered, index=False).to_numpy(dtype=np.uint64)
+
+
+def seeded(raw: np.ndarray, seed: int) -> np.ndarray:
+    """Row hashes mixed with the seed: every random choice of the engine starts here."""
+    return splitmix64(raw ^ splitmix64(np.uint64(seed) + np.zeros(1, dtype=np.uint64))[0])
+
+
 def row_hashes(frame: pd.DataFrame, seed: int) -> np.ndarray:
     """One uint64 per row from its values (all columns, in name order) and the seed."""
-    ordered = frame[sorted(frame.columns, key=str)]
-    raw = pd.util.hash_pandas_object(ordered, index=False).to_numpy(dtype=np.uint64)
-    return splitmix64(raw ^ splitmix64(np.uint64(seed) + np.zeros(1, dtype=np.uint64))[0])
+    return seeded(raw_row_hashes(frame), seed)
 
 
 def uniform(hashes: np.ndarray, stream: int) -> np.ndarray:

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from auditor.engine.partitioned.hashing import row_hashes, uniform
+from auditor.engine.partitioned.hashing import raw_row_hashes, row_hashes, seeded, uniform
 from auditor.engine.partitioned.partials import (
     BinaryPartial,
     MulticlassPartial,
@@ -111,9 +111,10 @@ def _partition(group: RowGroup, plan: _Plan, model: Any, storage_options: dict) 
     dropped = int((~labelled).sum())
     if dropped:
         frame = frame.loc[labelled].reset_index(drop=True)
-    hashes = row_hashes(frame, plan.seed)
+    raw = raw_row_hashes(frame)
+    hashes = seeded(raw, plan.seed)
     data = frame.drop(columns=list(plan.prediction_columns))
-    profile = profile_partial(data, hashes)
+    profile = profile_partial(data, raw)  # the content digest does not depend on the seed
     holdout = None
     if plan.task is not None and (plan.prediction_columns or model is not None):
         source = f"{group.path} (row group {group.index})"
@@ -626,13 +627,27 @@ def _load(client: Any, spec: AuditSpec, objects: dict[str, Any]):
     )
     ctx = replace(ctx, all_rows=all_rows, notes=(*own_notes, *_sample_note(engine), *notes))
     files = tuple(
-        InputFile(name, _display_name(src), results[name]["rows"], len(columns[name]), None)
+        InputFile(
+            name,
+            _display_name(src),
+            results[name]["rows"],
+            len(columns[name]),
+            dataset_sha256(results[name]["rows"], results[name]["profile"].digest),
+        )
         for name, (_, src) in sources.items()
     )
     if spec.model is not None:
         files += tuple(f for f in loaded.files if f.role == "model")
     durations = {**loaded.durations, "passes_s": passes_done - started}
     return dataclasses.replace(loaded, context=ctx, files=files, durations=durations)
+
+
+def dataset_sha256(rows: int, digest: int) -> str:
+    """A dataset's identity for ``inputs[].sha256``: SHA-256 of its row count and row digest
+    (the sum of its rows' hashes), the same for the same rows in any files and order."""
+    import hashlib
+
+    return hashlib.sha256(f"auditor-parquet-rows:{rows}:{digest:016x}".encode()).hexdigest()
 
 
 def _takes_n_workers(client: Any) -> bool:
