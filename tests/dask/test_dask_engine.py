@@ -321,3 +321,30 @@ def test_the_python_api_takes_an_engine_table(cluster, dataset):
         auditor.audit(
             test=dataset["parts"], target="label", engine={"name": "dask", "sample_rows": 5}
         )
+
+
+def test_the_sample_holds_every_class_however_rare(cluster, tmp_path):
+    rng = np.random.default_rng(4)
+    n = 20_000
+    label = np.where(rng.random(n) < 0.5, "a", "b").astype(object)
+    label[17] = "c"  # one row of class c: a 1,000-row Bernoulli sample misses it 95% of the time
+    proba = rng.dirichlet([1, 1, 1], n)
+    frame = pd.DataFrame({"x": rng.normal(size=n), "label": label})
+    frame["prediction"] = np.array(["a", "b", "c"])[proba.argmax(axis=1)]
+    for j, c in enumerate("abc"):
+        frame[f"proba_{c}"] = proba[:, j]
+    folder = write_parts(frame, tmp_path / "rare")
+    engine = EngineSettings(name="dask", address=cluster, sample_rows=1000)
+    result = run_audit(
+        AuditSpec(test=str(folder), target="label", engine=engine),
+        select=["performance.holdout_metrics", "data.class_imbalance"],
+    )
+    ours = measurements(result, "performance.holdout_metrics")
+    assert ours["n_test_rows"].value == n
+    assert {"roc_auc_ovr", "log_loss", "accuracy"} <= set(ours)
+    by_class = next(t for c in result.checks for t in c.tables if t.key == "rows_by_class")
+    assert [(row[0], row[1]) for row in by_class.rows] == [
+        ("a", int((label == "a").sum())),
+        ("b", int((label == "b").sum())),
+        ("c", 1),
+    ]

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from auditor.engine.partitioned.hashing import raw_row_hashes, row_hashes, seeded, uniform
+from auditor.engine.partitioned.hashing import raw_row_hashes, seeded, uniform
 from auditor.engine.partitioned.partials import (
     BinaryPartial,
     MulticlassPartial,
@@ -46,6 +46,7 @@ PROBA_PREFIX = "proba_"
 SAMPLE_STREAM = 1
 _MAX_LABEL_VALUES = 1000
 _PROGRESS_EVERY_S = 2.0
+_HASH = "__auditor_row_hash__"
 
 
 @dataclass(frozen=True)
@@ -92,6 +93,17 @@ class _Result:
     holdout: BinaryPartial | MulticlassPartial | RegressionPartial | None
     sample: pd.DataFrame
     labels: pd.Series | None = None  # label value counts (classification)
+    # Per label, the row of smallest hash (classification): added to the sample, so that
+    # it holds every class of the data however rare, the same rows for any partitioning.
+    firsts: pd.DataFrame | None = None
+
+
+def _first_of_each_label(frame: pd.DataFrame, target: str, hashes: np.ndarray) -> pd.DataFrame:
+    order = np.argsort(hashes, kind="stable")
+    ranked = frame.iloc[order].assign(**{_HASH: hashes[order]})
+    firsts = ranked.drop_duplicates(subset=[target], keep="first")
+    firsts.index = pd.Index(firsts[target].to_numpy())  # the label: what _combine dedupes on
+    return firsts
 
 
 def _labels(group: RowGroup, target: str, storage_options: dict) -> tuple[pd.Series, bool, int]:
@@ -160,11 +172,13 @@ def _partition(group: RowGroup, plan: _Plan, model: Any, storage_options: dict) 
                     plan.replicates,
                 )
     keep = uniform(hashes, SAMPLE_STREAM) < plan.sample_fraction
-    sample = frame.loc[keep]
-    # The sample in row-hash order: the same rows in the same order for any partitioning.
-    sample = sample.iloc[np.argsort(hashes[keep], kind="stable")]
-    labels = frame[plan.target].value_counts() if plan.classes else None
-    return _Result(len(frame), dropped, profile, holdout, sample, labels)
+    # The rows' hashes travel with them: the client orders and dedupes the sample by them.
+    sample = frame.loc[keep].assign(**{_HASH: hashes[keep]})
+    labels = firsts = None
+    if plan.classes:
+        labels = frame[plan.target].value_counts()
+        firsts = _first_of_each_label(frame, plan.target, hashes)
+    return _Result(len(frame), dropped, profile, holdout, sample, labels, firsts)
 
 
 def _peak_rss_mb() -> float:
@@ -194,6 +208,11 @@ def _combine(a: _Result, b: _Result) -> _Result:
         if b.labels is None
         else a.labels.add(b.labels, fill_value=0)
     )
+    firsts = None
+    if a.firsts is not None or b.firsts is not None:
+        both = pd.concat([f for f in (a.firsts, b.firsts) if f is not None])
+        both = both.sort_values(_HASH, kind="stable")
+        firsts = both.loc[~both.index.duplicated(keep="first")]
     return _Result(
         a.rows + b.rows,
         a.dropped + b.dropped,
@@ -201,6 +220,7 @@ def _combine(a: _Result, b: _Result) -> _Result:
         holdout,
         pd.concat([a.sample, b.sample]),
         labels,
+        firsts,
     )
 
 
@@ -482,8 +502,14 @@ def _load(client: Any, spec: AuditSpec, objects: dict[str, Any]):
             "labels": None,
         }
         samples: list[pd.DataFrame] = []
+        firsts: list[pd.DataFrame] = []
 
-        def add(result: _Result, merged: dict[str, Any] = merged, samples: list = samples) -> None:
+        def add(
+            result: _Result,
+            merged: dict[str, Any] = merged,
+            samples: list = samples,
+            firsts: list = firsts,
+        ) -> None:
             merged["rows"] += result.rows
             merged["dropped"] += result.dropped
             merged["profile"] = merged["profile"] + result.profile
@@ -494,6 +520,8 @@ def _load(client: Any, spec: AuditSpec, objects: dict[str, Any]):
                     else merged["holdout"] + result.holdout
                 )
             samples.append(result.sample)
+            if result.firsts is not None:
+                firsts.append(result.firsts)
             if result.labels is not None:
                 merged["labels"] = (
                     result.labels
@@ -512,11 +540,15 @@ def _load(client: Any, spec: AuditSpec, objects: dict[str, Any]):
             what=f"auditing the {name} rows",
             combine=_combine,
         )
-        sample = pd.concat(samples, ignore_index=True) if samples else pd.DataFrame()
-        # Concatenated in arrival order; sorted by row hash, the sample is the same rows in
-        # the same order however the dataset is partitioned.
-        order = np.argsort(row_hashes(sample, spec.seed), kind="stable")
-        merged["sample"] = sample.iloc[order].reset_index(drop=True)
+        sample = pd.concat(samples, ignore_index=True)
+        if firsts:
+            # Every class in the sample: the row of smallest hash of each label it lacks.
+            extra = firsts[0].loc[~firsts[0][_HASH].isin(sample[_HASH])]
+            sample = pd.concat([sample, extra], ignore_index=True)
+        # Sorted by row hash, the sample is the same rows in the same order however the
+        # dataset is partitioned.
+        sample = sample.sort_values(_HASH, kind="stable").drop(columns=_HASH)
+        merged["sample"] = sample.reset_index(drop=True)
         results[name] = merged
     passes_done = time.perf_counter()
 
@@ -538,10 +570,11 @@ def _load(client: Any, spec: AuditSpec, objects: dict[str, Any]):
     holdout = cells = bound = None
     merged_holdout = results["test"]["holdout"]
     if isinstance(merged_holdout, BinaryPartial):
+        # The classes of every row (coded so on the workers), which the sample may lack.
         holdout, cells = binary_scores(
             merged_holdout,
-            ctx.classes,
-            ctx.positive,
+            classes,
+            positive,
             score_column is not None
             or (
                 model is not None
@@ -549,7 +582,7 @@ def _load(client: Any, spec: AuditSpec, objects: dict[str, Any]):
                 and ctx.predictions.proba is not None
             ),
         )
-        bound = auc_binning_bound(merged_holdout.fine, ctx.positive)
+        bound = auc_binning_bound(merged_holdout.fine, positive)
         notes.append(
             f"ROC AUC and average precision on all rows are computed on scores binned in "
             f"65,536 logit bins: the ROC AUC is within {bound:.1e} of the exact value."
@@ -558,7 +591,7 @@ def _load(client: Any, spec: AuditSpec, objects: dict[str, Any]):
         holdout = regression_scores(merged_holdout)
     elif isinstance(merged_holdout, MulticlassPartial):
         has_proba = ctx.predictions is not None and ctx.predictions.proba is not None
-        holdout, data, counts = multiclass_scores(merged_holdout, ctx.classes, has_proba)
+        holdout, data, counts = multiclass_scores(merged_holdout, classes, has_proba)
         cells = BinaryCells(data, counts)
         if has_proba:
             notes.append(
@@ -602,7 +635,8 @@ def _load(client: Any, spec: AuditSpec, objects: dict[str, Any]):
         },
     }
     class_counts = {}
-    if ctx.classes:
+    same_classes = tuple(map(str, ctx.classes)) == tuple(map(str, classes))
+    if ctx.classes and same_classes:  # else class_imbalance reads the sample, as noted
         for name, merged in results.items():
             labels = merged["labels"]
             codes = encode_labels(
@@ -622,6 +656,11 @@ def _load(client: Any, spec: AuditSpec, objects: dict[str, Any]):
         replicates=replicates,
         engine=engine,
     )
+    if ctx.classes and tuple(map(str, ctx.classes)) != tuple(map(str, classes)):
+        notes.append(
+            f"The sample holds the classes {preview(ctx.classes)} of {preview(classes)}: the "
+            "checks that read the sample see fewer classes than the all-rows checks."
+        )
     own_notes = tuple(
         f"Task: {task} ({reason})." if note.startswith("Task: ") else note for note in ctx.notes
     )
