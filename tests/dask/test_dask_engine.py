@@ -348,3 +348,20 @@ def test_the_sample_holds_every_class_however_rare(cluster, tmp_path):
         ("b", int((label == "b").sum())),
         ("c", 1),
     ]
+
+
+def test_a_train_split_is_counted_on_every_row_too(cluster, dataset, tmp_path):
+    frame = dataset["frame"]
+    train = write_parts(frame.drop(columns=["prediction", "proba_1"]).iloc[:2400], tmp_path / "tr")
+    engine = EngineSettings(name="dask", address=cluster)
+    result = run_audit(
+        AuditSpec(test=str(dataset["parts"]), train=str(train), target="label", engine=engine),
+        select=["data.missing_values", "data.class_imbalance", "data.constant_columns"],
+    )
+    assert result.manifest["engine"]["rows"] == {"test": 3600, "train": 2400}
+    missing = next(c for c in result.checks if c.id == "data.missing_values")
+    table = {row[0]: row[1:] for row in missing.tables[0].rows}
+    f03 = frame["f03"].isna()
+    assert table["f03"][0] == int(f03.iloc[:2400].sum())  # train_missing, every train row
+    assert table["f03"][2] == int(f03.sum())  # test_missing, every test row
+    assert all(c.status != "error" for c in result.checks)
