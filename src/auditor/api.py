@@ -137,27 +137,16 @@ def audit(
         spec = replace(
             spec, gate=gate if isinstance(gate, GatePolicy) else gate_policy(gate, "gate=")
         )
-    if evaluation is not None:
-        spec = replace(
-            spec,
-            evaluation=evaluation.validated("evaluation=")
-            if isinstance(evaluation, EvaluationSettings)
-            else evaluation_settings(evaluation, "evaluation="),
-        )
-    if engine is not None:
-        spec = replace(
-            spec,
-            engine=engine.validated("engine=")
-            if isinstance(engine, EngineSettings)
-            else engine_settings(engine, "engine="),
-        )
-    if decision is not None:
-        spec = replace(
-            spec,
-            decision=decision.validated("decision=")
-            if isinstance(decision, DecisionSettings)
-            else decision_settings(decision, "decision="),
-        )
+    # Each table as the config writes it: a settings object, or a mapping shaped like it.
+    for name, given, kind, parse in (
+        ("evaluation", evaluation, EvaluationSettings, evaluation_settings),
+        ("engine", engine, EngineSettings, engine_settings),
+        ("decision", decision, DecisionSettings, decision_settings),
+    ):
+        if given is not None:
+            where = f"{name}="
+            settings = given.validated(where) if isinstance(given, kind) else parse(given, where)
+            spec = replace(spec, **{name: settings})
     spec = spec.with_overrides(
         target=target,
         task=task,
