@@ -77,6 +77,13 @@ def weighted_case():
     return train, test.assign(w=counts), model
 
 
+def weighted_check(check_id: str, test, train, model):
+    """One check of an audit weighted by column ``w``."""
+    return auditor.audit(
+        test=test, train=train, target="y", model=model, weight_column="w", select=[check_id]
+    ).check(check_id)
+
+
 def test_integer_weights_score_as_the_rows_repeated(weighted_case):
     train, test, model = weighted_case
     select = ["performance.holdout_metrics", "performance.calibration", "baseline.comparison"]
@@ -104,15 +111,8 @@ def test_weights_change_the_metrics_when_they_should(weighted_case):
     wrong = model.predict(test[["a", "b", "c"]]) != test["y"]
     # All the weight on the rows the model gets wrong: weighted accuracy is near zero.
     heavy = test.assign(w=np.where(wrong, 100.0, 0.01))
-    result = auditor.audit(
-        test=heavy,
-        train=train,
-        target="y",
-        model=model,
-        weight_column="w",
-        select=["performance.holdout_metrics"],
-    )
-    accuracy = result.check("performance.holdout_metrics").measurement("accuracy").value
+    holdout = weighted_check("performance.holdout_metrics", heavy, train, model)
+    accuracy = holdout.measurement("accuracy").value
     expected = skm.accuracy_score(
         test["y"], model.predict(test[["a", "b", "c"]]), sample_weight=heavy["w"]
     )
@@ -174,15 +174,8 @@ def test_the_weight_column_is_never_a_feature(weighted_case):
 def test_holdout_scores_record_the_effective_number_of_rows(weighted_case):
     train, test, model = weighted_case
     w = test["w"].to_numpy(dtype=float)
-    result = auditor.audit(
-        test=test,
-        train=train,
-        target="y",
-        model=model,
-        weight_column="w",
-        select=["performance.holdout_metrics"],
-    )
-    rows = result.check("performance.holdout_metrics").measurement("effective_test_rows").value
+    holdout = weighted_check("performance.holdout_metrics", test, train, model)
+    rows = holdout.measurement("effective_test_rows").value
     assert rows == pytest.approx(w.sum() ** 2 / (w**2).sum())
 
 
@@ -208,14 +201,9 @@ def test_calibration_is_the_same_whatever_the_scale_of_the_weights(weighted_case
     weights = np.where((proba > 0.3) & (proba < 0.7), 0.0, test["w"].to_numpy(dtype=float))
 
     def calibration(scale: float):
-        result = auditor.audit(
-            test=test.assign(w=weights * scale),
-            train=train,
-            target="y",
-            model=model,
-            weight_column="w",
-            select=["performance.calibration"],
-        ).check("performance.calibration")
+        result = weighted_check(
+            "performance.calibration", test.assign(w=weights * scale), train, model
+        )
         assert result.status != "error", result.error
         return result
 
@@ -231,24 +219,15 @@ def test_weighted_test_rows_are_not_held_against_unweighted_cross_validation(wei
     train, test, model = weighted_case
     # Rows near the boundary weigh five times as much in the test data only.
     heavy = test.assign(w=np.where(test["a"].abs() < 0.5, 5.0, 1.0))
-    result = auditor.audit(
-        test=heavy,
-        train=train,
-        target="y",
-        model=model,
-        weight_column="w",
-        select=["performance.overfit"],
-    ).check("performance.overfit")
+    result = weighted_check("performance.overfit", heavy, train, model)
     assert "describe different populations" in result.summary
     assert result.measurement("cv_holdout_gap") is None
     assert not [f for f in result.findings if f.code.startswith("holdout")]
     # With the weights in the training data too, the comparison runs.
-    both = auditor.audit(
-        test=heavy,
-        train=train.assign(w=np.where(train["a"].abs() < 0.5, 5.0, 1.0)),
-        target="y",
-        model=model,
-        weight_column="w",
-        select=["performance.overfit"],
-    ).check("performance.overfit")
+    both = weighted_check(
+        "performance.overfit",
+        heavy,
+        train.assign(w=np.where(train["a"].abs() < 0.5, 5.0, 1.0)),
+        model,
+    )
     assert both.measurement("cv_holdout_gap") is not None
