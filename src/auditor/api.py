@@ -271,7 +271,10 @@ def run_audit(
     if spec.engine.name == "dask":
         from auditor.engine.partitioned.run import load_partitioned
 
-        loaded = load_partitioned(spec, dict(objects or {}))
+        overlap_columns = None
+        if any(c.id == "leakage.train_test_overlap" for c in selected):
+            from auditor.checks._row_keys import key_columns as overlap_columns
+        loaded = load_partitioned(spec, dict(objects or {}), overlap_columns=overlap_columns)
     else:
         loaded = load_inputs(spec, **(objects or {}))
     ctx = loaded.context

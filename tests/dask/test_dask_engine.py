@@ -370,3 +370,66 @@ def test_a_train_split_is_counted_on_every_row_too(cluster, dataset, tmp_path):
     assert table["f03"][0] == int(f03.iloc[:2400].sum())  # train_missing, every train row
     assert table["f03"][2] == int(f03.sum())  # test_missing, every test row
     assert all(c.status != "error" for c in result.checks)
+
+
+def test_exact_codes_of_a_partition_are_those_of_the_whole_column():
+    from auditor.checks._row_keys import column_codes
+    from auditor.engine.row_keys import exact_column_codes
+
+    columns = {
+        "float": pd.Series([1.5, np.nan, -0.0, 0.0, 3.0, 1.5]),
+        "int": pd.Series([3, 1, 2, 3, 0, 1]),
+        "nullable": pd.Series([3, None, 2, 3, 0, 1], dtype="Int64"),
+        "mixed": pd.Series([3, "3", 3.0, None, True, "a"], dtype=object),
+        "text": pd.Series(["a", "b", None, "a", "A", " a"]),
+        "category": pd.Series(["x", "y", "x", None, "y", "x"], dtype="category"),
+        "bool": pd.Series([True, False, True, True, False, False]),
+        "when": pd.to_datetime(["2026-01-01", None, "2026-01-02", "2026-01-01", None, None]),
+    }
+    for name, series in columns.items():
+        whole = column_codes(pd.Series(series))[0]
+        np.testing.assert_array_equal(exact_column_codes(pd.Series(series)), whole, name)
+        # Codes are a function of each value alone: a partition's are the whole column's.
+        part = pd.Series(series).iloc[3:].reset_index(drop=True)
+        np.testing.assert_array_equal(exact_column_codes(part), whole[3:], name)
+
+
+def test_train_test_overlap_counts_every_row(cluster, dataset, tmp_path, monkeypatch):
+    from auditor.engine.partitioned import overlap
+
+    frame = dataset["frame"]
+    fresh = pd.read_parquet(_write_table(make_file(5, 1500), tmp_path / "fresh.parquet"))
+    # 60 copies of test rows, and 5 train rows twice (10 train rows repeat another).
+    train = pd.concat(
+        [fresh, frame.drop(columns=["prediction", "proba_1"]).iloc[100:160], fresh.iloc[:5]],
+        ignore_index=True,
+    )
+    folder = write_parts(train, tmp_path / "train")
+    monkeypatch.setattr(overlap, "_ROWS_PER_BUCKET", 1000)  # 5,165 rows: 8 buckets
+    check = "leakage.train_test_overlap"
+    memory = auditor.audit(
+        test=frame.drop(columns=["prediction", "proba_1"]),
+        predictions=frame[["prediction", "proba_1"]],
+        train=train,
+        target="label",
+        select=[check],
+    )
+    engine = EngineSettings(name="dask", address=cluster, sample_rows=1000)
+    result = run_audit(
+        AuditSpec(test=str(dataset["parts"]), train=str(folder), target="label", engine=engine),
+        select=[check],
+    )
+    assert result.manifest["engine"]["sample_rows"]["test"] < 3600  # the sample is not all
+    ours, theirs = measurements(result, check), measurements(memory, check)
+    assert ours["test_rows_in_train"].value == theirs["test_rows_in_train"].value == 60
+    for key in ("test_share_in_train", "chance_share"):
+        assert ours[key].value == pytest.approx(theirs[key].value, rel=1e-12), key
+    assert theirs["chance_share"].value == pytest.approx(10 / len(train), rel=1e-12)
+    assert ours["rows_used"].note == "all 3,600 test rows against all 1,565 train rows"
+    mine, in_memory = (next(c for c in r.checks if c.id == check) for r in (result, memory))
+    assert mine.status == in_memory.status == "warn"
+
+
+def _write_table(table, path: Path) -> Path:
+    pyarrow_parquet.write_table(table, path)
+    return path

@@ -28,28 +28,19 @@ import numpy as np
 import pandas as pd
 
 from auditor.checks._common import row_content_columns
+from auditor.engine.row_keys import GOLDEN as _GOLDEN
+from auditor.engine.row_keys import MISSING as _MISSING
+from auditor.engine.row_keys import TAG_INT as _TAG_INT
+from auditor.engine.row_keys import as_text as _as_text
+from auditor.engine.row_keys import is_number as _is_number
+from auditor.engine.row_keys import is_numeric_dtype as _is_numeric_dtype
+from auditor.engine.row_keys import mix
+from auditor.engine.row_keys import number_codes as _number_codes
+from auditor.engine.row_keys import text_codes as _text_codes
 
 NEAR_DECIMALS = (2, 3, 4)
 # Train rows (evenly spaced) on which per-column agreement rates are measured.
 _AGREEMENT_SAMPLE = 50_000
-
-_M1 = np.uint64(0xBF58476D1CE4E5B9)
-_M2 = np.uint64(0x94D049BB133111EB)
-_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
-# Tags keep numbers, text, booleans and missing cells apart in a column's codes.
-_TAG_FLOAT = np.uint64(0x1F3D5B79A2C4E6F8)
-_TAG_INT = np.uint64(0x6A09E667F3BCC908)
-_TAG_TEXT = np.uint64(0x3C6EF372FE94F82B)
-_MISSING = np.uint64(0x5BE0CD19137E2179)
-
-
-def mix(x: np.ndarray) -> np.ndarray:
-    """The splitmix64 finaliser: a bijective, well-spread mix of 64-bit integers."""
-    x = x ^ (x >> np.uint64(30))
-    x = x * _M1
-    x = x ^ (x >> np.uint64(27))
-    x = x * _M2
-    return x ^ (x >> np.uint64(31))
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +69,9 @@ class RowKeys:
     retyped: tuple[str, ...]
     chance_exact: float = 0.0
     chance_near: float = 0.0
+    # The probability that two train rows agree on every column (exact): ``chance_exact``
+    # is ``1 - (1 - agreement_exact)**n_train``, to be rescaled to another number of rows.
+    agreement_exact: float = 0.0
 
 
 def key_columns(ctx) -> list[str]:
@@ -134,7 +128,13 @@ def _row_keys(ctx) -> RowKeys:
         tuple(retyped),
         chance_exact=float(chance[0]),
         chance_near=float(chance[1:].max()) if levels > 1 else float(chance[0]),
+        agreement_exact=float(agreement[0]),
     )
+
+
+def chance_for_rows(agreement: float, n_train: int) -> float:
+    """``1 - (1 - agreement)**n_train``: a row matches one of ``n_train`` independent rows."""
+    return float(-np.expm1(n_train * np.log1p(-min(agreement, 1.0 - 1e-16))))
 
 
 def _pair_agreement(codes: np.ndarray) -> float:
@@ -183,20 +183,6 @@ def column_codes(series: pd.Series, *, retype_tag: bool = False) -> list[np.ndar
     return _level_codes(series)
 
 
-def _number_codes(values: np.ndarray) -> np.ndarray:
-    """Codes of float values: their bits (-0.0 read as 0.0), one code for every missing value."""
-    clean = values + 0.0
-    return np.where(np.isnan(clean), _MISSING, clean.view(np.uint64) ^ _TAG_FLOAT)
-
-
-def _is_numeric_dtype(dtype) -> bool:
-    return (
-        pd.api.types.is_numeric_dtype(dtype)
-        and not pd.api.types.is_bool_dtype(dtype)
-        and not isinstance(dtype, pd.CategoricalDtype)
-    )
-
-
 def _level_codes(series: pd.Series) -> list[np.ndarray]:
     """Codes of a text, boolean, categorical or mixed column, computed on its distinct values."""
     codes, uniques = pd.factorize(series, use_na_sentinel=True)
@@ -237,25 +223,6 @@ def _level_codes(series: pd.Series) -> list[np.ndarray]:
         return np.append(levels, _MISSING)[codes]  # code -1 (missing) reads the last entry
 
     return [per_row(exact)] + [per_row(level) for level in near]
-
-
-def _text_codes(text: pd.Series) -> np.ndarray:
-    return pd.util.hash_array(text.to_numpy(dtype=object)) ^ _TAG_TEXT
-
-
-def _as_text(value) -> str:
-    """A distinct value as text that keeps its type: 'str:abc', 'bool:True' ..."""
-    if isinstance(value, str):
-        return "str:" + str(value)
-    if isinstance(value, (bool, np.bool_)):
-        return f"bool:{bool(value)}"
-    return f"{type(value).__name__}:{value}"
-
-
-def _is_number(value) -> bool:
-    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(
-        value, (bool, np.bool_)
-    )
 
 
 # --- matches beyond chance ------------------------------------------------------------------

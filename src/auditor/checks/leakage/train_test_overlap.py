@@ -8,6 +8,7 @@ import numpy as np
 
 from auditor.checks._common import example_rows, status_from
 from auditor.checks._row_keys import (
+    chance_for_rows,
     chance_text,
     first_positions,
     isin,
@@ -106,16 +107,34 @@ def train_test_overlap(ctx: AuditContext, params: TrainTestOverlapParams) -> Che
     (and at least ``min_rows``) when they are also enough to move a metric beyond its
     interval (``1.96 * sqrt(0.25 / n_test)`` of the test rows: 3.5% of 800, 0.3% of
     100,000), and warn from ``min_rows``; fewer are informational.
+
+    With ``--engine dask`` the repeats and the train rows that repeat another are counted
+    on every row (a join of the rows' exact keys, ``engine.partitioned.overlap``); the
+    columns compared and the columns' agreement rates come from the seeded sample, and the
+    finding gives no example rows.
     """
     keys = row_keys(ctx)
     if not keys.columns:
         raise SkipCheck("there is no feature column to compare rows on")
-    n_train, n_test = len(ctx.train), len(ctx.test)
-    in_train = isin(keys.test.exact, keys.train.exact)
-    within = int(repeated(keys.train.exact).sum())
-    matches = judge_matches(
-        int(in_train.sum()), n_test, within, n_train, params.chance_margin, keys.chance_exact
-    )
+    full = ctx.all_rows.overlap if ctx.all_rows is not None else None
+    if full is not None and tuple(full["columns"]) == keys.columns:
+        # --engine dask: the counts of every row (a hash join of the rows' exact keys); the
+        # chance rate's column agreement is measured on the sample's train rows.
+        n_train, n_test = ctx.all_rows.rows["train"], ctx.all_rows.rows["test"]
+        retyped = tuple(full["retyped"])
+        observed = 0 if retyped else full["test_in_train"]
+        within = full["train_repeated"]
+        chance = chance_for_rows(keys.agreement_exact, n_train)
+        in_train = np.zeros(0, dtype=bool)  # row positions: not kept across partitions
+    else:
+        full = None
+        n_train, n_test = len(ctx.train), len(ctx.test)
+        retyped = keys.retyped
+        in_train = isin(keys.test.exact, keys.train.exact)
+        observed = int(in_train.sum())
+        within = int(repeated(keys.train.exact).sum())
+        chance = keys.chance_exact
+    matches = judge_matches(observed, n_test, within, n_train, params.chance_margin, chance)
     n_cols = len(keys.columns)
     on = f"{n_cols} feature column{'s' if n_cols != 1 else ''}"
 
@@ -153,17 +172,17 @@ def train_test_overlap(ctx: AuditContext, params: TrainTestOverlapParams) -> Che
                 },
             )
         )
-    if keys.retyped:
+    if retyped:
         findings.append(
             Finding(
                 "number_type_differs",
                 "low",
-                f"{preview(keys.retyped)} {'holds' if len(keys.retyped) == 1 else 'hold'} whole "
+                f"{preview(retyped)} {'holds' if len(retyped) == 1 else 'hold'} whole "
                 "numbers stored as integers in one split and "
                 "as decimals in the other, so no row can be identical; copies that differ only "
                 "in type are counted by leakage.near_duplicates.",
-                tuple(keys.retyped),
-                {"columns": list(keys.retyped)[:10]},
+                tuple(retyped),
+                {"columns": list(retyped)[:10]},
             )
         )
 
@@ -194,5 +213,16 @@ def train_test_overlap(ctx: AuditContext, params: TrainTestOverlapParams) -> Che
             Measurement("test_rows_in_train", float(matches.observed), greater_is_better=False),
             Measurement("test_share_in_train", matches.share, greater_is_better=False),
             Measurement("chance_share", matches.expected_share, greater_is_better=None),
+            *(
+                ()
+                if full is None
+                else (
+                    Measurement(
+                        "rows_used",
+                        float(n_test),
+                        note=f"all {n_test:,} test rows against all {n_train:,} train rows",
+                    ),
+                )
+            ),
         ),
     )

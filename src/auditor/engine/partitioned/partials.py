@@ -172,9 +172,20 @@ class Profile:
         return Profile(
             self.rows + other.rows,
             missing,
-            {**other.dtypes, **self.dtypes},
+            {**other.dtypes, **self.dtypes, **_widened(self.dtypes, other.dtypes)},
             (self.digest + other.digest) % (1 << 64),
         )
+
+
+def _widened(a: dict[str, str], b: dict[str, str]) -> dict[str, str]:
+    """Columns read as integers in one partition and as decimals in another: decimals, as
+    pandas reads the whole dataset (a missing value in one row group makes it float)."""
+    out = {}
+    for column in a.keys() & b.keys():
+        kinds = {a[column][:1].lower(), b[column][:1].lower()}
+        if a[column] != b[column] and "f" in kinds and kinds <= {"f", "i", "u"}:
+            out[column] = a[column] if a[column][:1].lower() == "f" else b[column]
+    return out
 
 
 def profile_partial(frame: pd.DataFrame, hashes: np.ndarray) -> Profile:

@@ -60,6 +60,8 @@ class AllRows:
     holdout: dict[str, Any] | None = None  # metric key -> HoldoutScore on all rows
     cells: Any = None  # holdout.BinaryCells: the compressed test set (binary)
     auc_bound: float | None = None  # binned ROC AUC: at most this far from exact
+    # leakage.train_test_overlap on every row: test_in_train, train_repeated, retyped
+    overlap: dict[str, Any] | None = None
     sample_rows: dict[str, int] = field(default_factory=dict)
     replicates: int = 0
     engine: dict[str, Any] = field(default_factory=dict)  # for the manifest
@@ -344,17 +346,32 @@ def _refuse(spec: AuditSpec, objects: dict[str, Any]) -> None:
         )
 
 
-def load_partitioned(spec: AuditSpec, objects: dict[str, Any] | None = None):
-    """Run the passes on Dask and build the context on the sample; see the module doc."""
+def load_partitioned(
+    spec: AuditSpec,
+    objects: dict[str, Any] | None = None,
+    *,
+    overlap_columns: Callable[[Any], list[str]] | None = None,
+):
+    """Run the passes on Dask and build the context on the sample; see the module doc.
+
+    ``overlap_columns(ctx)``: the columns on which ``leakage.train_test_overlap`` compares
+    rows (given when that check runs, and there is a train split): a pass then counts its
+    exact matches on every row.
+    """
     from auditor.engine.partitioned.cluster import dask_client
 
     objects = dict(objects or {})
     _refuse(spec, objects)
     with dask_client(spec.engine) as client:
-        return _load(client, spec, objects)
+        return _load(client, spec, objects, overlap_columns)
 
 
-def _load(client: Any, spec: AuditSpec, objects: dict[str, Any]):
+def _load(
+    client: Any,
+    spec: AuditSpec,
+    objects: dict[str, Any],
+    overlap_columns: Callable[[Any], list[str]] | None = None,
+):
     from auditor.context import detect_task, encode_labels, sorted_labels
     from auditor.engine.partitioned.holdout import (
         BinaryCells,
@@ -645,6 +662,9 @@ def _load(client: Any, spec: AuditSpec, objects: dict[str, Any]):
             class_counts[name] = np.bincount(
                 codes, weights=labels.to_numpy(dtype=float), minlength=len(ctx.classes)
             ).astype(np.int64)
+    overlap = None
+    if "train" in results and overlap_columns is not None and ctx.train is not None:
+        overlap = _overlap(client, ctx, overlap_columns(ctx), groups, results, storage)
     all_rows = AllRows(
         rows={name: results[name]["rows"] for name in results},
         class_counts=class_counts,
@@ -652,6 +672,7 @@ def _load(client: Any, spec: AuditSpec, objects: dict[str, Any]):
         holdout=holdout,
         cells=cells,
         auc_bound=bound,
+        overlap=overlap,
         sample_rows=engine["sample_rows"],
         replicates=replicates,
         engine=engine,
@@ -679,6 +700,47 @@ def _load(client: Any, spec: AuditSpec, objects: dict[str, Any]):
         files += tuple(f for f in loaded.files if f.role == "model")
     durations = {**loaded.durations, "passes_s": passes_done - started}
     return dataclasses.replace(loaded, context=ctx, files=files, durations=durations)
+
+
+def _overlap(
+    client: Any,
+    ctx: Any,
+    columns: list[str],
+    groups: dict[str, list[RowGroup]],
+    results: dict[str, dict[str, Any]],
+    storage: dict,
+) -> dict[str, Any] | None:
+    """Pass 3: the exact train/test overlap on every row (``leakage.train_test_overlap``).
+
+    The columns compared are the check's own (``key_columns``), decided on the sample; a
+    column of whole numbers stored as integers in one split and decimals in the other
+    (without a missing value to explain it, on every row) is ``retyped``: no row is then
+    an exact copy, as in memory.
+    """
+    from auditor.engine.partitioned.overlap import OverlapPlan, bucket_bits, overlap_counts
+
+    columns = tuple(columns)
+    if not columns:
+        return None
+    retyped = []
+    for column in columns:
+        kinds = {
+            name: results[name]["profile"].dtypes.get(column, "")[:1].lower()
+            for name in ("train", "test")
+        }
+        found = set(kinds.values())
+        if "f" in found and found & {"i", "u"}:
+            decimal = "train" if kinds["train"] == "f" else "test"
+            if not results[decimal]["profile"].missing.get(column, 0):
+                retyped.append(column)
+    rows = results["train"]["rows"] + results["test"]["rows"]
+    plan = OverlapPlan(ctx.target, columns, bucket_bits(rows))
+    step(f"comparing the train and test rows on {len(columns)} columns")
+    try:
+        counts = overlap_counts(client, {n: groups[n] for n in ("train", "test")}, plan, storage)
+    except PartitionReadError as exc:
+        raise InputError(_unreadable(exc)) from None
+    return {**counts, "columns": columns, "retyped": tuple(retyped)}
 
 
 def dataset_sha256(rows: int, digest: int) -> str:
