@@ -433,3 +433,51 @@ def test_train_test_overlap_counts_every_row(cluster, dataset, tmp_path, monkeyp
 def _write_table(table, path: Path) -> Path:
     pyarrow_parquet.write_table(table, path)
     return path
+
+
+def test_category_counts_of_every_row(cluster, tmp_path, monkeypatch):
+    from auditor.engine.partitioned import partials
+
+    rng = np.random.default_rng(6)
+
+    def split(n: int, new_share: float) -> pd.DataFrame:
+        color = rng.choice(list("abcd"), n).astype(object)
+        color[rng.random(n) < new_share] = "e"  # a category train never saw
+        code = rng.integers(1, 9, n).astype(str).astype(object)
+        code[rng.random(n) < 0.01] = "N/A"  # a placeholder in a number column
+        return pd.DataFrame(
+            {
+                "x": rng.normal(size=n),
+                "color": color,
+                "code": code,
+                "free": [f"note {i % 400}" for i in range(n)],  # 400 values: past the cap
+                "label": rng.integers(0, 2, n),
+            }
+        )
+
+    train, test = split(3000, 0.0), split(3000, 0.02)
+    monkeypatch.setattr(partials, "MAX_LEVELS", 100)
+    checks = ["data.unseen_categories", "data.mixed_types"]
+    memory = auditor.audit(test=test, train=train, target="label", select=checks)
+    engine = EngineSettings(name="dask", address=cluster, sample_rows=1000)
+    spec = AuditSpec(
+        test=str(write_parts(test, tmp_path / "test")),
+        train=str(write_parts(train, tmp_path / "train")),
+        target="label",
+        engine=engine,
+    )
+    result = run_audit(spec, select=checks)
+    assert result.manifest["engine"]["sample_rows"]["test"] < 3000
+
+    def rows(audit, check: str, column: str) -> list:
+        table = next(c for c in audit.checks if c.id == check).tables[0]
+        return [row for row in table.rows if row[0] == column]
+
+    for check in checks:  # color and code on every row; free (past the cap) on the sample
+        for column in ("color", "code"):
+            assert rows(result, check, column) == rows(memory, check, column), (check, column)
+        note = measurements(result, check)["rows_used"].note
+        assert note == "all 3,000 test rows for 2 of 3 columns; a seeded sample of " + (
+            f"{result.manifest['engine']['sample_rows']['test']:,} rows for 'free'"
+        )
+    assert rows(result, "data.unseen_categories", "color")[0][3] == int((test.color == "e").sum())

@@ -133,3 +133,42 @@ def chance_agreement_pairs(
     for i in order[supported:]:
         probability *= rates[i]
     return float(probability * total_pairs)
+
+
+def all_rows_levels(ctx, column: str, splits: Sequence[str] = ("train", "test")) -> dict | None:
+    """``--engine dask``: rows per non-missing value of ``column`` in each of ``splits``,
+    counted on every row (object-indexed Series), or None when some split's were not kept
+    (an in-memory audit, a numeric column, more than 10,000 distinct values)."""
+    full = getattr(ctx, "all_rows", None)
+    if full is None:
+        return None
+    out = {}
+    for name in splits:
+        counts = full.levels.get(name, {}).get(column)
+        if counts is None:
+            return None
+        out[name] = counts
+    return out
+
+
+def rows_used(ctx, on_all_rows: Sequence[str], columns: Sequence[str]):
+    """``--engine dask``: the ``rows_used`` measurement of a check that read every row for
+    the columns ``on_all_rows`` of its ``columns`` and the seeded sample for the others;
+    None in memory or when no column read every row (the engine then says "sample")."""
+    from auditor.errors import preview
+    from auditor.result import Measurement
+
+    if ctx.all_rows is None or not on_all_rows:
+        return None
+    n_test = ctx.all_rows.rows["test"]
+    if len(on_all_rows) == len(columns):
+        return Measurement("rows_used", float(n_test), note=f"all {n_test:,} test rows")
+    others = [c for c in columns if c not in set(on_all_rows)]
+    return Measurement(
+        "rows_used",
+        float(len(ctx.test)),
+        note=(
+            f"all {n_test:,} test rows for {len(on_all_rows)} of {len(columns)} columns; a "
+            f"seeded sample of {len(ctx.test):,} rows for {preview(others)}"
+        ),
+    )

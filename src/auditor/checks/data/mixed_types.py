@@ -9,8 +9,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from auditor.checks._common import rows_used, status_from
 from auditor.checks._common import splits as present_splits
-from auditor.checks._common import status_from
 from auditor.context import AuditContext
 from auditor.registry import CheckOutcome, SkipCheck, param, register_check
 from auditor.result import Finding, Measurement, Table
@@ -99,10 +99,20 @@ def mixed_types(ctx: AuditContext, params: MixedTypesParams) -> CheckOutcome:
     splits = present_splits(ctx)
     findings: list[Finding] = []
     table_rows = []
+    on_all_rows = []
     for column in columns:
+        # --engine dask: every row's value counts where they were kept, else the sample's.
         profiles = {
-            name: _profile(frame[column]) for name, frame in splits.items() if column in frame
+            name: _all_rows_profile(ctx, name, frame[column])
+            for name, frame in splits.items()
+            if column in frame
         }
+        if all(p is not None for p in profiles.values()):
+            on_all_rows.append(column)
+        else:
+            profiles = {
+                name: _profile(frame[column]) for name, frame in splits.items() if column in frame
+            }
         finding = _finding(column, profiles, params)
         if finding is not None:
             findings.append(finding)
@@ -119,6 +129,7 @@ def mixed_types(ctx: AuditContext, params: MixedTypesParams) -> CheckOutcome:
                     finding.code if finding is not None else "",
                 )
             )
+    used = rows_used(ctx, on_all_rows, columns)
     return CheckOutcome(
         status=status_from(findings),
         summary=_summary(findings, columns, params),
@@ -129,6 +140,7 @@ def mixed_types(ctx: AuditContext, params: MixedTypesParams) -> CheckOutcome:
                 float(sum(f.severity != "low" for f in findings)),
                 greater_is_better=False,
             ),
+            *(() if used is None else (used,)),
         ),
         tables=(
             Table(
@@ -173,20 +185,43 @@ class _Profile:
     text_has_digits: bool = False
 
 
-def _profile(series: pd.Series) -> _Profile:
-    dtype = series.dtype
-    if not (
+def _holds_objects(dtype) -> bool:
+    return (
         isinstance(dtype, pd.CategoricalDtype)
         or pd.api.types.is_object_dtype(dtype)
         or pd.api.types.is_string_dtype(dtype)
-    ):
-        n = int(series.notna().sum())
-        kind = "number" if pd.api.types.is_numeric_dtype(dtype) else "other"
-        return _Profile(
-            n, n if kind == "number" else 0, 0, 0 if kind == "number" else n, 0, (kind,)
-        )
+    )
+
+
+def _typed_profile(n: int, dtype) -> _Profile:
+    """A column stored as numbers (or booleans, dates): ``n`` values of one kind."""
+    kind = "number" if pd.api.types.is_numeric_dtype(dtype) else "other"
+    return _Profile(n, n if kind == "number" else 0, 0, 0 if kind == "number" else n, 0, (kind,))
+
+
+def _all_rows_profile(ctx: AuditContext, split: str, series: pd.Series) -> _Profile | None:
+    """``--engine dask``: the profile of every row of ``split`` (``series`` is the sample's
+    column), or None when the engine did not keep its counts."""
+    full = ctx.all_rows
+    if full is None:
+        return None
+    column = series.name
+    if not _holds_objects(series.dtype):
+        return _typed_profile(full.rows[split] - full.missing[split].get(column, 0), series.dtype)
+    counts = full.levels.get(split, {}).get(column)
+    return None if counts is None else _profile_of_counts(counts)
+
+
+def _profile(series: pd.Series) -> _Profile:
+    dtype = series.dtype
+    if not _holds_objects(dtype):
+        return _typed_profile(int(series.notna().sum()), dtype)
     counts = series.value_counts(dropna=True, sort=False)
-    counts = counts[counts.to_numpy() > 0]  # categories absent from the rows
+    return _profile_of_counts(counts[counts.to_numpy() > 0])  # categories absent from rows
+
+
+def _profile_of_counts(counts: pd.Series) -> _Profile:
+    """The profile of a text, object or category column from its rows per value."""
     values = np.asarray(counts.index.astype(object), dtype=object)
     weights = counts.to_numpy(dtype=np.int64)
     if len(values) == 0:

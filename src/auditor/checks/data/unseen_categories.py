@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from auditor.checks._common import status_from
+from auditor.checks._common import all_rows_levels, rows_used, status_from
 from auditor.context import AuditContext
 from auditor.registry import CheckOutcome, SkipCheck, param, register_check
 from auditor.result import Finding, Measurement, Table
@@ -116,8 +116,14 @@ def unseen_categories(ctx: AuditContext, params: UnseenCategoriesParams) -> Chec
         raise SkipCheck("there are no categorical feature columns")
     findings: list[Finding] = []
     table_rows = []
+    on_all_rows = []
     for column in columns:
-        result = _column_result(train[column], test[column], params)
+        levels = all_rows_levels(ctx, column)  # --engine dask: counted on every row
+        if levels is not None:
+            on_all_rows.append(column)
+            result = _result_from_counts(levels["train"], levels["test"], params)
+        else:
+            result = _column_result(train[column], test[column], params)
         finding = _finding(column, result, params)
         if finding is not None:
             findings.append(finding)
@@ -134,6 +140,7 @@ def unseen_categories(ctx: AuditContext, params: UnseenCategoriesParams) -> Chec
             )
         )
     worst = max((row[4] for row in table_rows), default=0.0)
+    used = rows_used(ctx, on_all_rows, columns)
     return CheckOutcome(
         status=status_from(findings),
         summary=_summary(findings, columns, params),
@@ -145,6 +152,7 @@ def unseen_categories(ctx: AuditContext, params: UnseenCategoriesParams) -> Chec
                 float(sum(f.severity != "low" for f in findings)),
                 greater_is_better=False,
             ),
+            *(() if used is None else (used,)),
         ),
         tables=(
             Table(
@@ -189,7 +197,13 @@ def _counts(series: pd.Series) -> pd.Series:
 def _column_result(
     train: pd.Series, test: pd.Series, params: UnseenCategoriesParams
 ) -> _ColumnResult:
-    train_counts, test_counts = _counts(train), _counts(test)
+    return _result_from_counts(_counts(train), _counts(test), params)
+
+
+def _result_from_counts(
+    train_counts: pd.Series, test_counts: pd.Series, params: UnseenCategoriesParams
+) -> _ColumnResult:
+    """The column's result from its rows per category in each split (``_counts``)."""
     n_train, n_test = int(train_counts.sum()), int(test_counts.sum())
     unseen = test_counts[~test_counts.index.isin(train_counts.index)]
     unseen_rows = int(unseen.sum())

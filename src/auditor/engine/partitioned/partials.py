@@ -156,25 +156,67 @@ def regression_partial(
     return total
 
 
+MAX_LEVELS = 10_000  # distinct values of a text column counted exactly; more: not counted
+
+
 @dataclass
 class Profile:
-    """Rows and missing cells per column of one split."""
+    """Rows and missing cells per column of one split, and the value counts of its text,
+    object, category and boolean columns (None for a column of more than ``MAX_LEVELS``
+    values)."""
 
     rows: int = 0
     missing: dict[str, int] = field(default_factory=dict)
     dtypes: dict[str, str] = field(default_factory=dict)
     digest: int = 0  # the sum of the row hashes mod 2**64: the content, in any row order
+    levels: dict[str, pd.Series | None] = field(default_factory=dict)
 
     def __add__(self, other: Profile) -> Profile:
         missing = dict(self.missing)
         for column, count in other.missing.items():
             missing[column] = missing.get(column, 0) + count
+        levels = dict(self.levels)
+        for column, counts in other.levels.items():
+            levels[column] = (
+                counts if column not in levels else merge_level_counts(levels[column], counts)
+            )
         return Profile(
             self.rows + other.rows,
             missing,
             {**other.dtypes, **self.dtypes, **_widened(self.dtypes, other.dtypes)},
             (self.digest + other.digest) % (1 << 64),
+            levels,
         )
+
+
+def level_counts(series: pd.Series) -> pd.Series | None:
+    """Rows per non-missing value (object index, in no particular order), or None past
+    ``MAX_LEVELS`` values."""
+    counts = series.value_counts(dropna=True, sort=False)
+    counts = counts[counts.to_numpy() > 0]  # categories absent from the rows
+    if len(counts) > MAX_LEVELS:
+        return None
+    return pd.Series(
+        counts.to_numpy(dtype=np.int64), index=pd.Index(counts.index.astype(object), dtype=object)
+    )
+
+
+def merge_level_counts(a: pd.Series | None, b: pd.Series | None) -> pd.Series | None:
+    """The counts of two partitions' values, exactly; None once past ``MAX_LEVELS``."""
+    if a is None or b is None:
+        return None
+    merged = pd.concat([a, b]).groupby(level=0, sort=False).sum()
+    return None if len(merged) > MAX_LEVELS else merged
+
+
+def _counts_levels(series: pd.Series) -> bool:
+    dtype = series.dtype
+    return (
+        isinstance(dtype, pd.CategoricalDtype)
+        or pd.api.types.is_object_dtype(dtype)
+        or pd.api.types.is_string_dtype(dtype)
+        or pd.api.types.is_bool_dtype(dtype)
+    )
 
 
 def _widened(a: dict[str, str], b: dict[str, str]) -> dict[str, str]:
@@ -195,6 +237,7 @@ def profile_partial(frame: pd.DataFrame, hashes: np.ndarray) -> Profile:
         {str(c): int(v) for c, v in counts.items()},
         {str(c): str(t) for c, t in frame.dtypes.items()},
         int(hashes.sum(dtype=np.uint64)) if hashes.size else 0,
+        {str(c): level_counts(frame[c]) for c in frame.columns if _counts_levels(frame[c])},
     )
 
 

@@ -56,6 +56,9 @@ class AllRows:
 
     rows: dict[str, int]  # labelled rows per split
     missing: dict[str, dict[str, int]]  # missing cells per column per split
+    # Per split, per text/object/category column: rows per non-missing value (an object-
+    # indexed Series), or None for a column of more than partials.MAX_LEVELS values.
+    levels: dict[str, dict[str, pd.Series | None]] = field(default_factory=dict)
     class_counts: dict[str, np.ndarray] = field(default_factory=dict)  # per split, by class
     holdout: dict[str, Any] | None = None  # metric key -> HoldoutScore on all rows
     cells: Any = None  # holdout.BinaryCells: the compressed test set (binary)
@@ -669,6 +672,7 @@ def _load(
         rows={name: results[name]["rows"] for name in results},
         class_counts=class_counts,
         missing={name: dict(results[name]["profile"].missing) for name in results},
+        levels={name: _sorted_levels(results[name]["profile"].levels) for name in results},
         holdout=holdout,
         cells=cells,
         auc_bound=bound,
@@ -741,6 +745,19 @@ def _overlap(
     except PartitionReadError as exc:
         raise InputError(_unreadable(exc)) from None
     return {**counts, "columns": columns, "retyped": tuple(retyped)}
+
+
+def _sorted_levels(levels: dict[str, pd.Series | None]) -> dict[str, pd.Series | None]:
+    """Value counts in one order whatever the partitioning: by their values' text."""
+    out: dict[str, pd.Series | None] = {}
+    for column, counts in levels.items():
+        if counts is not None:
+            order = np.argsort(
+                np.array([f"{type(v).__name__}:{v}" for v in counts.index]), kind="stable"
+            )
+            counts = counts.iloc[order]
+        out[column] = counts
+    return out
 
 
 def dataset_sha256(rows: int, digest: int) -> str:
