@@ -414,7 +414,9 @@ def test_train_test_overlap_counts_every_row(cluster, dataset, tmp_path, monkeyp
         target="label",
         select=[check],
     )
-    engine = EngineSettings(name="dask", address=cluster, sample_rows=1000)
+    engine = EngineSettings(
+        name="dask", address=cluster, sample_rows=1000, bootstrap_replicates=100
+    )
     result = run_audit(
         AuditSpec(test=str(dataset["parts"]), train=str(folder), target="label", engine=engine),
         select=[check],
@@ -481,3 +483,58 @@ def test_category_counts_of_every_row(cluster, tmp_path, monkeypatch):
             f"{result.manifest['engine']['sample_rows']['test']:,} rows for 'free'"
         )
     assert rows(result, "data.unseen_categories", "color")[0][3] == int((test.color == "e").sum())
+
+
+def test_group_metrics_count_every_row(cluster, tmp_path):
+    from auditor.spec import ColumnRolesSpec
+
+    rng = np.random.default_rng(7)
+    n = 4000
+    group = rng.choice(np.array(["a", "b", "c", "d"], dtype=object), n, p=[0.5, 0.3, 0.19, 0.01])
+    group[rng.random(n) < 0.03] = None  # the (missing) group
+    score = 1 / (1 + np.exp(-(rng.normal(size=n) + (group == "b") * 0.6)))
+    frame = pd.DataFrame({"x": rng.normal(size=n), "grp": group})
+    frame["label"] = (rng.random(n) < score).astype(int)
+    frame["proba_1"] = score
+    frame["prediction"] = (score >= 0.5).astype(int)
+    check = ["fairness.group_metrics"]
+    memory = auditor.audit(
+        test=frame.drop(columns=["prediction", "proba_1"]),
+        predictions=frame[["prediction", "proba_1"]],
+        target="label",
+        sensitive=["grp"],
+        select=check,
+    )
+    engine = EngineSettings(
+        name="dask", address=cluster, sample_rows=1000, bootstrap_replicates=100
+    )
+    spec = AuditSpec(
+        test=str(write_parts(frame, tmp_path / "groups")),
+        target="label",
+        engine=engine,
+        columns=ColumnRolesSpec(sensitive=("grp",)),
+    )
+    result = run_audit(spec, select=check)
+    assert result.manifest["engine"]["sample_rows"]["test"] < 2000
+    ours, theirs = (next(c for c in r.checks if c.id == check[0]) for r in (result, memory))
+    assert ours.status == theirs.status
+    # Per group: rows, every rate and its Wilson interval, exactly (counts).
+    for a, b in zip(ours.tables, theirs.tables, strict=True):
+        assert a.columns == b.columns
+        assert len(a.rows) == len(b.rows)
+        for got, want in zip(a.rows, b.rows, strict=True):
+            for x, y in zip(got, want, strict=True):
+                if isinstance(y, float) and isinstance(x, float):
+                    assert x == pytest.approx(y, rel=1e-12, abs=1e-15, nan_ok=True), (a.key, got)
+                else:
+                    assert x == y, (a.key, got, want)
+    m_ours, m_theirs = measurements(result, check[0]), measurements(memory, check[0])
+    for key, m in m_theirs.items():
+        assert m_ours[key].value == pytest.approx(m.value, rel=1e-12), key
+    # The selection-rate ratio's bootstrap interval: multinomial draws of the cells, not of
+    # the rows; the same distribution, so the ends agree within Monte-Carlo error.
+    ratio, want = m_ours["min_selection_rate_ratio"], m_theirs["min_selection_rate_ratio"]
+    width = want.ci_high - want.ci_low
+    assert abs(ratio.ci_low - want.ci_low) < 0.25 * width
+    assert abs(ratio.ci_high - want.ci_high) < 0.25 * width
+    assert m_ours["rows_used"].note == "all 4,000 test rows"

@@ -11,7 +11,7 @@ import pandas as pd
 from scipy import optimize, stats
 
 from auditor import keys
-from auditor.checks._common import status_from
+from auditor.checks._common import rows_used, status_from
 from auditor.context import AuditContext, encode_labels
 from auditor.errors import InputError, preview
 from auditor.metrics import (
@@ -385,11 +385,26 @@ def group_metrics(ctx: AuditContext, params: GroupMetricsParams) -> CheckOutcome
     tables: list[Table] = []
     all_gaps: list[_Gap] = []
     n_small = 0
+    on_all_rows = []
     for index, column in enumerate(ctx.roles.sensitive):
         codes, labels, binned = _group_codes(ctx.test[column])
-        groups = _measure_groups(
-            data, weights, codes, labels, metrics, params, rng, ctx.evaluation.bootstrap_resamples
-        )
+        cells = _all_rows_cells(ctx, column, weights)
+        if cells is not None:  # --engine dask: every test row's counts
+            on_all_rows.append(column)
+            groups = _groups_from_cells(
+                data, cells, metrics, params, rng, ctx.evaluation.bootstrap_resamples
+            )
+        else:
+            groups = _measure_groups(
+                data,
+                weights,
+                codes,
+                labels,
+                metrics,
+                params,
+                rng,
+                ctx.evaluation.bootstrap_resamples,
+            )
         reference = _reference_group(groups, params)
         small = [g for g in groups if not g.judged]
         n_small += len(small)
@@ -413,11 +428,15 @@ def group_metrics(ctx: AuditContext, params: GroupMetricsParams) -> CheckOutcome
     largest = max(all_gaps, key=lambda g: g.gap, default=None)
     if all_gaps:
         tables.append(_gap_table(all_gaps, largest, data.task, params))
+    used = rows_used(ctx, on_all_rows, ctx.roles.sensitive)
     return CheckOutcome(
         status=status_from(findings),
         summary=_summary(ctx, all_gaps, largest, data.task, favourable, params),
         findings=tuple(findings),
-        measurements=_measurements(all_gaps, largest, data.task, n_small, params),
+        measurements=(
+            *_measurements(all_gaps, largest, data.task, n_small, params),
+            *(() if used is None else (used,)),
+        ),
         tables=tuple(tables),
     )
 
@@ -500,6 +519,70 @@ def _measure_groups(
                 interval,
                 replicates,
                 shares,
+            )
+        )
+    return groups
+
+
+def _all_rows_cells(ctx: AuditContext, column: str, weights: np.ndarray | None) -> dict | None:
+    """``--engine dask``: per group value of ``column`` (None: missing) the test rows of each
+    (true class, predicted class) cell, counted on every row; None in memory, for a numeric
+    column (cut at its quantiles, or labelled by its number type) and past 1,000 groups."""
+    full = ctx.all_rows
+    if full is None or weights is not None or ctx.task == "regression":
+        return None
+    values = ctx.test[column]
+    if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
+        return None
+    return full.groups.get(column)
+
+
+def _groups_from_cells(
+    data: EvalData,
+    cells: dict,
+    metrics: tuple[_Metric, ...],
+    params: GroupMetricsParams,
+    rng: np.random.Generator,
+    n_resamples: int,
+) -> list[_Group]:
+    """``_measure_groups`` from each group's (true, predicted) cell counts.
+
+    A group's rows are its cells weighted by their counts: the metrics, the rates and their
+    Wilson intervals are those of its rows exactly. Resampling rows is drawing the cells'
+    counts from a multinomial of the group's rows with the cells' shares, which is how the
+    bootstrap replicates are drawn here (the same distribution, other draws).
+    """
+    k = len(data.classes)
+    present = [v for v in cells if v is not None]
+    try:
+        present = sorted(present)
+    except TypeError:  # values of several types that do not sort together
+        present = sorted(present, key=str)
+    order = [(str(v), cells[v]) for v in present]
+    if None in cells:
+        order.append((MISSING_GROUP, cells[None]))
+    groups = []
+    for label, row in order:
+        index = np.flatnonzero(row)
+        counts = row[index].astype(float)
+        n = int(counts.sum())
+        sub = EvalData(data.task, index // k, index % k, None, data.classes, data.positive)
+        point = {m.key: float(m.func(sub, counts[None, :])[0]) for m in metrics}
+        W = rng.multinomial(n, counts / n, size=n_resamples).astype(float)
+        replicates = {m.key: m.func(sub, W) for m in metrics}
+        shares, interval = {}, {}
+        for m in metrics:
+            if m.share is None:
+                interval[m.key] = percentile_interval(replicates[m.key], params.confidence)
+                continue
+            counted, among = m.share(sub)
+            n_among = float(counts[among].sum())
+            rate = float(counts[counted & among].sum()) / n_among if n_among else float("nan")
+            shares[m.key] = _Share(rate, n_among)
+            interval[m.key] = shares[m.key].interval(params.confidence)
+        groups.append(
+            _Group(
+                label, n, float(n), n >= params.min_group_rows, point, interval, replicates, shares
             )
         )
     return groups

@@ -308,3 +308,31 @@ def multiclass_partial(
     return MulticlassPartial(
         confusion.astype(np.int64), ovr, float(per_row.sum()), confusion_rep, ovr_rep, log_loss_rep
     )
+
+
+MAX_GROUPS = 1_000  # values of a sensitive column whose cells are counted; more: not counted
+
+
+def group_cells(values: pd.Series, y: np.ndarray, y_pred: np.ndarray, k: int) -> dict | None:
+    """Per value of a sensitive column (None: missing), the rows of each (true class,
+    predicted class) cell, ``y * k + y_pred``, as a (k * k,) int64 array; None past
+    ``MAX_GROUPS`` values."""
+    codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    if len(uniques) > MAX_GROUPS:
+        return None
+    keys = [None, *(u.item() if hasattr(u, "item") else u for u in np.asarray(uniques, object))]
+    cell = y.astype(np.int64) * k + y_pred.astype(np.int64)
+    counts = np.bincount(
+        (codes.astype(np.int64) + 1) * k * k + cell, minlength=len(keys) * k * k
+    ).reshape(len(keys), k * k)
+    return {key: row for key, row in zip(keys, counts, strict=True) if row.any()}
+
+
+def merge_group_cells(a: dict | None, b: dict | None) -> dict | None:
+    """The cells of two partitions' groups, summed; None once past ``MAX_GROUPS`` values."""
+    if a is None or b is None:
+        return None
+    merged = dict(a)
+    for key, row in b.items():
+        merged[key] = merged[key] + row if key in merged else row
+    return None if len(merged) > MAX_GROUPS else merged

@@ -25,6 +25,8 @@ from auditor.engine.partitioned.partials import (
     Profile,
     RegressionPartial,
     binary_partial,
+    group_cells,
+    merge_group_cells,
     multiclass_partial,
     profile_partial,
     regression_partial,
@@ -63,6 +65,9 @@ class AllRows:
     holdout: dict[str, Any] | None = None  # metric key -> HoldoutScore on all rows
     cells: Any = None  # holdout.BinaryCells: the compressed test set (binary)
     auc_bound: float | None = None  # binned ROC AUC: at most this far from exact
+    # fairness.group_metrics: per sensitive column, per value (None: missing), the test
+    # rows of each (true class, predicted class) cell in ctx.classes order, or None
+    groups: dict[str, dict | None] = field(default_factory=dict)
     # leakage.train_test_overlap on every row: test_in_train, train_repeated, retyped
     overlap: dict[str, Any] | None = None
     sample_rows: dict[str, int] = field(default_factory=dict)
@@ -88,6 +93,7 @@ class _Plan:
     score_is_positive: bool = True
     proba_columns: tuple[str, ...] = ()  # multiclass: one per class, in class order
     model_features: tuple[str, ...] = ()
+    sensitive: tuple[str, ...] = ()  # classification: their groups' confusion cells
 
 
 @dataclass
@@ -101,6 +107,14 @@ class _Result:
     # Per label, the row of smallest hash (classification): added to the sample, so that
     # it holds every class of the data however rare, the same rows for any partitioning.
     firsts: pd.DataFrame | None = None
+    # Per sensitive column: its groups' (true, predicted) cells (partials.group_cells).
+    groups: dict[str, dict | None] | None = None
+
+
+def _merge_groups(a: dict | None, b: dict | None) -> dict | None:
+    if a is None or b is None:
+        return a if b is None else b
+    return {c: merge_group_cells(a.get(c, {}), b.get(c, {})) for c in a.keys() | b.keys()}
 
 
 def _first_of_each_label(frame: pd.DataFrame, target: str, hashes: np.ndarray) -> pd.DataFrame:
@@ -132,7 +146,7 @@ def _partition(group: RowGroup, plan: _Plan, model: Any, storage_options: dict) 
     hashes = seeded(raw, plan.seed)
     data = frame.drop(columns=list(plan.prediction_columns))
     profile = profile_partial(data, raw)  # the content digest does not depend on the seed
-    holdout = None
+    holdout = groups = None
     if plan.task is not None and (plan.prediction_columns or model is not None):
         source = f"{group.path} (row group {group.index})"
         if model is not None:
@@ -165,6 +179,8 @@ def _partition(group: RowGroup, plan: _Plan, model: Any, storage_options: dict) 
             codes = encode_labels(
                 pd.Series(y_pred), plan.classes, source=f"predictions in {source}"
             )
+            k = len(plan.classes)
+            groups = {c: group_cells(frame[c], y, codes, k) for c in plan.sensitive}
             if plan.task == "multiclass":
                 holdout = multiclass_partial(y, codes, proba, hashes, plan.replicates)
             else:
@@ -183,7 +199,7 @@ def _partition(group: RowGroup, plan: _Plan, model: Any, storage_options: dict) 
     if plan.classes:
         labels = frame[plan.target].value_counts()
         firsts = _first_of_each_label(frame, plan.target, hashes)
-    return _Result(len(frame), dropped, profile, holdout, sample, labels, firsts)
+    return _Result(len(frame), dropped, profile, holdout, sample, labels, firsts, groups)
 
 
 def _peak_rss_mb() -> float:
@@ -226,6 +242,7 @@ def _combine(a: _Result, b: _Result) -> _Result:
         pd.concat([a.sample, b.sample]),
         labels,
         firsts,
+        _merge_groups(a.groups, b.groups),
     )
 
 
@@ -513,6 +530,7 @@ def _load(
             score_is_positive=score_is_positive,
             proba_columns=proba_columns,
             model_features=model_features,
+            sensitive=tuple(c for c in spec.columns.sensitive if c in columns[name]),
         )
         merged: dict[str, Any] = {
             "rows": 0,
@@ -520,6 +538,7 @@ def _load(
             "profile": Profile(),
             "holdout": None,
             "labels": None,
+            "groups": None,
         }
         samples: list[pd.DataFrame] = []
         firsts: list[pd.DataFrame] = []
@@ -539,6 +558,7 @@ def _load(
                     if merged["holdout"] is None
                     else merged["holdout"] + result.holdout
                 )
+            merged["groups"] = _merge_groups(merged["groups"], result.groups)
             samples.append(result.sample)
             if result.firsts is not None:
                 firsts.append(result.firsts)
@@ -677,6 +697,7 @@ def _load(
         cells=cells,
         auc_bound=bound,
         overlap=overlap,
+        groups=(results["test"]["groups"] or {}) if same_classes else {},
         sample_rows=engine["sample_rows"],
         replicates=replicates,
         engine=engine,
