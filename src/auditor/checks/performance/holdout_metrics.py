@@ -110,11 +110,7 @@ def holdout_metrics(ctx: AuditContext, params: HoldoutMetricsParams) -> CheckOut
     weighted = f", weighted by {ctx.roles.weight!r}" if ctx.roles.weight is not None else ""
     summary = (
         f"{METRICS_BY_KEY[headline].label} {head.value:.3f}{interval} on {n_rows:,} test "
-        f"rows{weighted}. Accuracy, precision and recall carry Wilson score intervals, the "
-        "other metrics bootstrap intervals."
-        if data.task != "regression"
-        else f"{METRICS_BY_KEY[headline].label} {head.value:.3f}{interval} on {n_rows:,} test "
-        f"rows{weighted}."
+        f"rows{weighted}.{_interval_methods(data)}"
     )
     if data.task == "regression":
         tables, curves = (_residual_table(data),), _regression_curves(data, ctx.seed, ctx.target)
@@ -147,6 +143,18 @@ def _near_perfect(head: Measurement, params: HoldoutMetricsParams) -> Finding:
         (),
         {"metric": head.key, "value": head.value, "near_perfect_at": params.near_perfect},
     )
+
+
+def _interval_methods(data: EvalData) -> str:
+    """`` Accuracy carries a Wilson score interval, the other metrics bootstrap intervals.``"""
+    shares = [m.label for m in metrics_for(data) if m.share_of is not None]
+    if not shares:
+        return ""
+    if len(shares) == 1:
+        return f" {shares[0]} carries a Wilson score interval, the other metrics bootstrap ones."
+    named = ", ".join([shares[0], *(label.lower() for label in shares[1:-1])])
+    named += f" and {shares[-1].lower()}"
+    return f" {named} carry Wilson score intervals, the other metrics bootstrap ones."
 
 
 def _interval_caveats(scores: dict[str, HoldoutScore], confidence: float) -> list[Finding]:
