@@ -274,7 +274,14 @@ def run_audit(
         overlap_columns = None
         if any(c.id == "leakage.train_test_overlap" for c in selected):
             from auditor.checks._row_keys import key_columns as overlap_columns
-        loaded = load_partitioned(spec, dict(objects or {}), overlap_columns=overlap_columns)
+        domains = ()
+        if any(c.id == "data.out_of_range" for c in selected) and "data.out_of_range" in params:
+            from auditor.checks.data.out_of_range import declared_domains
+
+            domains = declared_domains(params["data.out_of_range"])
+        loaded = load_partitioned(
+            spec, dict(objects or {}), overlap_columns=overlap_columns, domains=domains
+        )
     else:
         loaded = load_inputs(spec, **(objects or {}))
     ctx = loaded.context

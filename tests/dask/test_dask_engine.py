@@ -538,3 +538,38 @@ def test_group_metrics_count_every_row(cluster, tmp_path):
     assert abs(ratio.ci_low - want.ci_low) < 0.25 * width
     assert abs(ratio.ci_high - want.ci_high) < 0.25 * width
     assert m_ours["rows_used"].note == "all 4,000 test rows"
+
+
+def test_declared_domains_and_infinities_on_every_row(cluster, tmp_path):
+    rng = np.random.default_rng(8)
+
+    def split(n: int, negatives: int, infinite: int) -> pd.DataFrame:
+        age = rng.integers(18, 90, n).astype(float)
+        age[rng.choice(n, negatives, replace=False)] = -5.0  # violates age>=0
+        ratio = rng.lognormal(size=n)
+        ratio[rng.choice(n, infinite, replace=False)] = np.inf  # a division by zero
+        return pd.DataFrame({"age": age, "ratio": ratio, "label": rng.integers(0, 2, n)})
+
+    train, test = split(2000, 3, 2), split(4000, 7, 5)
+    check = "data.out_of_range"
+    options = {"checks": {check: {"domains": ["age>=0"]}}, "target": "label", "select": [check]}
+    memory = auditor.audit(test=test, train=train, **options)
+    result = auditor.audit(
+        test=write_parts(test, tmp_path / "test"),
+        train=write_parts(train, tmp_path / "train"),
+        engine={"name": "dask", "address": cluster, "sample_rows": 1000},
+        **options,
+    )
+    ours, theirs = (next(c for c in r.checks if c.id == check) for r in (result, memory))
+    for code in ("outside_declared_domain", "infinite_values"):
+        a, b = (next(f for f in c.findings if f.code == code) for c in (ours, theirs))
+        assert a.evidence["rows_by_split"] == b.evidence["rows_by_split"], code
+        assert a.severity == b.severity
+        assert a.message == b.message.split(" Example row positions")[0], code
+    assert theirs.findings[0].evidence["rows_by_split"] == {"test": 7, "train": 3}
+    for a, b in zip(ours.tables[0].rows, theirs.tables[0].rows, strict=True):
+        # values, min, max, negatives: every row's; median and robust sd: the sample's
+        assert (a[0], a[1], *a[4:7]) == (b[0], b[1], *b[4:7])
+    assert ours.status == theirs.status == "fail"
+    note = measurements(result, check)["rows_used"].note
+    assert note.startswith("all 4,000 test rows for declared domains, infinite values")

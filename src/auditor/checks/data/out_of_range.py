@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -155,6 +156,12 @@ def _parse_domains(domains: tuple[str, ...]) -> list[tuple[str, str, float, str]
     return parsed
 
 
+def declared_domains(params: OutOfRangeParams) -> list[tuple[str, str, float]]:
+    """``(column, op, bound)`` of each declared domain (``--engine dask`` counts their
+    violations on every row)."""
+    return [(column, op, bound) for column, op, bound, _ in _parse_domains(params.domains)]
+
+
 @register_check(
     CHECK_ID,
     title="Impossible or extreme values",
@@ -222,6 +229,11 @@ def out_of_range(ctx: AuditContext, params: OutOfRangeParams) -> CheckOutcome:
     and Stoev (2019), data-adaptive trimming of the Hill estimator.
 
     No finding does not mean the values are right: values can be wrong and plausible.
+
+    With ``--engine dask`` the declared domains' and the infinite values' rows, and the
+    table's values, minimum, maximum and negatives, are counted on every row; the robust
+    rules (codes, caps, negatives, extremes), the median and the robust standard deviation
+    read the seeded sample. Findings counted on every row give no example rows.
     """
     columns = [c for c in ctx.roles.numeric if c in ctx.test.columns]
     domains = _parse_domains(params.domains)
@@ -239,6 +251,7 @@ def out_of_range(ctx: AuditContext, params: OutOfRangeParams) -> CheckOutcome:
     rng = rng_for(ctx.seed, CHECK_ID)
     findings: list[Finding] = []
     table_rows = []
+    on_all_rows = []
     for column in [*columns, *dict.fromkeys(domain_columns)]:
         values = {
             name: _as_float(frame[column])
@@ -246,10 +259,27 @@ def out_of_range(ctx: AuditContext, params: OutOfRangeParams) -> CheckOutcome:
             if column in frame.columns
         }
         column_domains = [(op, bound, text) for c, op, bound, text in domains if c == column]
-        column_findings, row = _column(column, values, column_domains, params, rng)
+        full = _all_rows_counts(ctx, column, values, column_domains)
+        if full is not None:
+            on_all_rows.append(column)
+        column_findings, row = _column(column, values, column_domains, params, rng, full)
         findings.extend(column_findings)
         table_rows.append(row)
     flagged_columns = {f.columns[0] for f in findings if f.code != "top_coded"}
+    used = ()
+    if on_all_rows:
+        n_test = ctx.all_rows.rows["test"]
+        used = (
+            Measurement(
+                "rows_used",
+                float(n_test),
+                note=(
+                    f"all {n_test:,} test rows for declared domains, infinite values and each "
+                    f"column's values, range and negatives; a seeded sample of "
+                    f"{len(ctx.test):,} rows for the robust rules and the median and spread"
+                ),
+            ),
+        )
     return CheckOutcome(
         status=status_from(findings),
         summary=_summary(findings, len(table_rows), params),
@@ -258,6 +288,7 @@ def out_of_range(ctx: AuditContext, params: OutOfRangeParams) -> CheckOutcome:
             Measurement(
                 "n_columns_out_of_range", float(len(flagged_columns)), greater_is_better=False
             ),
+            *used,
         ),
         tables=(
             Table(
@@ -288,16 +319,41 @@ def _as_float(series: pd.Series) -> np.ndarray:
     return series.to_numpy(dtype=float, na_value=np.nan)
 
 
+def _all_rows_counts(
+    ctx: AuditContext,
+    column: str,
+    values: dict[str, np.ndarray],
+    domains: list[tuple[str, float, str]],
+) -> dict[str, tuple[Any, int]] | None:
+    """``--engine dask``: per split, the column's counts on every row (the engine's
+    ``NumericCounts``) and the split's rows; None in memory, or for a split the engine did
+    not count the column of."""
+    full = ctx.all_rows
+    if full is None:
+        return None
+    counted = [(c, op, bound) for c, op, bound in full.domains if c == column]
+    if counted != [(column, op, bound) for op, bound, _ in domains]:
+        return None
+    out = {}
+    for name in values:
+        counts = full.numeric.get(name, {}).get(column)
+        if counts is None:
+            return None
+        out[name] = (counts, full.rows[name])
+    return out
+
+
 def _column(
     column: str,
     values: dict[str, np.ndarray],
     domains: list[tuple[str, float, str]],
     params: OutOfRangeParams,
     rng: np.random.Generator,
+    full: dict[str, tuple[Any, int]] | None = None,
 ) -> tuple[list[Finding], tuple]:
     findings: list[Finding] = []
     # Masks per split of the rows each rule flags; one finding per rule and column.
-    for op, bound, text in domains:
+    for index, (op, bound, text) in enumerate(domains):
         masks = {
             name: ~np.isnan(v) & ~_OPS[op](np.where(np.isnan(v), bound, v), bound)
             for name, v in values.items()
@@ -310,6 +366,7 @@ def _column(
             values,
             f"violate the declared domain {text!r}",
             {"domain": text},
+            None if full is None else {n: (c.violations[index], r) for n, (c, r) in full.items()},
         )
         if finding is not None:
             findings.append(finding)
@@ -323,6 +380,7 @@ def _column(
         values,
         "are infinite (+inf or -inf), usually a division by zero",
         {},
+        None if full is None else {n: (c.infinite, r) for n, (c, r) in full.items()},
     )
     if finding is not None:
         findings.append(finding)
@@ -410,14 +468,21 @@ def _column(
             findings.append(finding)
 
     flagged_rows = sum(int(f.evidence["rows"]) for f in findings if f.code != "top_coded")
+    n_values, low, high = int(len(pooled)), float(pooled.min()), float(pooled.max())
+    negative = int((pooled < 0).sum())
+    if full is not None:  # every row's
+        every = [c for c, _ in full.values()]
+        n_values = sum(c.finite for c in every)
+        low, high = min(c.low for c in every), max(c.high for c in every)
+        negative = sum(c.negative for c in every)
     row = (
         column,
-        int(len(pooled)),
+        n_values,
         float(center),
         float(scale),
-        float(pooled.min()),
-        float(pooled.max()),
-        int((pooled < 0).sum()),
+        low,
+        high,
+        negative,
         flagged_rows,
         ", ".join(f.code for f in findings if f.columns == (column,)),
     )
@@ -432,23 +497,31 @@ def _finding(
     values: dict[str, np.ndarray],
     what: str,
     extra: dict,
+    all_rows: dict[str, tuple[int, int]] | None = None,
 ) -> Finding | None:
+    """The finding of a rule's ``masks`` per split; ``all_rows``: per split, the rows it
+    flags and the split's rows, counted on every row (``--engine dask``), with no example."""
     counts = {name: int(mask.sum()) for name, mask in masks.items()}
-    total = sum(counts.values())
-    if total == 0:
-        return None
     rows = {name: len(v) for name, v in values.items()}
-    where = ", ".join(f"{counts[n]:,} of {rows[n]:,} {n} rows" for n in masks if counts[n])
     examples = {
         name: [int(i) for i in np.flatnonzero(mask)[:5]]
         for name, mask in masks.items()
         if counts[name]
     }
     shown = "; ".join(f"{name} {', '.join(map(str, rows_))}" for name, rows_ in examples.items())
+    shown = f" Example row positions (0-based): {shown}."
+    if all_rows is not None:
+        counts = {name: flagged for name, (flagged, _) in all_rows.items()}
+        rows = {name: n for name, (_, n) in all_rows.items()}
+        examples, shown = {}, ""
+    total = sum(counts.values())
+    if total == 0:
+        return None
+    where = ", ".join(f"{counts[n]:,} of {rows[n]:,} {n} rows" for n in masks if counts[n])
     return Finding(
         code,
         severity,
-        f"{column!r}: {where} {what}. Example row positions (0-based): {shown}.",
+        f"{column!r}: {where} {what}.{shown}",
         (column,),
         {
             "rows": total,

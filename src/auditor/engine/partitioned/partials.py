@@ -13,6 +13,7 @@ the histograms (``auc_binning_bound``).
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -170,6 +171,7 @@ class Profile:
     dtypes: dict[str, str] = field(default_factory=dict)
     digest: int = 0  # the sum of the row hashes mod 2**64: the content, in any row order
     levels: dict[str, pd.Series | None] = field(default_factory=dict)
+    numeric: dict[str, NumericCounts] = field(default_factory=dict)
 
     def __add__(self, other: Profile) -> Profile:
         missing = dict(self.missing)
@@ -186,7 +188,70 @@ class Profile:
             {**other.dtypes, **self.dtypes, **_widened(self.dtypes, other.dtypes)},
             (self.digest + other.digest) % (1 << 64),
             levels,
+            {
+                c: self.numeric[c] + other.numeric[c]
+                if c in self.numeric and c in other.numeric
+                else self.numeric.get(c) or other.numeric[c]
+                for c in self.numeric.keys() | other.numeric.keys()
+            },
         )
+
+
+_OPS = {">=": np.greater_equal, ">": np.greater, "<=": np.less_equal, "<": np.less}
+
+
+@dataclass
+class NumericCounts:
+    """A numeric column's finite values, their range, negatives and infinities, and the
+    values violating each declared domain (``(op, bound)``, in the plan's order)."""
+
+    finite: int = 0
+    low: float = math.inf
+    high: float = -math.inf
+    negative: int = 0
+    infinite: int = 0
+    violations: tuple[int, ...] = ()
+
+    def __add__(self, other: NumericCounts) -> NumericCounts:
+        return NumericCounts(
+            self.finite + other.finite,
+            min(self.low, other.low),
+            max(self.high, other.high),
+            self.negative + other.negative,
+            self.infinite + other.infinite,
+            tuple(a + b for a, b in zip(self.violations, other.violations, strict=True)),
+        )
+
+
+def as_float(series: pd.Series) -> np.ndarray:
+    """A column as floats as ``data.out_of_range`` reads it (text parsed, else missing)."""
+    if pd.api.types.is_bool_dtype(series.dtype):
+        return series.to_numpy(dtype=float, na_value=np.nan)
+    if not pd.api.types.is_numeric_dtype(series.dtype):
+        series = pd.to_numeric(series, errors="coerce")
+    return series.to_numpy(dtype=float, na_value=np.nan)
+
+
+def numeric_counts(series: pd.Series, domains: tuple[tuple[str, float], ...]) -> NumericCounts:
+    values = as_float(series)
+    finite = values[np.isfinite(values)]
+    with np.errstate(invalid="ignore"):
+        violations = tuple(
+            int(
+                (
+                    ~np.isnan(values) & ~_OPS[op](np.where(np.isnan(values), bound, values), bound)
+                ).sum()
+            )
+            for op, bound in domains
+        )
+    return NumericCounts(
+        int(finite.size),
+        float(finite.min()) if finite.size else math.inf,
+        float(finite.max()) if finite.size else -math.inf,
+        int((finite < 0).sum()),
+        int(np.isinf(values).sum()),
+        violations,
+    )
 
 
 def level_counts(series: pd.Series) -> pd.Series | None:
@@ -230,7 +295,19 @@ def _widened(a: dict[str, str], b: dict[str, str]) -> dict[str, str]:
     return out
 
 
-def profile_partial(frame: pd.DataFrame, hashes: np.ndarray) -> Profile:
+def _is_number_column(series: pd.Series) -> bool:
+    dtype = series.dtype
+    return pd.api.types.is_numeric_dtype(dtype) and not pd.api.types.is_bool_dtype(dtype)
+
+
+def profile_partial(
+    frame: pd.DataFrame,
+    hashes: np.ndarray,
+    domains: dict[str, tuple[tuple[str, float], ...]] | None = None,
+) -> Profile:
+    """The profile of one partition; ``domains``: per column, the declared domains whose
+    violations to count (``data.out_of_range``)."""
+    domains = domains or {}
     counts = frame.isna().sum()
     return Profile(
         len(frame),
@@ -238,6 +315,11 @@ def profile_partial(frame: pd.DataFrame, hashes: np.ndarray) -> Profile:
         {str(c): str(t) for c, t in frame.dtypes.items()},
         int(hashes.sum(dtype=np.uint64)) if hashes.size else 0,
         {str(c): level_counts(frame[c]) for c in frame.columns if _counts_levels(frame[c])},
+        {
+            str(c): numeric_counts(frame[c], domains.get(str(c), ()))
+            for c in frame.columns
+            if _is_number_column(frame[c]) or str(c) in domains
+        },
     )
 
 

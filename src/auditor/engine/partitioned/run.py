@@ -65,6 +65,9 @@ class AllRows:
     holdout: dict[str, Any] | None = None  # metric key -> HoldoutScore on all rows
     cells: Any = None  # holdout.BinaryCells: the compressed test set (binary)
     auc_bound: float | None = None  # binned ROC AUC: at most this far from exact
+    # data.out_of_range: per split, per numeric (or domain) column: partials.NumericCounts
+    numeric: dict[str, dict[str, Any]] = field(default_factory=dict)
+    domains: tuple[tuple[str, str, float], ...] = ()  # the violations counted, in this order
     # fairness.group_metrics: per sensitive column, per value (None: missing), the test
     # rows of each (true class, predicted class) cell in ctx.classes order, or None
     groups: dict[str, dict | None] = field(default_factory=dict)
@@ -94,6 +97,8 @@ class _Plan:
     proba_columns: tuple[str, ...] = ()  # multiclass: one per class, in class order
     model_features: tuple[str, ...] = ()
     sensitive: tuple[str, ...] = ()  # classification: their groups' confusion cells
+    # data.out_of_range: per column, the declared domains (op, bound) to count violations of
+    domains: dict[str, tuple[tuple[str, float], ...]] = field(default_factory=dict)
 
 
 @dataclass
@@ -145,7 +150,8 @@ def _partition(group: RowGroup, plan: _Plan, model: Any, storage_options: dict) 
     raw = raw_row_hashes(frame)
     hashes = seeded(raw, plan.seed)
     data = frame.drop(columns=list(plan.prediction_columns))
-    profile = profile_partial(data, raw)  # the content digest does not depend on the seed
+    # The content digest does not depend on the seed.
+    profile = profile_partial(data, raw, plan.domains)
     holdout = groups = None
     if plan.task is not None and (plan.prediction_columns or model is not None):
         source = f"{group.path} (row group {group.index})"
@@ -371,19 +377,21 @@ def load_partitioned(
     objects: dict[str, Any] | None = None,
     *,
     overlap_columns: Callable[[Any], list[str]] | None = None,
+    domains: Iterable[tuple[str, str, float]] = (),
 ):
     """Run the passes on Dask and build the context on the sample; see the module doc.
 
     ``overlap_columns(ctx)``: the columns on which ``leakage.train_test_overlap`` compares
     rows (given when that check runs, and there is a train split): a pass then counts its
-    exact matches on every row.
+    exact matches on every row. ``domains``: ``data.out_of_range``'s declared domains,
+    ``(column, op, bound)``, whose violations the main pass counts.
     """
     from auditor.engine.partitioned.cluster import dask_client
 
     objects = dict(objects or {})
     _refuse(spec, objects)
     with dask_client(spec.engine) as client:
-        return _load(client, spec, objects, overlap_columns)
+        return _load(client, spec, objects, overlap_columns, tuple(domains))
 
 
 def _load(
@@ -391,6 +399,7 @@ def _load(
     spec: AuditSpec,
     objects: dict[str, Any],
     overlap_columns: Callable[[Any], list[str]] | None = None,
+    domains: tuple[tuple[str, str, float], ...] = (),
 ):
     from auditor.context import detect_task, encode_labels, sorted_labels
     from auditor.engine.partitioned.holdout import (
@@ -531,6 +540,10 @@ def _load(
             proba_columns=proba_columns,
             model_features=model_features,
             sensitive=tuple(c for c in spec.columns.sensitive if c in columns[name]),
+            domains={
+                column: tuple((op, bound) for c, op, bound in domains if c == column)
+                for column in dict.fromkeys(c for c, _, _ in domains)
+            },
         )
         merged: dict[str, Any] = {
             "rows": 0,
@@ -693,6 +706,8 @@ def _load(
         class_counts=class_counts,
         missing={name: dict(results[name]["profile"].missing) for name in results},
         levels={name: _sorted_levels(results[name]["profile"].levels) for name in results},
+        numeric={name: dict(results[name]["profile"].numeric) for name in results},
+        domains=domains,
         holdout=holdout,
         cells=cells,
         auc_bound=bound,
