@@ -573,3 +573,47 @@ def test_declared_domains_and_infinities_on_every_row(cluster, tmp_path):
     assert ours.status == theirs.status == "fail"
     note = measurements(result, check)["rows_used"].note
     assert note.startswith("all 4,000 test rows for declared domains, infinite values")
+
+
+def test_constant_columns_from_every_row(cluster, tmp_path, monkeypatch):
+    from auditor.engine.partitioned import partials
+
+    rng = np.random.default_rng(9)
+
+    def split(n: int, dead: bool) -> pd.DataFrame:
+        flag = np.full(n, "n", dtype=object)
+        flag[rng.choice(n, 2, replace=False)] = "y"  # near-constant: 2 rows of another value
+        return pd.DataFrame(
+            {
+                "x": rng.normal(size=n),  # past the cap of 100 values: the sample
+                "dead": np.full(n, 3) if dead else rng.integers(0, 5, n),  # a feed gone dead
+                "flag": flag,
+                "same": np.full(n, "k", dtype=object),  # constant everywhere
+                "label": rng.integers(0, 2, n),
+            }
+        )
+
+    # 2,000 train rows: the in-memory check's 2,000-row screen reads all of them too.
+    train, test = split(2000, dead=False), split(4000, dead=True)
+    monkeypatch.setattr(partials, "MAX_LEVELS", 100)
+    check = "data.constant_columns"
+    memory = auditor.audit(test=test, train=train, target="label", select=[check])
+    result = auditor.audit(
+        test=write_parts(test, tmp_path / "test"),
+        train=write_parts(train, tmp_path / "train"),
+        target="label",
+        engine={"name": "dask", "address": cluster, "sample_rows": 1000},
+        select=[check],
+    )
+    ours, theirs = (next(c for c in r.checks if c.id == check) for r in (result, memory))
+    assert [(f.code, f.severity, f.message, f.evidence) for f in ours.findings] == [
+        (f.code, f.severity, f.message, f.evidence) for f in theirs.findings
+    ]
+    assert {f.code for f in theirs.findings} == {"constant_in_test", "near_constant", "constant"}
+    for a, b in zip(ours.tables[0].rows, theirs.tables[0].rows, strict=True):
+        if a[0] != "x":
+            assert a == b
+    assert ours.status == theirs.status == "fail"
+    note = measurements(result, check)["rows_used"].note
+    assert note.startswith("all 4,000 test rows for 3 of 4 columns")
+    assert note.endswith("'x'")

@@ -8,8 +8,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from auditor.checks._common import rows_used, status_from
 from auditor.checks._common import splits as present_splits
-from auditor.checks._common import status_from
 from auditor.context import AuditContext
 from auditor.registry import CheckOutcome, SkipCheck, param, register_check
 from auditor.result import Finding, Measurement, Table
@@ -98,7 +98,13 @@ def constant_columns(ctx: AuditContext, params: ConstantColumnsParams) -> CheckO
     columns = [c for c in ctx.roles.features if all(c in f.columns for f in splits.values())]
     if not columns:
         raise SkipCheck("there are no feature columns")
-    profiles = {name: {c: _profile(frame[c]) for c in columns} for name, frame in splits.items()}
+    # --engine dask: every row's value counts where the engine kept them, else the sample's.
+    exact = {name: {c: _all_rows_profile(ctx, name, c) for c in columns} for name in splits}
+    on_all_rows = [c for c in columns if all(exact[name][c] is not None for name in splits)]
+    profiles = {
+        name: {c: exact[name][c] or _profile(frame[c]) for c in columns}
+        for name, frame in splits.items()
+    }
     findings: list[Finding] = []
     table_rows = []
     for column in columns:
@@ -124,6 +130,7 @@ def constant_columns(ctx: AuditContext, params: ConstantColumnsParams) -> CheckO
     )
     n_constant = sum(f.severity != "low" for f in findings)
     max_top = max(p.top_share for by_column in profiles.values() for p in by_column.values())
+    used = rows_used(ctx, on_all_rows, columns)
     return CheckOutcome(
         status=status_from(findings),
         summary=_summary(findings, columns, max_top, params),
@@ -131,6 +138,7 @@ def constant_columns(ctx: AuditContext, params: ConstantColumnsParams) -> CheckO
         measurements=(
             Measurement("n_constant_columns", float(n_constant), greater_is_better=False),
             Measurement("max_top_value_share", float(max_top), greater_is_better=False),
+            *(() if used is None else (used,)),
         ),
         tables=(
             Table(
@@ -171,6 +179,39 @@ def _profile(series: pd.Series) -> _Profile:
     )
 
 
+def _all_rows_profile(ctx: AuditContext, split: str, column: str) -> _Profile | None:
+    """``--engine dask``: the column's profile on every row of ``split``, exact (the top
+    value's share and the distinct values counted, not screened), from the engine's value
+    counts; None in memory or past the engine's cap on distinct values."""
+    full = ctx.all_rows
+    if full is None:
+        return None
+    rows, missing = full.rows[split], full.missing.get(split, {}).get(column)
+    if missing is None or rows == 0:
+        return None
+    if missing == rows:
+        return _Profile(rows, 1, 1.0, np.nan, True)
+    counts = full.levels.get(split, {}).get(column)
+    if counts is None:
+        return None
+    top = int(counts.max())
+    top_value = counts.index[int(np.argmax(counts.to_numpy()))]
+    if missing > top:  # value_counts(dropna=False): missing cells are a value of their own
+        top, top_value = missing, np.nan
+    return _Profile(rows, len(counts) + (missing > 0), top / rows, top_value, False)
+
+
+def _share(ctx: AuditContext, split: str, column: str, value: object) -> float:
+    """The share of ``split``'s rows holding ``value``: of every row with ``--engine
+    dask`` when the engine counted the column's values, else of the frame's rows."""
+    full = ctx.all_rows
+    counts = None if full is None else full.levels.get(split, {}).get(column)
+    if counts is not None and full.rows[split]:
+        return float(counts.get(value, 0)) / full.rows[split]
+    frame = ctx.train if split == "train" else ctx.test
+    return float((frame[column] == value).mean())
+
+
 def _is_constant(profile: _Profile) -> bool:
     return profile.n_distinct == 1 and not profile.all_missing
 
@@ -183,7 +224,7 @@ def _column_finding(
     test, train = profiles["test"], profiles.get("train")
     if _is_constant(test) and train is not None and not _is_constant(train):
         value = test.top_value
-        train_share = float((ctx.train[column] == value).mean())
+        train_share = _share(ctx, "train", column, value)
         chance = _chance(train_share, test.n_rows)
         evidence = {
             "test_rows": test.n_rows,
@@ -223,7 +264,7 @@ def _column_finding(
         )
     if train is not None and _is_constant(train):
         value = train.top_value
-        test_share = float((ctx.test[column] == value).mean())
+        test_share = _share(ctx, "test", column, value)
         chance = _chance(test_share, train.n_rows)
         evidence = {
             "train_rows": train.n_rows,

@@ -158,13 +158,15 @@ def regression_partial(
 
 
 MAX_LEVELS = 10_000  # distinct values of a text column counted exactly; more: not counted
+# A numeric column is counted while each row group holds at most this many distinct values
+# (flags, codes, small counts): continuous columns would cost a value_counts each.
+MAX_NUMERIC_LEVELS = 64
 
 
 @dataclass
 class Profile:
-    """Rows and missing cells per column of one split, and the value counts of its text,
-    object, category and boolean columns (None for a column of more than ``MAX_LEVELS``
-    values)."""
+    """Rows and missing cells per column of one split, and the value counts of its columns
+    but dates (None for a column of more than ``MAX_LEVELS`` values)."""
 
     rows: int = 0
     missing: dict[str, int] = field(default_factory=dict)
@@ -256,10 +258,14 @@ def numeric_counts(series: pd.Series, domains: tuple[tuple[str, float], ...]) ->
 
 def level_counts(series: pd.Series) -> pd.Series | None:
     """Rows per non-missing value (object index, in no particular order), or None past
-    ``MAX_LEVELS`` values."""
+    ``MAX_LEVELS`` values (``MAX_NUMERIC_LEVELS`` for a numeric column; decided on the first
+    rows alone when they hold that many)."""
+    cap = MAX_NUMERIC_LEVELS if _is_number_column(series) else MAX_LEVELS
+    if series.iloc[: 2 * cap].nunique(dropna=True) > cap:
+        return None  # a continuous column: not counted, at the cost of a look at its head
     counts = series.value_counts(dropna=True, sort=False)
     counts = counts[counts.to_numpy() > 0]  # categories absent from the rows
-    if len(counts) > MAX_LEVELS:
+    if len(counts) > cap:
         return None
     return pd.Series(
         counts.to_numpy(dtype=np.int64), index=pd.Index(counts.index.astype(object), dtype=object)
@@ -275,13 +281,8 @@ def merge_level_counts(a: pd.Series | None, b: pd.Series | None) -> pd.Series | 
 
 
 def _counts_levels(series: pd.Series) -> bool:
-    dtype = series.dtype
-    return (
-        isinstance(dtype, pd.CategoricalDtype)
-        or pd.api.types.is_object_dtype(dtype)
-        or pd.api.types.is_string_dtype(dtype)
-        or pd.api.types.is_bool_dtype(dtype)
-    )
+    """Every column but dates (numbers of few distinct values are counted too)."""
+    return not pd.api.types.is_datetime64_any_dtype(series.dtype)
 
 
 def _widened(a: dict[str, str], b: dict[str, str]) -> dict[str, str]:

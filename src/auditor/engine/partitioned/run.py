@@ -58,8 +58,8 @@ class AllRows:
 
     rows: dict[str, int]  # labelled rows per split
     missing: dict[str, dict[str, int]]  # missing cells per column per split
-    # Per split, per text/object/category column: rows per non-missing value (an object-
-    # indexed Series), or None for a column of more than partials.MAX_LEVELS values.
+    # Per split, per column but dates: rows per non-missing value (an object-indexed
+    # Series), or None for a column of more than partials.MAX_LEVELS values.
     levels: dict[str, dict[str, pd.Series | None]] = field(default_factory=dict)
     class_counts: dict[str, np.ndarray] = field(default_factory=dict)  # per split, by class
     holdout: dict[str, Any] | None = None  # metric key -> HoldoutScore on all rows
