@@ -413,8 +413,9 @@ def find_slices(
     )
     search.run()
     # The permutation mode repeats the whole procedure per permutation; to bound its time
-    # it refines only the n_candidates best slices of each pool, observed and permuted alike.
-    limit = params.n_candidates if plan.mode == "permutation" else None
+    # it refines only the best slices of each pool, observed and permuted alike (the same
+    # statistic on both sides keeps the test exact): as many as can be reported.
+    limit = min(params.n_candidates, params.max_reported) if plan.mode == "permutation" else None
     found = search.refined(0, limit)
     if plan.mode == "permutation":
         null_max = tuple(
