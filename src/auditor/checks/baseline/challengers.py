@@ -126,10 +126,7 @@ def challengers(ctx: AuditContext, params: ChallengersParams) -> CheckOutcome:
     Journal of Statistics 6(2), 65-70.
     """
     if not ctx.challengers:
-        raise SkipCheck(
-            "no challenger was given (--challenger); the champion alone (--baseline-model) "
-            "is compared in baseline.comparison"
-        )
+        raise SkipCheck("no other candidate model was given (--challenger) to compare with")
     metric = compared_metric(ctx, params.metric, CHECK_ID)
     alpha = 1.0 - params.confidence
     entrants = _entrants(ctx)
