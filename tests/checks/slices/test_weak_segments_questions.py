@@ -43,11 +43,13 @@ def adult_like(n: int, seed: int, n_noise_features: int = 0):
     return frame.assign(y=y), predictions, hard
 
 
-def run(test, predictions, **params):
+def run(test, predictions, weights=None, **params):
+    """The check's result; with ``weights``, weighted by them (column ``w``)."""
     return auditor.audit(
-        test=test,
+        test=test if weights is None else test.assign(w=weights),
         target="y",
         predictions=predictions,
+        weight_column=None if weights is None else "w",
         seed=0,
         checks={CHECK_ID: params} if params else None,
         select=[CHECK_ID],
@@ -159,14 +161,7 @@ def test_narrow_pair_lifts_are_a_square_heat_map_without_empty_rows(adult):
 
 def test_equal_weights_change_no_estimate_and_the_summary_says_weighted(adult):
     test, predictions, _, unweighted = adult
-    weighted = auditor.audit(
-        test=test.assign(w=2.0),
-        target="y",
-        predictions=predictions,
-        weight_column="w",
-        seed=0,
-        select=[CHECK_ID],
-    ).check(CHECK_ID)
+    weighted = run(test, predictions, 2.0)
     assert weighted.summary.startswith(unweighted.summary)
     assert "weighted by 'w'" in weighted.summary
     assert "weighted by" not in unweighted.summary
@@ -203,14 +198,7 @@ def test_weights_alone_can_plant_a_weak_slice():
     weights = np.where(in_region & wrong, 8.0, 1.0)
     plain = run(test, predictions)
     assert not [f for f in plain.findings if f.code == "weak_slice"]
-    weighted = auditor.audit(
-        test=test.assign(w=weights),
-        target="y",
-        predictions=predictions,
-        weight_column="w",
-        seed=0,
-        select=[CHECK_ID],
-    ).check(CHECK_ID)
+    weighted = run(test, predictions, weights)
     flagged = [f for f in weighted.findings if f.code == "weak_slice"]
     assert flagged
     first = next(t for t in weighted.tables if t.key == "weak_slices").rows[0]
@@ -230,14 +218,7 @@ def test_weights_alone_can_plant_a_weak_slice():
 def test_weights_unrelated_to_errors_raise_nothing():
     test, predictions, _ = _uniform_errors(20_000, 5)
     weights = np.random.default_rng(6).lognormal(0.0, 0.8, len(test))
-    result = auditor.audit(
-        test=test.assign(w=weights),
-        target="y",
-        predictions=predictions,
-        weight_column="w",
-        seed=0,
-        select=[CHECK_ID],
-    ).check(CHECK_ID)
+    result = run(test, predictions, weights)
     assert not [f for f in result.findings if f.severity != "low"]
 
 
@@ -260,13 +241,6 @@ def test_weights_do_not_invent_slices_in_a_small_table(seed):
     # with repeated rows made nearly every weighted small table report slices.
     test, predictions, _ = _uniform_errors(1_200, 10 + seed)
     weights = np.random.default_rng(seed).lognormal(0.0, 1.0, len(test))
-    result = auditor.audit(
-        test=test.assign(w=weights),
-        target="y",
-        predictions=predictions,
-        weight_column="w",
-        seed=0,
-        select=[CHECK_ID],
-    ).check(CHECK_ID)
+    result = run(test, predictions, weights)
     assert "permutation test of this small table counts rows" in result.summary
     assert not result.findings, result.summary
