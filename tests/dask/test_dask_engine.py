@@ -617,3 +617,63 @@ def test_constant_columns_from_every_row(cluster, tmp_path, monkeypatch):
     note = measurements(result, check)["rows_used"].note
     assert note.startswith("all 4,000 test rows for 3 of 4 columns")
     assert note.endswith("'x'")
+
+
+def _calibration_equals_in_memory(result, scores: np.ndarray, outcomes: np.ndarray) -> int:
+    """The Dask check's bins, ECE and Brier parts against the in-memory code given the same
+    bins (read off the table: a bin starts at its lowest score); returns the bins."""
+    from auditor.stats.calibration import brier_decomposition, reliability_bins, weighted_ece
+
+    check = next(c for c in result.checks if c.id == "performance.calibration")
+    ours = {m.key: m for m in check.measurements}
+    rows = next(t for t in check.tables if t.key == "reliability_bins").rows
+    bins = np.searchsorted(np.array([r[1] for r in rows[1:]]), scores, side="right")
+    expected = reliability_bins(scores, outcomes, bins)
+    assert len(rows) == len(expected)
+    for row, b in zip(rows, expected, strict=True):
+        assert row[3] == b.rows  # counts exact
+        assert (row[1], row[2]) == (b.score_low, b.score_high)
+        assert row[4] == pytest.approx(b.mean_score, rel=1e-12, abs=1e-12)
+        assert row[5] == pytest.approx(b.observed, rel=1e-12, abs=1e-12)
+    ece = weighted_ece(scores, outcomes, bins, np.ones((1, scores.size)))[0]
+    assert ours["expected_calibration_error"].value == pytest.approx(ece, abs=1e-12)
+    if "brier_reliability" in ours:
+        parts = brier_decomposition(scores, outcomes, bins)
+        for key in ("score", "reliability", "resolution", "uncertainty"):
+            value = ours[f"brier_{key}"].value
+            assert value == pytest.approx(
+                getattr(parts, f"brier_{key}" if key == "score" else key), abs=1e-12
+            ), key
+    assert ours["rows_used"].value == scores.size
+    assert ours["rows_used"].note.startswith(f"all {scores.size:,} test rows; the bin edges")
+    return len(rows)
+
+
+def test_calibration_bins_every_row(cluster, dataset, tmp_path):
+    select = ["performance.holdout_metrics", "performance.calibration"]
+    engine = EngineSettings(name="dask", address=cluster, sample_rows=1000)
+    binary = run_audit(
+        AuditSpec(test=str(dataset["parts"]), target="label", engine=engine), select=select
+    )
+    frame = dataset["frame"]
+    scores = frame["proba_1"].to_numpy(dtype=float)
+    assert _calibration_equals_in_memory(binary, scores, (frame.label == 1).to_numpy(float)) == 10
+
+    rng = np.random.default_rng(7)
+    n, classes = 1500, np.array(["a", "b", "c"])
+    proba = rng.dirichlet([2, 1, 1], size=n)
+    label = (proba.cumsum(axis=1) < rng.random((n, 1))).sum(axis=1)
+    multi = pd.DataFrame({"x": rng.normal(size=n), "label": classes[label]})
+    multi["prediction"] = classes[proba.argmax(axis=1)]
+    for j, c in enumerate(classes):
+        multi[f"proba_{c}"] = proba[:, j]
+    result = run_audit(
+        AuditSpec(
+            test=str(write_parts(multi, tmp_path / "multi")),
+            target="label",
+            engine=EngineSettings(name="dask", address=cluster, sample_rows=500),
+        ),
+        select=select,
+    )
+    top = proba.argmax(axis=1)
+    _calibration_equals_in_memory(result, proba[np.arange(n), top], (label == top).astype(float))

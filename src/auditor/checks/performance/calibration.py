@@ -114,18 +114,54 @@ def calibration(ctx: AuditContext, params: CalibrationParams) -> CheckOutcome:
     null_low, null_high = np.quantile(
         null, [(1 - params.confidence) / 2, (1 + params.confidence) / 2]
     )
+    n_rows, sample_ece, sample_rows = data.n, ece, None
+    full = _all_rows_bins(ctx, scores, params.n_bins)
+    if full is not None:
+        # --engine dask: the table, the ECE and the Brier decomposition from every row, in
+        # the sample's quantile bins; the interval, the p-value and the null from the sample.
+        n_rows, sample_rows, table, ece = full.n, data.n, full.table, full.ece()
 
+    on_sample = "" if sample_rows is None else f"on the seeded sample of {sample_rows:,} rows"
     measurements = [
-        Measurement("expected_calibration_error", ece, low, high, False),
         Measurement(
-            "ece_if_calibrated", float(null.mean()), float(null_low), float(null_high), None
+            "expected_calibration_error",
+            ece,
+            low,
+            high,
+            False,
+            note=None
+            if sample_rows is None
+            else f"all {n_rows:,} test rows; the interval {on_sample}",
         ),
-        Measurement("calibration_p_value", p_value),
+        Measurement(
+            "ece_if_calibrated",
+            float(null.mean()),
+            float(null_low),
+            float(null_high),
+            None,
+            note=on_sample or None,
+        ),
+        Measurement("calibration_p_value", p_value, note=on_sample or None),
     ]
-    findings = _findings(ece, p_value, float(null.mean()), table, params, kind)
+    if sample_rows is not None:
+        measurements.append(
+            Measurement(
+                "rows_used",
+                float(n_rows),
+                note=(
+                    f"all {n_rows:,} test rows; the bin edges, the interval, the p-value "
+                    f"and the threshold curve {on_sample}"
+                ),
+            )
+        )
+    findings = _findings(ece, p_value, float(null.mean()), table, params, kind, sample_rows)
     curves = [_reliability_curve(table, params.confidence, event)]
     if data.task == "binary":
-        parts = brier_decomposition(scores, outcomes, bins, weights)
+        parts = (
+            brier_decomposition(scores, outcomes, bins, weights)
+            if full is None
+            else full.brier(ctx.all_rows.holdout["brier_score"].value)
+        )
         measurements += [
             Measurement("brier_score", parts.brier_score, greater_is_better=False),
             Measurement("brier_reliability", parts.reliability, greater_is_better=False),
@@ -144,9 +180,20 @@ def calibration(ctx: AuditContext, params: CalibrationParams) -> CheckOutcome:
     interval = "" if low is None else f" [{low:.3f}, {high:.3f}]"
     summary = (
         f"Expected calibration error {ece:.3f}{interval} over {len(table)} quantile bins of "
-        f"{data.n:,} test rows ({kind}); a perfectly calibrated model would show "
-        f"{null.mean():.3f} on average at this size ({p_equals('p', p_value)}). "
+        f"{n_rows:,} test rows ({kind}); "
     )
+    if sample_rows is None:
+        summary += (
+            f"a perfectly calibrated model would show {null.mean():.3f} on average at this "
+            f"size ({p_equals('p', p_value)}). "
+        )
+    else:
+        summary += (
+            f"the bin edges, the interval and the comparison with a perfectly calibrated "
+            f"model come from a seeded sample of {sample_rows:,} rows, where such a model "
+            f"would show {null.mean():.3f} on average against {sample_ece:.3f} observed "
+            f"({p_equals('p', p_value)}). "
+        )
     if ece < params.warn_ece:
         summary += f"Below the warning level {params.warn_ece:g}" + (
             ", though beyond what noise explains." if p_value < params.significance else "."
@@ -182,6 +229,17 @@ def _scores(data: EvalData) -> tuple[np.ndarray, np.ndarray, str]:
     )
 
 
+def _all_rows_bins(ctx: AuditContext, sample_scores: np.ndarray, n_bins: int):
+    """``--engine dask``: every test row's reliability bins (``MergedBins``), cut at the
+    sample's quantile edges; None in memory or without the cells."""
+    full = ctx.all_rows
+    if full is None or full.calibration is None or not full.holdout:
+        return None
+    from auditor.engine.partitioned.calibration import edge_cells, merged_bins
+
+    return merged_bins(full.calibration, edge_cells(sample_scores, n_bins))
+
+
 def _event(data: EvalData, target: str) -> str | None:
     """What a positive outcome is, in words (``default = 1``); None for top-label scores."""
     return f"{target} = {data.classes[data.positive]}" if data.task == "binary" else None
@@ -194,7 +252,10 @@ def _findings(
     table: list[ReliabilityBin],
     params: CalibrationParams,
     kind: str,
+    sample_rows: int | None = None,
 ) -> list[Finding]:
+    """``sample_rows``: the p-value and the null mean come from a seeded sample of this
+    many rows (``--engine dask``), the ECE and the table from every row."""
     if ece < params.warn_ece:
         return []
     worst = max(table, key=lambda b: b.rows * abs(b.observed - b.mean_score))
@@ -217,7 +278,9 @@ def _findings(
                 "miscalibrated",
                 "medium",
                 f"Expected calibration error {ece:.3f} reaches {params.warn_ece:g}, and a "
-                f"calibrated model would reach it by chance with probability {p_text(p_value)}. "
+                f"calibrated model would reach it by chance with probability {p_text(p_value)}"
+                + ("" if sample_rows is None else f" (on a seeded sample of {sample_rows:,} rows)")
+                + ". "
                 + detail,
                 (),
                 evidence,
@@ -229,7 +292,12 @@ def _findings(
             "low",
             f"Expected calibration error {ece:.3f} reaches {params.warn_ece:g}, but a calibrated "
             f"model shows {null_mean:.3f} on average on this many rows ({p_equals('p', p_value)}): "
-            "more test rows are needed to tell. " + detail,
+            "more test rows are needed to tell. " + detail
+            if sample_rows is None
+            else f"Expected calibration error {ece:.3f} reaches {params.warn_ece:g}, but on a "
+            f"seeded sample of {sample_rows:,} rows a calibrated model shows {null_mean:.3f} on "
+            f"average ({p_equals('p', p_value)}): a larger sample ([engine] sample_rows) is "
+            "needed to tell. " + detail,
             (),
             evidence,
         )

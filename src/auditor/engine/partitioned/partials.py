@@ -419,3 +419,45 @@ def merge_group_cells(a: dict | None, b: dict | None) -> dict | None:
     for key, row in b.items():
         merged[key] = merged[key] + row if key in merged else row
     return None if len(merged) > MAX_GROUPS else merged
+
+
+@dataclass
+class CalibrationCells:
+    """``performance.calibration`` on every row: per logit bin (``FINE_BINS``) of the
+    calibration score (binary: the positive class's probability; multiclass: the top-label
+    confidence), its rows, the sums of its scores and outcomes (whether the row is positive;
+    whether the top label is right), and its lowest and highest score. Bins of the sample's
+    quantile edges, snapped to these bins, are unions of them: every statistic of the check
+    is a sum over them."""
+
+    rows: np.ndarray  # (FINE_BINS,) int64
+    scores: np.ndarray  # (FINE_BINS,) float64: sum of the scores
+    outcomes: np.ndarray  # (FINE_BINS,) float64: sum of the outcomes (0/1)
+    low: np.ndarray  # (FINE_BINS,) float64: lowest score (inf where empty)
+    high: np.ndarray  # (FINE_BINS,) float64: highest score (-inf where empty)
+
+    def __add__(self, other: CalibrationCells) -> CalibrationCells:
+        return CalibrationCells(
+            self.rows + other.rows,
+            self.scores + other.scores,
+            self.outcomes + other.outcomes,
+            np.minimum(self.low, other.low),
+            np.maximum(self.high, other.high),
+        )
+
+
+def calibration_cells(score: np.ndarray, outcome: np.ndarray) -> CalibrationCells:
+    """The calibration cells of one partition's scores and 0/1 outcomes."""
+    score = np.asarray(score, dtype=np.float64)
+    fine = score_bins(score, FINE_BINS)
+    low = np.full(FINE_BINS, np.inf)
+    high = np.full(FINE_BINS, -np.inf)
+    np.minimum.at(low, fine, score)
+    np.maximum.at(high, fine, score)
+    return CalibrationCells(
+        np.bincount(fine, minlength=FINE_BINS).astype(np.int64),
+        np.bincount(fine, weights=score, minlength=FINE_BINS),
+        np.bincount(fine, weights=np.asarray(outcome, dtype=np.float64), minlength=FINE_BINS),
+        low,
+        high,
+    )

@@ -21,10 +21,12 @@ import pandas as pd
 from auditor.engine.partitioned.hashing import raw_row_hashes, seeded, uniform
 from auditor.engine.partitioned.partials import (
     BinaryPartial,
+    CalibrationCells,
     MulticlassPartial,
     Profile,
     RegressionPartial,
     binary_partial,
+    calibration_cells,
     group_cells,
     merge_group_cells,
     multiclass_partial,
@@ -73,6 +75,8 @@ class AllRows:
     groups: dict[str, dict | None] = field(default_factory=dict)
     # leakage.train_test_overlap on every row: test_in_train, train_repeated, retyped
     overlap: dict[str, Any] | None = None
+    # performance.calibration: the test rows' calibration scores per logit bin
+    calibration: CalibrationCells | None = None
     sample_rows: dict[str, int] = field(default_factory=dict)
     replicates: int = 0
     engine: dict[str, Any] = field(default_factory=dict)  # for the manifest
@@ -114,6 +118,12 @@ class _Result:
     firsts: pd.DataFrame | None = None
     # Per sensitive column: its groups' (true, predicted) cells (partials.group_cells).
     groups: dict[str, dict | None] | None = None
+    calibration: CalibrationCells | None = None  # partials.calibration_cells
+
+
+def _add(a: Any, b: Any) -> Any:
+    """Two optional partials summed (None where neither has one)."""
+    return a if b is None else b if a is None else a + b
 
 
 def _merge_groups(a: dict | None, b: dict | None) -> dict | None:
@@ -152,7 +162,7 @@ def _partition(group: RowGroup, plan: _Plan, model: Any, storage_options: dict) 
     data = frame.drop(columns=list(plan.prediction_columns))
     # The content digest does not depend on the seed.
     profile = profile_partial(data, raw, plan.domains)
-    holdout = groups = None
+    holdout = groups = calibration = None
     if plan.task is not None and (plan.prediction_columns or model is not None):
         source = f"{group.path} (row group {group.index})"
         if model is not None:
@@ -189,7 +199,12 @@ def _partition(group: RowGroup, plan: _Plan, model: Any, storage_options: dict) 
             groups = {c: group_cells(frame[c], y, codes, k) for c in plan.sensitive}
             if plan.task == "multiclass":
                 holdout = multiclass_partial(y, codes, proba, hashes, plan.replicates)
+                if proba is not None:  # top-label confidence, and whether the label is right
+                    top = np.argmax(proba, axis=1)
+                    calibration = calibration_cells(proba[np.arange(y.size), top], y == top)
             else:
+                if score is not None:
+                    calibration = calibration_cells(score, y == plan.positive)
                 holdout = binary_partial(
                     y,
                     codes,
@@ -205,7 +220,9 @@ def _partition(group: RowGroup, plan: _Plan, model: Any, storage_options: dict) 
     if plan.classes:
         labels = frame[plan.target].value_counts()
         firsts = _first_of_each_label(frame, plan.target, hashes)
-    return _Result(len(frame), dropped, profile, holdout, sample, labels, firsts, groups)
+    return _Result(
+        len(frame), dropped, profile, holdout, sample, labels, firsts, groups, calibration
+    )
 
 
 def _peak_rss_mb() -> float:
@@ -249,6 +266,7 @@ def _combine(a: _Result, b: _Result) -> _Result:
         labels,
         firsts,
         _merge_groups(a.groups, b.groups),
+        _add(a.calibration, b.calibration),
     )
 
 
@@ -552,6 +570,7 @@ def _load(
             "holdout": None,
             "labels": None,
             "groups": None,
+            "calibration": None,
         }
         samples: list[pd.DataFrame] = []
         firsts: list[pd.DataFrame] = []
@@ -572,6 +591,7 @@ def _load(
                     else merged["holdout"] + result.holdout
                 )
             merged["groups"] = _merge_groups(merged["groups"], result.groups)
+            merged["calibration"] = _add(merged["calibration"], result.calibration)
             samples.append(result.sample)
             if result.firsts is not None:
                 firsts.append(result.firsts)
@@ -712,6 +732,7 @@ def _load(
         cells=cells,
         auc_bound=bound,
         overlap=overlap,
+        calibration=results["test"]["calibration"] if same_classes else None,
         groups=(results["test"]["groups"] or {}) if same_classes else {},
         sample_rows=engine["sample_rows"],
         replicates=replicates,
