@@ -650,7 +650,7 @@ def _calibration_equals_in_memory(result, scores: np.ndarray, outcomes: np.ndarr
 
 
 def test_calibration_bins_every_row(cluster, dataset, tmp_path):
-    select = ["performance.holdout_metrics", "performance.calibration"]
+    select = ["performance.calibration"]
     engine = EngineSettings(name="dask", address=cluster, sample_rows=1000)
     binary = run_audit(
         AuditSpec(test=str(dataset["parts"]), target="label", engine=engine), select=select
@@ -677,3 +677,54 @@ def test_calibration_bins_every_row(cluster, dataset, tmp_path):
     )
     top = proba.argmax(axis=1)
     _calibration_equals_in_memory(result, proba[np.arange(n), top], (label == top).astype(float))
+
+
+def test_feature_drift_of_categories_and_discrete_numbers_on_every_row(cluster, tmp_path):
+    rng = np.random.default_rng(8)
+
+    def split(n: int, shifted: bool) -> pd.DataFrame:
+        return pd.DataFrame(
+            {
+                "region": rng.choice(list("nsew"), n, p=[0.1, 0.2, 0.3, 0.4] if shifted else None),
+                "items": rng.poisson(2.5 if shifted else 1.5, n),  # 0 .. ~10: discrete
+                "member": rng.random(n) < 0.3,
+                "amount": rng.lognormal(3.2 if shifted else 3.0, 1.0, n),  # continuous
+                "label": rng.integers(0, 2, n),
+            }
+        )
+
+    train, test = split(3000, False), split(2500, True)
+    check = "data.feature_drift"
+    memory = auditor.audit(test=test, train=train, target="label", select=[check])
+    engine = EngineSettings(name="dask", address=cluster, sample_rows=1000)
+    spec = AuditSpec(
+        test=str(write_parts(test, tmp_path / "test")),
+        train=str(write_parts(train, tmp_path / "train")),
+        target="label",
+        engine=engine,
+    )
+    result = run_audit(spec, select=[check])
+
+    def by_column(audit) -> tuple[dict, dict]:
+        found = next(c for c in audit.checks if c.id == check)
+        evidence = {f.columns[0]: f.evidence for f in found.findings}
+        return {row[0]: row for row in found.tables[0].rows}, evidence
+
+    (ours, our_evidence), (theirs, their_evidence) = by_column(result), by_column(memory)
+    for column in ("region", "items", "member"):  # from every row's value counts
+        assert ours[column][:2] == theirs[column][:2], column  # kind
+        assert ours[column][7] == theirs[column][7], column  # result
+        for i in (3, 4, 6):  # PSI, KS (None for categories), p-value
+            expected = theirs[column][i]
+            assert ours[column][i] == (
+                expected if expected is None else pytest.approx(expected, rel=1e-9, abs=1e-12)
+            ), (column, i)
+        if column in their_evidence:
+            for key in ("psi", "psi_sampling_bias", "ks", "train_rows", "test_rows"):
+                assert our_evidence[column][key] == pytest.approx(their_evidence[column][key])
+    assert (ours["region"][7], ours["items"][7], ours["member"][7]) == ("medium", "high", "ok")
+    assert our_evidence["items"]["test_rows"] == 2500
+    sample = result.manifest["engine"]["sample_rows"]["test"]
+    assert measurements(result, check)["rows_used"].note == (
+        f"all 2,500 test rows for 3 of 4 columns; a seeded sample of {sample:,} rows for 'amount'"
+    )

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from auditor.checks._common import status_from
+from auditor.checks._common import all_rows_levels, rows_used, status_from
 from auditor.checks._timeline import order_column, split_times
 from auditor.context import AuditContext
 from auditor.errors import InputError
@@ -180,6 +180,11 @@ def feature_drift(ctx: AuditContext, params: FeatureDriftParams) -> CheckOutcome
     of the train rows) and calendar parts (``year``, ``month`` ...) differ by construction
     in a time-ordered split: they are reported as information only, unless the time column
     shows that test and train cover the same period.
+
+    With ``--engine dask`` a categorical column, and a numeric column of at most 20
+    distinct train values, are compared from every row's value counts (PSI, chi-squared,
+    the discrete KS: what the same rows give in memory); continuous columns, the latest
+    train rows and the notes on columns that follow time read the seeded sample.
     """
     if (
         params.warn_psi > params.fail_psi
@@ -202,12 +207,17 @@ def feature_drift(ctx: AuditContext, params: FeatureDriftParams) -> CheckOutcome
     alpha = params.alpha / max(len(columns), 1)
 
     results = []
+    on_all_rows, compared = [], []
     for column in columns:
         ref = train[column].iloc[train_pos]
         cur = test[column].iloc[test_pos]
-        full = _compare(ref, cur, params, alpha)
+        # --engine dask: categorical and discrete columns from every row's value counts.
+        counted, full = _compare_all_rows(ctx, column, ref, cur, params, alpha)
+        if not counted:
+            full = _compare(ref, cur, params, alpha)
         if full is None:
             continue
+        compared.append(column)
         chosen = full
         if recent is not None and full.severity is not None:
             # The latest rows lower the level only when their difference from test is smaller
@@ -216,6 +226,8 @@ def feature_drift(ctx: AuditContext, params: FeatureDriftParams) -> CheckOutcome
             late = _compare(ref.iloc[recent], cur, params, RECENT_ALPHA)
             if late is not None and _SEVERITY_RANK[late.severity] < _SEVERITY_RANK[full.severity]:
                 chosen = dataclasses.replace(late, reference="latest train rows")
+        if counted and chosen is full:  # the latest train rows are the sample's
+            on_all_rows.append(column)
         note = None
         if chosen.severity is not None and test_later is not False:
             # Only a split known to be random in time makes such a column's drift real.
@@ -246,6 +258,7 @@ def feature_drift(ctx: AuditContext, params: FeatureDriftParams) -> CheckOutcome
         )
     psis = [c.psi for _, c, _ in results]
     kss = [c.ks for _, c, _ in results if c.ks is not None]
+    used = rows_used(ctx, on_all_rows, compared)
     return CheckOutcome(
         status=status_from(findings),
         summary=summary,
@@ -254,6 +267,7 @@ def feature_drift(ctx: AuditContext, params: FeatureDriftParams) -> CheckOutcome
             Measurement("max_psi", max(psis) if psis else 0.0, greater_is_better=False),
             Measurement("max_ks", max(kss) if kss else 0.0, greater_is_better=False),
             Measurement("n_drifted_features", float(len(flagged)), greater_is_better=False),
+            *(() if used is None else (used,)),
         ),
         tables=(
             Table(
@@ -383,6 +397,84 @@ def _compare_numbers(a: np.ndarray, b: np.ndarray, params, alpha) -> Comparison:
     )
 
 
+def _compare_all_rows(
+    ctx, column: str, ref: pd.Series, cur: pd.Series, params, alpha
+) -> tuple[bool, Comparison | None]:
+    """``--engine dask``: the comparison of every row from the value counts (a text,
+    category or boolean column; a numeric one of at most ``MAX_DISCRETE_VALUES`` train
+    values), as ``_compare`` computes it from the same rows; ``(False, None)`` when the
+    counts were not kept or the column is continuous (it then reads the sample)."""
+    levels = all_rows_levels(ctx, column)
+    if levels is None:
+        return False, None
+    a, b = levels["train"], levels["test"]
+    numeric = all(
+        pd.api.types.is_numeric_dtype(s.dtype) and not pd.api.types.is_bool_dtype(s.dtype)
+        for s in (ref, cur)
+    )
+    if not numeric:
+        if a.sum() < MIN_VALUES or b.sum() < MIN_VALUES:
+            return True, None
+        table = pd.concat([a.rename("a"), b.rename("b")], axis=1).fillna(0)
+        return True, _levels_comparison(
+            table["a"].to_numpy(np.int64),
+            table["b"].to_numpy(np.int64),
+            np.asarray(table.index, dtype=object),
+            params,
+            alpha,
+        )
+    values_a, counts_a = _finite_counts(a)
+    values_b, counts_b = _finite_counts(b)
+    if values_a.size > MAX_DISCRETE_VALUES:
+        return False, None  # continuous: quantile bins, deciles and raw KS on the sample
+    if counts_a.sum() < MIN_VALUES or counts_b.sum() < MIN_VALUES:
+        return True, None
+    pos = np.minimum(np.searchsorted(values_a, values_b), values_a.size - 1)
+    code_b = np.where(values_a[pos] == values_b, pos, values_a.size)  # unseen: last cell
+    cells_a = np.append(counts_a, 0)
+    cells_b = np.bincount(code_b, weights=counts_b, minlength=values_a.size + 1).astype(np.int64)
+    psi, psi_p, bias = _psi(cells_a, cells_b)
+    ks, ks_p = _ks_counts(values_a, counts_a, values_b, counts_b)
+    severity, reason = _severity(psi - bias, psi_p, ks, ks_p, None, None, params, alpha)
+    return True, Comparison(
+        "discrete",
+        psi,
+        psi_p,
+        ks,
+        ks_p,
+        None,
+        severity,
+        reason,
+        n_ref=int(counts_a.sum()),
+        n_cur=int(counts_b.sum()),
+        signed=bool(values_a.min() < 0),
+        psi_bias=bias,
+    )
+
+
+def _finite_counts(counts: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """A numeric column's distinct finite values (increasing, as floats) and their rows."""
+    values = np.asarray(counts.index.to_numpy(), dtype=float)
+    rows = counts.to_numpy(np.int64)
+    keep = np.isfinite(values) & (rows > 0)
+    merged = pd.Series(rows[keep]).groupby(values[keep]).sum()  # 1 and 1.0 are one value
+    return merged.index.to_numpy(dtype=float), merged.to_numpy(np.int64)
+
+
+def _ks_counts(
+    values_a: np.ndarray, counts_a: np.ndarray, values_b: np.ndarray, counts_b: np.ndarray
+) -> tuple[float, float]:
+    """``_ks`` of the rows these distinct values and counts stand for, exactly: the
+    empirical distribution functions are compared at every distinct value."""
+    grid = np.union1d(values_a, values_b)
+    n_a, n_b = int(counts_a.sum()), int(counts_b.sum())
+    cdf_a = np.cumsum(np.bincount(np.searchsorted(grid, values_a), counts_a, grid.size))
+    cdf_b = np.cumsum(np.bincount(np.searchsorted(grid, values_b), counts_b, grid.size))
+    d = float(np.abs(np.rint(cdf_a) / n_a - np.rint(cdf_b) / n_b).max())
+    en = np.sqrt(n_a * n_b / (n_a + n_b))
+    return d, float(stats.kstwobign.sf(d * en))
+
+
 def _compare_levels(a: pd.Series, b: pd.Series, params, alpha) -> Comparison:
     codes, uniques = pd.factorize(
         pd.concat([a.astype(object), b.astype(object)], ignore_index=True), use_na_sentinel=True
@@ -391,7 +483,16 @@ def _compare_levels(a: pd.Series, b: pd.Series, params, alpha) -> Comparison:
     n_levels = len(uniques)
     count_a = np.bincount(ca, minlength=n_levels)
     count_b = np.bincount(cb, minlength=n_levels)
-    share_a, share_b = count_a / len(a), count_b / len(b)
+    return _levels_comparison(count_a, count_b, uniques, params, alpha)
+
+
+def _levels_comparison(
+    count_a: np.ndarray, count_b: np.ndarray, uniques, params, alpha
+) -> Comparison:
+    """The comparison of a categorical column from its rows per level in each split."""
+    n_a, n_b = int(count_a.sum()), int(count_b.sum())
+    n_levels = len(uniques)
+    share_a, share_b = count_a / n_a, count_b / n_b
     keep = ((share_a >= MIN_LEVEL_SHARE) | (share_b >= MIN_LEVEL_SHARE)) & (
         count_a + count_b >= MIN_LEVEL_ROWS
     )
@@ -400,8 +501,8 @@ def _compare_levels(a: pd.Series, b: pd.Series, params, alpha) -> Comparison:
         kept = kept[np.argsort(-(share_a + share_b)[kept], kind="stable")[:MAX_LEVELS]]
     cell = np.full(n_levels, kept.size, dtype=np.int64)  # pooled cell last
     cell[kept] = np.arange(kept.size)
-    cells_a = np.bincount(cell[ca], minlength=kept.size + 1)
-    cells_b = np.bincount(cell[cb], minlength=kept.size + 1)
+    cells_a = np.bincount(cell, weights=count_a, minlength=kept.size + 1).astype(np.int64)
+    cells_b = np.bincount(cell, weights=count_b, minlength=kept.size + 1).astype(np.int64)
     psi, psi_p, bias = _psi(cells_a, cells_b)
     severity, reason = _severity(psi - bias, psi_p, None, None, None, None, params, alpha)
     level = None
@@ -418,8 +519,8 @@ def _compare_levels(a: pd.Series, b: pd.Series, params, alpha) -> Comparison:
         None,
         severity,
         reason,
-        n_ref=len(a),
-        n_cur=len(b),
+        n_ref=n_a,
+        n_cur=n_b,
         level=level,
         psi_bias=bias,
     )
