@@ -679,7 +679,10 @@ def test_calibration_bins_every_row(cluster, dataset, tmp_path):
     _calibration_equals_in_memory(result, proba[np.arange(n), top], (label == top).astype(float))
 
 
-def test_feature_drift_of_categories_and_discrete_numbers_on_every_row(cluster, tmp_path):
+def test_feature_drift_on_every_row(cluster, tmp_path, monkeypatch):
+    from auditor.checks.data import feature_drift
+    from auditor.engine.partitioned.partials import float_bins
+
     rng = np.random.default_rng(8)
 
     def split(n: int, shifted: bool) -> pd.DataFrame:
@@ -703,6 +706,15 @@ def test_feature_drift_of_categories_and_discrete_numbers_on_every_row(cluster, 
         target="label",
         engine=engine,
     )
+    samples, compared = {}, {}  # a continuous column's train sample, and its comparison
+    binned = feature_drift._compare_binned
+
+    def spy(ctx, column, a, b, *args):
+        samples[column] = a
+        compared[column] = binned(ctx, column, a, b, *args)[1]
+        return True, compared[column]
+
+    monkeypatch.setattr(feature_drift, "_compare_binned", spy)
     result = run_audit(spec, select=[check])
 
     def by_column(audit) -> tuple[dict, dict]:
@@ -724,7 +736,25 @@ def test_feature_drift_of_categories_and_discrete_numbers_on_every_row(cluster, 
                 assert our_evidence[column][key] == pytest.approx(their_evidence[column][key])
     assert (ours["region"][7], ours["items"][7], ours["member"][7]) == ("medium", "high", "ok")
     assert our_evidence["items"]["test_rows"] == 2500
-    sample = result.manifest["engine"]["sample_rows"]["test"]
-    assert measurements(result, check)["rows_used"].note == (
-        f"all 2,500 test rows for 3 of 4 columns; a seeded sample of {sample:,} rows for 'amount'"
-    )
+    assert measurements(result, check)["rows_used"].note == "all 2,500 test rows"
+
+    # A continuous column: every row counted in the train sample's decile cells, snapped to
+    # float bins; the in-memory PSI code on every row binned alike gives the same PSI.
+    edges = np.quantile(samples["amount"], np.linspace(0, 1, 11)[1:-1])
+    cut = np.unique(float_bins(np.unique(edges)))
+    cells = [
+        np.bincount(np.searchsorted(cut, float_bins(x), side="right"), minlength=cut.size + 1)
+        for x in (train.amount.to_numpy(), test.amount.to_numpy())
+    ]
+    psi, psi_p, bias = feature_drift._psi(*cells)
+    amount = compared["amount"]
+    assert (amount.kind, amount.n_ref, amount.n_cur) == ("continuous", 3000, 2500)
+    assert (amount.psi, amount.psi_p, amount.psi_bias) == pytest.approx((psi, psi_p, bias))
+    assert abs(amount.psi - psi) < 1e-12
+    # KS: the in-memory code on the binned values exactly; the raw KS within the bound.
+    a, b = train.amount.to_numpy(), test.amount.to_numpy()
+    ks, ks_p = feature_drift._ks(float_bins(a), float_bins(b))
+    assert abs(amount.ks - ks) < 1e-12
+    assert amount.ks_p == pytest.approx(ks_p, rel=1e-9)
+    raw_ks, _ = feature_drift._ks(a, b)
+    assert amount.ks <= raw_ks <= amount.ks + amount.ks_bound

@@ -183,8 +183,10 @@ def feature_drift(ctx: AuditContext, params: FeatureDriftParams) -> CheckOutcome
 
     With ``--engine dask`` a categorical column, and a numeric column of at most 20
     distinct train values, are compared from every row's value counts (PSI, chi-squared,
-    the discrete KS: what the same rows give in memory); continuous columns, the latest
-    train rows and the notes on columns that follow time read the seeded sample.
+    the discrete KS: what the same rows give in memory); a continuous column from every
+    row's float bins (PSI in the train sample's decile cells snapped to them, the binned
+    KS within a stated bound); the scale change, the latest train rows and the notes on
+    columns that follow time read the seeded sample.
     """
     if (
         params.warn_psi > params.fail_psi
@@ -265,7 +267,9 @@ def feature_drift(ctx: AuditContext, params: FeatureDriftParams) -> CheckOutcome
         findings=tuple(findings),
         measurements=(
             Measurement("max_psi", max(psis) if psis else 0.0, greater_is_better=False),
-            Measurement("max_ks", max(kss) if kss else 0.0, greater_is_better=False),
+            Measurement(
+                "max_ks", max(kss) if kss else 0.0, greater_is_better=False, note=_ks_note(results)
+            ),
             Measurement("n_drifted_features", float(len(flagged)), greater_is_better=False),
             *(() if used is None else (used,)),
         ),
@@ -320,6 +324,7 @@ class Comparison:
     signed: bool = False  # the scale change is of magnitudes |x| (a column with negative values)
     scale_p: float | None = None
     psi_bias: float = 0.0  # PSI expected from sampling alone (see ``_psi``)
+    ks_bound: float | None = None  # --engine dask: binned KS, at most this below the raw one
 
     @property
     def p_value(self) -> float:
@@ -368,17 +373,7 @@ def _compare_numbers(a: np.ndarray, b: np.ndarray, params, alpha) -> Comparison:
     )
     ks, ks_p = _ks(a, b)
     scale = _scale(a, b) if kind == "continuous" else None
-    scale_p = None
-    if scale is not None and np.exp(abs(scale)) - 1.0 >= params.warn_scale_change:
-        # Rescaling shifts log|x|: a rank test on the magnitudes is the powerful test here.
-        # Zeros stay zeros under rescaling (their share is PSI's business): left out.
-        mag_a, mag_b = np.abs(a[a != 0]), np.abs(b[b != 0])
-        if mag_a.size >= MIN_VALUES and mag_b.size >= MIN_VALUES:
-            scale_p = float(
-                stats.mannwhitneyu(
-                    mag_a, mag_b, alternative="two-sided", method="asymptotic"
-                ).pvalue
-            )
+    scale_p = _scale_p(a, b, scale, params)
     severity, reason = _severity(psi - bias, psi_p, ks, ks_p, scale, scale_p, params, alpha)
     return Comparison(
         kind,
@@ -400,33 +395,57 @@ def _compare_numbers(a: np.ndarray, b: np.ndarray, params, alpha) -> Comparison:
 def _compare_all_rows(
     ctx, column: str, ref: pd.Series, cur: pd.Series, params, alpha
 ) -> tuple[bool, Comparison | None]:
-    """``--engine dask``: the comparison of every row from the value counts (a text,
-    category or boolean column; a numeric one of at most ``MAX_DISCRETE_VALUES`` train
-    values), as ``_compare`` computes it from the same rows; ``(False, None)`` when the
-    counts were not kept or the column is continuous (it then reads the sample)."""
-    levels = all_rows_levels(ctx, column)
-    if levels is None:
+    """``--engine dask``: the comparison of every row: a text, category or boolean
+    column, and a numeric one of at most ``MAX_DISCRETE_VALUES`` train values, from the
+    value counts, as ``_compare`` computes it from the same rows; a continuous column from
+    its float bins (``_compare_binned``). ``(False, None)`` when the counts were not kept:
+    the column then reads the sample."""
+    if ctx.all_rows is None:
         return False, None
-    a, b = levels["train"], levels["test"]
     numeric = all(
         pd.api.types.is_numeric_dtype(s.dtype) and not pd.api.types.is_bool_dtype(s.dtype)
         for s in (ref, cur)
     )
-    if not numeric:
-        if a.sum() < MIN_VALUES or b.sum() < MIN_VALUES:
-            return True, None
-        table = pd.concat([a.rename("a"), b.rename("b")], axis=1).fillna(0)
-        return True, _levels_comparison(
-            table["a"].to_numpy(np.int64),
-            table["b"].to_numpy(np.int64),
-            np.asarray(table.index, dtype=object),
+    if numeric:
+        return _compare_numbers_all_rows(ctx, column, ref, cur, params, alpha)
+    levels = all_rows_levels(ctx, column)
+    if levels is None:
+        return False, None
+    a, b = levels["train"], levels["test"]
+    if a.sum() < MIN_VALUES or b.sum() < MIN_VALUES:
+        return True, None
+    table = pd.concat([a.rename("a"), b.rename("b")], axis=1).fillna(0)
+    return True, _levels_comparison(
+        table["a"].to_numpy(np.int64),
+        table["b"].to_numpy(np.int64),
+        np.asarray(table.index, dtype=object),
+        params,
+        alpha,
+    )
+
+
+def _compare_numbers_all_rows(
+    ctx, column: str, ref: pd.Series, cur: pd.Series, params, alpha
+) -> tuple[bool, Comparison | None]:
+    """A numeric column on every row: discrete (at most ``MAX_DISCRETE_VALUES`` train
+    values) from the value counts, exactly; continuous from the float bins."""
+    a = ctx.all_rows.levels.get("train", {}).get(column)
+    values_a, counts_a = (None, None) if a is None else _finite_counts(a)
+    if values_a is None or values_a.size > MAX_DISCRETE_VALUES:
+        sample_a = ref.to_numpy(dtype=float, na_value=np.nan)
+        sample_b = cur.to_numpy(dtype=float, na_value=np.nan)
+        return _compare_binned(
+            ctx,
+            column,
+            sample_a[np.isfinite(sample_a)],
+            sample_b[np.isfinite(sample_b)],
             params,
             alpha,
         )
-    values_a, counts_a = _finite_counts(a)
+    b = ctx.all_rows.levels.get("test", {}).get(column)
+    if b is None:
+        return False, None  # test values not counted: the unseen ones cannot be told apart
     values_b, counts_b = _finite_counts(b)
-    if values_a.size > MAX_DISCRETE_VALUES:
-        return False, None  # continuous: quantile bins, deciles and raw KS on the sample
     if counts_a.sum() < MIN_VALUES or counts_b.sum() < MIN_VALUES:
         return True, None
     pos = np.minimum(np.searchsorted(values_a, values_b), values_a.size - 1)
@@ -473,6 +492,102 @@ def _ks_counts(
     d = float(np.abs(np.rint(cdf_a) / n_a - np.rint(cdf_b) / n_b).max())
     en = np.sqrt(n_a * n_b / (n_a + n_b))
     return d, float(stats.kstwobign.sf(d * en))
+
+
+def _ks_note(results: list) -> str | None:
+    """``--engine dask``: how far the binned KS of continuous columns is from the raw one."""
+    bounds = [c.ks_bound for _, c, _ in results if c.ks_bound is not None]
+    if not bounds:
+        return None
+    return (
+        f"continuous columns on every row: KS of values in bins of 1/256 of a power of two, "
+        f"at most {max(bounds):.1e} below the raw values' KS"
+    )
+
+
+def _scale_p(a: np.ndarray, b: np.ndarray, scale: float | None, params) -> float | None:
+    """The rank test of a scale change that reaches the warning level; None otherwise."""
+    if scale is None or np.exp(abs(scale)) - 1.0 < params.warn_scale_change:
+        return None
+    # Rescaling shifts log|x|: a rank test on the magnitudes is the powerful test here.
+    # Zeros stay zeros under rescaling (their share is PSI's business): left out.
+    mag_a, mag_b = np.abs(a[a != 0]), np.abs(b[b != 0])
+    if mag_a.size < MIN_VALUES or mag_b.size < MIN_VALUES:
+        return None
+    return float(
+        stats.mannwhitneyu(mag_a, mag_b, alternative="two-sided", method="asymptotic").pvalue
+    )
+
+
+def _compare_binned(
+    ctx, column: str, a: np.ndarray, b: np.ndarray, params, alpha
+) -> tuple[bool, Comparison | None]:
+    """``--engine dask``, a continuous column: PSI and KS of every row from the float
+    bins (``partials.float_bins``) of each split; ``a``/``b`` the samples' finite values.
+
+    PSI: the cells are cut at the train sample's quantile edges (as in memory), each
+    snapped to the float bin that holds it, so the counts are every row's in those cells.
+    KS: the distribution functions compared at the float bins' ends (the KS of the binned
+    values, at most the raw one's); ``ks_bound`` is how far above it the raw KS can be.
+    The scale change and its rank test read the samples."""
+    from auditor.engine.partitioned.partials import float_bins
+
+    full = ctx.all_rows
+    hist_a = full.histograms.get("train", {}).get(column)
+    hist_b = full.histograms.get("test", {}).get(column)
+    if hist_a is None or hist_b is None or a.size < MIN_VALUES or b.size < MIN_VALUES:
+        return False, None
+    keys_a, rows_a = hist_a.index.to_numpy(np.int64), hist_a.to_numpy(np.int64)
+    keys_b, rows_b = hist_b.index.to_numpy(np.int64), hist_b.to_numpy(np.int64)
+    n_a, n_b = int(rows_a.sum()), int(rows_b.sum())
+    if n_a < MIN_VALUES or n_b < MIN_VALUES:
+        return True, None
+    bins = int(min(N_BINS, max(2, min(n_a, n_b) // 25)))
+    edges = np.unique(np.quantile(a, np.linspace(0, 1, bins + 1)[1:-1]))
+    cut = np.unique(float_bins(edges))
+
+    def cells(keys: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        code = np.searchsorted(cut, keys, side="right")
+        return np.bincount(code, weights=rows, minlength=cut.size + 1).astype(np.int64)
+
+    psi, psi_p, bias = _psi(cells(keys_a, rows_a), cells(keys_b, rows_b))
+    ks, ks_p, bound = _ks_binned(keys_a, rows_a, keys_b, rows_b)
+    scale = _scale(a, b)
+    scale_p = _scale_p(a, b, scale, params)
+    severity, reason = _severity(psi - bias, psi_p, ks, ks_p, scale, scale_p, params, alpha)
+    return True, Comparison(
+        "continuous",
+        psi,
+        psi_p,
+        ks,
+        ks_p,
+        scale,
+        severity,
+        reason,
+        n_ref=n_a,
+        n_cur=n_b,
+        signed=bool(keys_a[0] < float_bins(np.zeros(1))[0]),
+        scale_p=scale_p,
+        psi_bias=bias,
+        ks_bound=bound,
+    )
+
+
+def _ks_binned(
+    keys_a: np.ndarray, rows_a: np.ndarray, keys_b: np.ndarray, rows_b: np.ndarray
+) -> tuple[float, float, float]:
+    """KS statistic of binned values (keys increasing with the value), its asymptotic
+    p-value, and how much larger the raw values' KS can be: inside a bin each distribution
+    function moves from its value at the previous bin's end to its value at this one's."""
+    grid = np.union1d(keys_a, keys_b)
+    n_a, n_b = int(rows_a.sum()), int(rows_b.sum())
+    cdf_a = np.cumsum(np.bincount(np.searchsorted(grid, keys_a), rows_a, grid.size)) / n_a
+    cdf_b = np.cumsum(np.bincount(np.searchsorted(grid, keys_b), rows_b, grid.size)) / n_b
+    d = float(np.abs(cdf_a - cdf_b).max())
+    before_a, before_b = np.r_[0.0, cdf_a[:-1]], np.r_[0.0, cdf_b[:-1]]
+    high = float(np.maximum(cdf_a - before_b, cdf_b - before_a).max())
+    en = np.sqrt(n_a * n_b / (n_a + n_b))
+    return d, float(stats.kstwobign.sf(d * en)), max(high - d, 0.0)
 
 
 def _compare_levels(a: pd.Series, b: pd.Series, params, alpha) -> Comparison:

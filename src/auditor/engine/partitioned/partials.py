@@ -174,6 +174,8 @@ class Profile:
     digest: int = 0  # the sum of the row hashes mod 2**64: the content, in any row order
     levels: dict[str, pd.Series | None] = field(default_factory=dict)
     numeric: dict[str, NumericCounts] = field(default_factory=dict)
+    # Per numeric column: rows per float bin (``float_bins``) of its finite values.
+    histograms: dict[str, pd.Series] = field(default_factory=dict)
 
     def __add__(self, other: Profile) -> Profile:
         missing = dict(self.missing)
@@ -196,7 +198,38 @@ class Profile:
                 else self.numeric.get(c) or other.numeric[c]
                 for c in self.numeric.keys() | other.numeric.keys()
             },
+            {
+                c: merge_histograms(self.histograms.get(c), other.histograms.get(c))
+                for c in self.histograms.keys() | other.histograms.keys()
+            },
         )
+
+
+# A float bin is 1/256 of a binade: sign, exponent and the top 8 bits of the mantissa.
+FLOAT_BIN_SHIFT = np.uint64(44)
+
+
+def float_bins(values: np.ndarray) -> np.ndarray:
+    """The bin of each float (int64, increasing with the value): its top 20 bits in an
+    order-preserving code, so a bin holds the values from ``m * 2**e`` to
+    ``(m + 1/256) * 2**e`` (relative width at most 1/256); -0.0 is 0.0."""
+    bits = (np.asarray(values, dtype=np.float64) + 0.0).view(np.uint64)
+    negative = (bits >> np.uint64(63)).astype(bool)
+    ordered = np.where(negative, ~bits, bits | np.uint64(1 << 63))
+    return (ordered >> FLOAT_BIN_SHIFT).astype(np.int64)
+
+
+def float_histogram(series: pd.Series) -> pd.Series:
+    """Rows per float bin of a numeric column's finite values (int64 index and counts)."""
+    values = as_float(series)
+    counts = pd.Series(float_bins(values[np.isfinite(values)])).value_counts(sort=False)
+    return counts.astype(np.int64)
+
+
+def merge_histograms(a: pd.Series | None, b: pd.Series | None) -> pd.Series:
+    if a is None or b is None:
+        return a if b is None else b
+    return a.add(b, fill_value=0).astype(np.int64)
 
 
 _OPS = {">=": np.greater_equal, ">": np.greater, "<=": np.less_equal, "<": np.less}
@@ -321,6 +354,7 @@ def profile_partial(
             for c in frame.columns
             if _is_number_column(frame[c]) or str(c) in domains
         },
+        {str(c): float_histogram(frame[c]) for c in frame.columns if _is_number_column(frame[c])},
     )
 
 

@@ -69,6 +69,8 @@ class AllRows:
     auc_bound: float | None = None  # binned ROC AUC: at most this far from exact
     # data.out_of_range: per split, per numeric (or domain) column: partials.NumericCounts
     numeric: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # data.feature_drift: per split, per numeric column, rows per partials.float_bins bin
+    histograms: dict[str, dict[str, pd.Series]] = field(default_factory=dict)
     domains: tuple[tuple[str, str, float], ...] = ()  # the violations counted, in this order
     # fairness.group_metrics: per sensitive column, per value (None: missing), the test
     # rows of each (true class, predicted class) cell in ctx.classes order, or None
@@ -727,6 +729,10 @@ def _load(
         missing={name: dict(results[name]["profile"].missing) for name in results},
         levels={name: _sorted_levels(results[name]["profile"].levels) for name in results},
         numeric={name: dict(results[name]["profile"].numeric) for name in results},
+        histograms={
+            name: {c: h.sort_index() for c, h in results[name]["profile"].histograms.items()}
+            for name in results
+        },
         domains=domains,
         holdout=holdout,
         cells=cells,
