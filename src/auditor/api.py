@@ -280,7 +280,13 @@ def run_audit(
 
             domains = declared_domains(params["data.out_of_range"])
         loaded = load_partitioned(
-            spec, dict(objects or {}), overlap_columns=overlap_columns, domains=domains
+            spec,
+            dict(objects or {}),
+            overlap_columns=overlap_columns,
+            domains=domains,
+            # data.feature_drift: every numeric column's rows per float bin (train and test)
+            histograms=spec.train is not None
+            and any(c.id == "data.feature_drift" for c in selected),
         )
     else:
         loaded = load_inputs(spec, **(objects or {}))

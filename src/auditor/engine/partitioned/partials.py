@@ -219,6 +219,17 @@ def float_bins(values: np.ndarray) -> np.ndarray:
     return (ordered >> FLOAT_BIN_SHIFT).astype(np.int64)
 
 
+def float_bin_values(keys: np.ndarray) -> np.ndarray:
+    """Each float bin's value nearest zero: its values with the mantissa cut to 8 bits
+    (``float_bins``' inverse), so ``|value|`` is at most 1/256 below any of the bin's."""
+    ordered = np.asarray(keys, dtype=np.int64).astype(np.uint64) << FLOAT_BIN_SHIFT
+    positive = (ordered >> np.uint64(63)).astype(bool)
+    bits = np.where(positive, ordered ^ np.uint64(1 << 63), ~ordered)
+    # A negative bin's code ends in 44 one bits once inverted: cut them to zeros.
+    bits = (bits >> FLOAT_BIN_SHIFT) << FLOAT_BIN_SHIFT
+    return bits.view(np.float64)
+
+
 def float_histogram(series: pd.Series) -> pd.Series:
     """Rows per float bin of a numeric column's finite values (int64 index and counts)."""
     values = as_float(series)
@@ -338,9 +349,12 @@ def profile_partial(
     frame: pd.DataFrame,
     hashes: np.ndarray,
     domains: dict[str, tuple[tuple[str, float], ...]] | None = None,
+    *,
+    histograms: bool = False,
 ) -> Profile:
     """The profile of one partition; ``domains``: per column, the declared domains whose
-    violations to count (``data.out_of_range``)."""
+    violations to count (``data.out_of_range``); ``histograms``: count each numeric
+    column's rows per float bin (``data.feature_drift``)."""
     domains = domains or {}
     counts = frame.isna().sum()
     return Profile(
@@ -354,7 +368,11 @@ def profile_partial(
             for c in frame.columns
             if _is_number_column(frame[c]) or str(c) in domains
         },
-        {str(c): float_histogram(frame[c]) for c in frame.columns if _is_number_column(frame[c])},
+        {
+            str(c): float_histogram(frame[c])
+            for c in frame.columns
+            if histograms and _is_number_column(frame[c])
+        },
     )
 
 

@@ -105,6 +105,7 @@ class _Plan:
     sensitive: tuple[str, ...] = ()  # classification: their groups' confusion cells
     # data.out_of_range: per column, the declared domains (op, bound) to count violations of
     domains: dict[str, tuple[tuple[str, float], ...]] = field(default_factory=dict)
+    histograms: bool = False  # data.feature_drift: rows per float bin of numeric columns
 
 
 @dataclass
@@ -163,7 +164,7 @@ def _partition(group: RowGroup, plan: _Plan, model: Any, storage_options: dict) 
     hashes = seeded(raw, plan.seed)
     data = frame.drop(columns=list(plan.prediction_columns))
     # The content digest does not depend on the seed.
-    profile = profile_partial(data, raw, plan.domains)
+    profile = profile_partial(data, raw, plan.domains, histograms=plan.histograms)
     holdout = groups = calibration = None
     if plan.task is not None and (plan.prediction_columns or model is not None):
         source = f"{group.path} (row group {group.index})"
@@ -398,20 +399,22 @@ def load_partitioned(
     *,
     overlap_columns: Callable[[Any], list[str]] | None = None,
     domains: Iterable[tuple[str, str, float]] = (),
+    histograms: bool = False,
 ):
     """Run the passes on Dask and build the context on the sample; see the module doc.
 
     ``overlap_columns(ctx)``: the columns on which ``leakage.train_test_overlap`` compares
     rows (given when that check runs, and there is a train split): a pass then counts its
     exact matches on every row. ``domains``: ``data.out_of_range``'s declared domains,
-    ``(column, op, bound)``, whose violations the main pass counts.
+    ``(column, op, bound)``, whose violations the main pass counts. ``histograms``: count
+    each numeric column's rows per float bin (``data.feature_drift`` runs).
     """
     from auditor.engine.partitioned.cluster import dask_client
 
     objects = dict(objects or {})
     _refuse(spec, objects)
     with dask_client(spec.engine) as client:
-        return _load(client, spec, objects, overlap_columns, tuple(domains))
+        return _load(client, spec, objects, overlap_columns, tuple(domains), histograms)
 
 
 def _load(
@@ -420,6 +423,7 @@ def _load(
     objects: dict[str, Any],
     overlap_columns: Callable[[Any], list[str]] | None = None,
     domains: tuple[tuple[str, str, float], ...] = (),
+    histograms: bool = False,
 ):
     from auditor.context import detect_task, encode_labels, sorted_labels
     from auditor.engine.partitioned.holdout import (
@@ -560,6 +564,7 @@ def _load(
             proba_columns=proba_columns,
             model_features=model_features,
             sensitive=tuple(c for c in spec.columns.sensitive if c in columns[name]),
+            histograms=histograms,
             domains={
                 column: tuple((op, bound) for c, op, bound in domains if c == column)
                 for column in dict.fromkeys(c for c, _, _ in domains)
