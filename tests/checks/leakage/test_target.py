@@ -316,3 +316,54 @@ def test_out_of_fold_score_matches_a_direct_computation(seed):
         rate = (total + 20 * prior) / (count + 20)
         oof[held] = pd.Series(level[held]).map(rate).fillna(prior).to_numpy()
     assert outcome.value == pytest.approx(roc_auc_score(y, oof))
+
+
+# --- strong but ordinary associations (UCI Adult: age 18, a low-paid occupation) ---------
+
+
+def _census(seed: int, n: int = 20_000) -> pd.DataFrame:
+    """Income that rises smoothly with age: nobody under 21 earns much, as in census data."""
+    rng = np.random.default_rng(seed)
+    age = rng.integers(17, 80, n).astype(float)
+    rich = rng.random(n) < np.clip((age - 21) / 60, 0.0, 0.45)
+    return pd.DataFrame(
+        {
+            "age": age,
+            "hours": rng.normal(40, 10, n).round(),
+            "occupation": rng.choice(["a", "b", "c", "d"], n),
+            "income": np.where(rich, ">50K", "<=50K"),
+        }
+    )
+
+
+def test_a_pure_age_along_a_smooth_trend_is_not_a_leak(seed):
+    frame = _census(seed)
+    assert (frame.loc[frame["age"] == 18, "income"] == "<=50K").all()
+    outcome = _run(frame.iloc[:15_000], frame.iloc[15_000:], "income")
+    assert "age" not in _flagged(outcome), _flagged(outcome).get("age")
+
+
+def test_a_sentinel_value_amid_mixed_neighbours_is_still_flagged(seed):
+    frame = _census(seed)
+    rng = np.random.default_rng(seed + 1)
+    # Hours filled in with 99 only for the rich, after the fact: a value that stands out.
+    marked = (frame["income"] == ">50K").to_numpy() & (rng.random(len(frame)) < 0.08)
+    frame.loc[marked, "hours"] = 99.0
+    frame.loc[~marked & (frame["hours"] >= 99), "hours"] = 98.0
+    outcome = _run(frame.iloc[:15_000], frame.iloc[15_000:], "income")
+    finding = _flagged(outcome)["hours"]
+    assert finding.severity in {"medium", "high"}
+    assert finding.evidence["level"] == "99.0"
+
+
+@pytest.mark.parametrize(("exceptions", "severity"), [(1, "low"), (0, "medium")])
+def test_a_small_majority_segment_with_exceptions_is_a_note(seed, exceptions, severity):
+    frame = _census(seed)
+    rows = frame.index[frame["age"] > 30][:150]
+    frame.loc[rows, "occupation"] = "house servant"
+    frame.loc[rows, "income"] = "<=50K"
+    frame.loc[rows[:exceptions], "income"] = ">50K"
+    outcome = _run(frame.iloc[:15_000], frame.iloc[15_000:], "income")
+    finding = _flagged(outcome)["occupation"]
+    assert finding.evidence["level"] == "'house servant'"
+    assert finding.severity == severity

@@ -43,6 +43,9 @@ _MAX_TABLE_ROWS = 100
 _MISSING_EXPLAINS = 0.005
 # A pure category holding at least this share of its class fails; a smaller one warns.
 _PURE_FAIL_COVERAGE = 0.1
+# Below this share of the majority class, a segment that is pure but not entirely so is
+# a note: leaks are deterministic, ordinary strong associations have exceptions.
+_NOTE_MAJORITY_COVERAGE = 0.05
 
 
 @dataclass(frozen=True, slots=True)
@@ -262,8 +265,11 @@ def _score_column(
         scored = score_cells(cells, tgt)
         result["value"] = scored.value
         levels, totals = cells, scored.totals
+        # Exact numeric values (point masses, or every value of a column with few) are
+        # ordered: a pure one along a trend is told apart from a sentinel by its neighbours.
+        values = numeric_values(series) if scored_as == "number" else None
         if cells.kind == "bins" and scored_as == "number":
-            levels = point_mass_cells(numeric_values(series), params.min_level_rows)
+            levels = point_mass_cells(values, params.min_level_rows)
             totals = None if levels is None else score_cells(levels, tgt).totals
         if tgt.task != "regression" and levels is not None and levels.labels is not None:
             pure += [
@@ -276,6 +282,7 @@ def _score_column(
                     min_rows=params.min_level_rows,
                 )
                 if p[0] != levels.missing
+                and not (values is not None and _part_of_a_pure_tail(values, levels, p, tgt))
             ]
     indicator = missing_cells(missing)
     if indicator is not None:
@@ -298,12 +305,40 @@ def _score_column(
         # The pure segment holding the largest share of its class speaks for the column;
         # on a tie, the empty/filled split (the simpler explanation).
         result["pure"] = max(pure, key=lambda p: (p[4], p[0].kind == "missing"))
+        result["pure_of_majority"] = bool(tgt.counts[result["pure"][2]] > tgt.n / 2)
     result["score"] = max(
         v
         for v in (result["value"], result["missing"] if tgt.task != "regression" else None, 0.0)
         if v is not None
     )
     return result
+
+
+# A pure exact value whose nearest values on one side are this pure too ends a steep but
+# smooth relationship (age 18 in census data earns little, as does 17), not a sentinel.
+_TAIL_PURITY = 0.95
+# ... judged on at least this many neighbouring rows.
+_MIN_TAIL_ROWS = 30
+
+
+def _part_of_a_pure_tail(values: np.ndarray, levels: Cells, pure: tuple, tgt: Target) -> bool:
+    """Whether the rows nearest a pure exact value on one side (by value) share its class.
+
+    A value recorded after the outcome (a code for 'charged off', an amount paid only on
+    default) stands out from the values around it; a value along a trend does not. Each
+    side offers as many of its nearest rows as the value holds (all, if fewer).
+    """
+    cell, cls, _, _, rows = pure
+    value = levels.labels[cell]
+    known = ~np.isnan(values)
+    order = np.argsort(values[known], kind="stable")
+    ordered, classes = values[known][order], tgt.y[known][order]
+    start = int(np.searchsorted(ordered, value, side="left"))
+    stop = int(np.searchsorted(ordered, value, side="right"))
+    for side in (classes[max(0, start - rows) : start], classes[stop : stop + rows]):
+        if side.size >= _MIN_TAIL_ROWS and float(np.mean(side == cls)) >= _TAIL_PURITY:
+            return True
+    return False
 
 
 def _cells(series: pd.Series, n_bins: int, *, date: bool) -> tuple[Cells | None, str, np.ndarray]:
@@ -419,6 +454,15 @@ def _pure_candidate(score: dict, ctx: AuditContext, params: TargetParams) -> tup
         level = short_label(cells.label(cell))
         what = f"{column!r} = {level} on {rows:,} rows"
     severity = "high" if coverage >= _PURE_FAIL_COVERAGE else "medium"
+    if (
+        severity == "medium"
+        and score["pure_of_majority"]
+        and purity < 1.0
+        and coverage < _NOTE_MAJORITY_COVERAGE
+    ):
+        # A few percent of the common outcome, with exceptions: a strong but ordinary
+        # association (a low-paid occupation), not the deterministic mark a leak leaves.
+        severity = "low"
     message = (
         f"{what}, and {purity:.1%} of them have target {label}: together "
         f"{coverage:.0%} of all {label} rows (flagged at {params.level_purity:.0%} purity over "
