@@ -497,31 +497,50 @@ def _measure_groups(
         statistics = {m.key: _scaled(m.func, sub, scale) for m in metrics}
         point = {key: float(stat(np.ones((1, n)))[0]) for key, stat in statistics.items()}
         replicates = bootstrap_statistics(statistics, n, n_resamples=n_resamples, rng=rng)
-        shares, interval = {}, {}
-        for m in metrics:
-            if m.share is None:
-                interval[m.key] = percentile_interval(replicates[m.key], params.confidence)
-                continue
-            counted, among = m.share(sub)
+
+        def share_of_rows(counted, among, row_weights=row_weights) -> _Share:
             rate, _, _, n_rows = weighted_proportion_interval(
                 counted[among], None if row_weights is None else row_weights[among]
             )
-            shares[m.key] = _Share(rate, n_rows)
-            interval[m.key] = shares[m.key].interval(params.confidence)
+            return _Share(rate, n_rows)
+
         n_effective = effective_sample_size(row_weights, n)
         groups.append(
-            _Group(
-                label,
-                n,
-                n_effective,
-                n_effective >= params.min_group_rows,
-                point,
-                interval,
-                replicates,
-                shares,
-            )
+            _group(label, n, n_effective, sub, point, replicates, share_of_rows, metrics, params)
         )
     return groups
+
+
+def _group(
+    label: str,
+    n: int,
+    n_effective: float,
+    sub: EvalData,
+    point: dict[str, float],
+    replicates: dict[str, np.ndarray],
+    share_of: Callable[[np.ndarray, np.ndarray], _Share],
+    metrics: tuple[_Metric, ...],
+    params: GroupMetricsParams,
+) -> _Group:
+    """A measured group: rates from ``share_of(counted, among)`` with their Wilson
+    intervals, the other metrics' percentile intervals from their replicates."""
+    shares, interval = {}, {}
+    for m in metrics:
+        if m.share is None:
+            interval[m.key] = percentile_interval(replicates[m.key], params.confidence)
+            continue
+        shares[m.key] = share_of(*m.share(sub))
+        interval[m.key] = shares[m.key].interval(params.confidence)
+    return _Group(
+        label,
+        n,
+        n_effective,
+        n_effective >= params.min_group_rows,
+        point,
+        interval,
+        replicates,
+        shares,
+    )
 
 
 def _all_rows_cells(ctx: AuditContext, column: str, weights: np.ndarray | None) -> dict | None:
@@ -570,20 +589,14 @@ def _groups_from_cells(
         point = {m.key: float(m.func(sub, counts[None, :])[0]) for m in metrics}
         W = rng.multinomial(n, counts / n, size=n_resamples).astype(float)
         replicates = {m.key: m.func(sub, W) for m in metrics}
-        shares, interval = {}, {}
-        for m in metrics:
-            if m.share is None:
-                interval[m.key] = percentile_interval(replicates[m.key], params.confidence)
-                continue
-            counted, among = m.share(sub)
+
+        def share_of_cells(counted, among, counts=counts) -> _Share:
             n_among = float(counts[among].sum())
             rate = float(counts[counted & among].sum()) / n_among if n_among else float("nan")
-            shares[m.key] = _Share(rate, n_among)
-            interval[m.key] = shares[m.key].interval(params.confidence)
+            return _Share(rate, n_among)
+
         groups.append(
-            _Group(
-                label, n, float(n), n >= params.min_group_rows, point, interval, replicates, shares
-            )
+            _group(label, n, float(n), sub, point, replicates, share_of_cells, metrics, params)
         )
     return groups
 
