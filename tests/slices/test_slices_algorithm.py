@@ -29,7 +29,8 @@ from auditor.slices import (
     slice_statistic,
     wilson_interval,
 )
-from auditor.slices.stats import fisher_greater, holm, welch_greater
+from auditor.slices.stats import fisher_greater, welch_greater
+from auditor.stats.multiple_testing import holm
 
 
 def _direct_statistic(n: int, k: int, N: int, E: int) -> float:

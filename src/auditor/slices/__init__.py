@@ -118,7 +118,6 @@ from auditor.slices.procedure import (
 )
 from auditor.slices.search import FoundSlice, SearchConfig, SliceSearch
 from auditor.slices.stats import (
-    benjamini_hochberg,
     effective_range_count,
     katz_interval,
     log_lattice_sizes,
@@ -127,6 +126,7 @@ from auditor.slices.stats import (
     slice_statistic,
     wilson_interval,
 )
+from auditor.stats.multiple_testing import benjamini_hochberg
 
 __all__ = [
     "CodedFeature",

@@ -17,9 +17,7 @@ import numpy as np
 from auditor.slices.encoding import CodedFeature
 from auditor.slices.search import FoundSlice, Predicate, SearchConfig, SliceSearch
 from auditor.slices.stats import (
-    benjamini_hochberg,
     fisher_greater,
-    holm,
     katz_interval,
     mean_interval,
     mean_ratio_interval,
@@ -31,6 +29,7 @@ from auditor.slices.stats import (
     welch_greater,
     wilson_interval,
 )
+from auditor.stats.multiple_testing import benjamini_hochberg, holm
 
 # Slices with fewer confirmation rows than this use a permutation test of the mean loss.
 _MIN_ROWS_FOR_WELCH = 50

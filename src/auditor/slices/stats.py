@@ -133,40 +133,6 @@ def effective_range_count(n_bins: int) -> float:
     return float(((n_bins - w + 1) / w).sum())
 
 
-def benjamini_hochberg(p_values, method: str = "bh") -> np.ndarray:
-    """Return Benjamini-Hochberg (``"bh"``) or Benjamini-Yekutieli (``"by"``) adjusted p-values.
-
-    Equal to ``scipy.stats.false_discovery_control(p_values, method=method)``.
-    """
-    p = np.asarray(p_values, dtype=np.float64)
-    m = p.size
-    if m == 0:
-        return p.copy()
-    order = np.argsort(p, kind="stable")
-    scale = m / np.arange(1, m + 1)
-    if method == "by":
-        scale = scale * np.sum(1.0 / np.arange(1, m + 1))
-    elif method != "bh":
-        raise ValueError(f"method must be 'bh' or 'by', got {method!r}")
-    adjusted = np.minimum.accumulate((p[order] * scale)[::-1])[::-1]
-    out = np.empty(m)
-    out[order] = np.minimum(adjusted, 1.0)
-    return out
-
-
-def holm(p_values) -> np.ndarray:
-    """Return Holm step-down adjusted p-values (family-wise error control)."""
-    p = np.asarray(p_values, dtype=np.float64)
-    m = p.size
-    if m == 0:
-        return p.copy()
-    order = np.argsort(p, kind="stable")
-    adjusted = np.maximum.accumulate(p[order] * (m - np.arange(m)))
-    out = np.empty(m)
-    out[order] = np.minimum(adjusted, 1.0)
-    return out
-
-
 def fisher_greater(k1: int, n1: int, k0: int, n0: int) -> float:
     """One-sided Fisher exact p-value that the slice rate k1/n1 exceeds the rest k0/n0."""
     table = [[int(k1), int(n1 - k1)], [int(k0), int(n0 - k0)]]

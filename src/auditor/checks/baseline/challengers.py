@@ -13,8 +13,8 @@ from auditor.evaluation import HoldoutScore, model_holdout
 from auditor.metrics import MetricSpec
 from auditor.registry import CheckOutcome, SkipCheck, param, register_check
 from auditor.result import Curve, Finding, Measurement, Series, Table
-from auditor.slices.stats import holm
 from auditor.stats.bootstrap import percentile_interval
+from auditor.stats.multiple_testing import holm
 from auditor.stats.pvalues import p_equals
 
 CHECK_ID = "baseline.challengers"
