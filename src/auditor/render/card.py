@@ -32,7 +32,7 @@ from auditor.render.formatting import (
     share,
     signed,
 )
-from auditor.render.markdown import _check_id, _name, _text, escape_md
+from auditor.render.markdown import escape_md, md_check_id, md_name, md_text
 from auditor.result import SEVERITY_RANK, AuditResult, CheckResult, Measurement
 from auditor.spec import ModelCardText
 
@@ -354,7 +354,7 @@ def _tradeoffs(card: _Card) -> list[str]:
 
 def _markdown(card: _Card) -> str:
     r, declared = card.result, card.declared
-    lines = [f"# Model card: {_name(card.model_name)}", "", _text(_overview(card)), ""]
+    lines = [f"# Model card: {md_name(card.model_name)}", "", md_text(_overview(card)), ""]
     lines += _details_table(card)
     lines += _declared_section("Intended use", declared.intended_use, "intended_use")
     lines += _declared_section("Out of scope", declared.out_of_scope, "out_of_scope")
@@ -366,12 +366,12 @@ def _markdown(card: _Card) -> str:
     ]
     for i in r.inputs:
         lines.append(
-            f"| {escape_md(i.role)} | {_name(i.file_name)} | {number(i.rows)} "
+            f"| {escape_md(i.role)} | {md_name(i.file_name)} | {number(i.rows)} "
             f"| {number(i.columns)} | {escape_md(i.sha256 or '—')} |"
         )
     sensitive = (r.manifest.get("columns") or {}).get("sensitive") or []
     if sensitive:
-        lines += ["", "Sensitive columns: " + ", ".join(_name(c) for c in sensitive) + "."]
+        lines += ["", "Sensitive columns: " + ", ".join(md_name(c) for c in sensitive) + "."]
     lines.append("")
     lines += _performance_section(card)
     lines += _operating_point_section(card)
@@ -384,7 +384,7 @@ def _markdown(card: _Card) -> str:
     lines += _considerations_section(card)
     lines += [
         f"<sub>Drawn from audit.json (schema version {r.schema_version}) by auditor "
-        f"{_name(r.tool.get('version', 'unknown'))}; model_card.json holds the same card in "
+        f"{md_name(r.tool.get('version', 'unknown'))}; model_card.json holds the same card in "
         f"the Model Card Toolkit schema {MCT_SCHEMA_VERSION}. The audit states what was "
         "measured at which threshold; a check that passed found nothing above its threshold, "
         "which does not prove the absence of a problem.</sub>",
@@ -400,23 +400,23 @@ def _details_table(card: _Card) -> list[str]:
     rows = [
         (
             "Model",
-            _name(card.model_name)
+            md_name(card.model_name)
             + (
                 f" (SHA-256 {escape_md(model_file.sha256[:12])})"
                 if model_file and model_file.sha256
                 else ""
             ),
         ),
-        ("Architecture", _text(r.manifest.get("model") or "—")),
+        ("Architecture", md_text(r.manifest.get("model") or "—")),
         (
             "Task",
-            f"{_TASK_WORDS[r.task]} predicting {_name(r.target)}"
-            + (f", positive class {_name(positive)}" if positive is not None else ""),
+            f"{_TASK_WORDS[r.task]} predicting {md_name(r.target)}"
+            + (f", positive class {md_name(positive)}" if positive is not None else ""),
         ),
-        ("Owners", ", ".join(_text(o) for o in card.declared.owners) or _undeclared("owners")),
+        ("Owners", ", ".join(md_text(o) for o in card.declared.owners) or _undeclared("owners")),
         (
             "Audited",
-            f"{_name(r.created_at)} with auditor {_name(r.tool.get('version', 'unknown'))}",
+            f"{md_name(r.created_at)} with auditor {md_name(r.tool.get('version', 'unknown'))}",
         ),
         ("Verdict", STATUS_LABELS[r.verdict]),
         ("Release gate", _gate(r)),
@@ -429,7 +429,7 @@ def _gate(r: AuditResult) -> str:
         return "not applied"
     if r.gate.passed:
         return "passed"
-    return "FAILED: " + "; ".join(_text(reason) for reason in r.gate.reasons)
+    return "FAILED: " + "; ".join(md_text(reason) for reason in r.gate.reasons)
 
 
 def _undeclared(key: str) -> str:
@@ -437,7 +437,7 @@ def _undeclared(key: str) -> str:
 
 
 def _declared_section(title: str, texts: tuple[str, ...], key: str) -> list[str]:
-    body = [f"- {_text(t)}" for t in texts] or [_undeclared(key).capitalize() + "."]
+    body = [f"- {md_text(t)}" for t in texts] or [_undeclared(key).capitalize() + "."]
     return [f"## {title}", "", *body, ""]
 
 
@@ -454,7 +454,7 @@ def _performance_section(card: _Card) -> list[str]:
         best = card.headline.get("best_baseline") or {}
         if best.get("value") is not None:
             sentence += (
-                f"; best baseline ({_name(best.get('name') or 'unnamed')}) "
+                f"; best baseline ({md_name(best.get('name') or 'unnamed')}) "
                 f"{number(best['value'])} {interval(best.get('ci_low'), best.get('ci_high'))}".rstrip()
             )
             if best.get("difference") is not None:
@@ -467,7 +467,7 @@ def _performance_section(card: _Card) -> list[str]:
         lines += [sentence + ".", ""]
     weighted_by = card.headline.get("weighted_by")
     if weighted_by is not None:
-        lines += [f"Metrics are weighted by column {_name(weighted_by)}.", ""]
+        lines += [f"Metrics are weighted by column {md_name(weighted_by)}.", ""]
     lines += ["| Metric | Value | 95% interval |", "|---|---:|---:|"]
     lines += [
         f"| {METRICS_BY_KEY[m.key].label} | {number(m.value)} | {interval(m.ci_low, m.ci_high) or '—'} |"
@@ -502,10 +502,10 @@ def _slices_section(card: _Card) -> list[str]:
         return [*lines, _not_run(card.result, keys.SLICES), ""]
     rows = _rows(card.slices, "weak_slices")
     if not rows:
-        return [*lines, _text(card.slices.summary), ""]
+        return [*lines, md_text(card.slices.summary), ""]
     measure = humanize(_in_slice_key(rows[0])).lower()
     lines += [
-        _text(card.slices.summary),
+        md_text(card.slices.summary),
         "",
         f"| Slice | Rows | Share | {measure.capitalize()} in slice | Elsewhere | Lift | 95% interval | q |",
         "|---|---:|---:|---:|---:|---:|---:|---:|",
@@ -513,7 +513,7 @@ def _slices_section(card: _Card) -> list[str]:
     key = _in_slice_key(rows[0])
     for row in rows:
         lines.append(
-            f"| {_name(row['slice'])} | {number(row['rows'])} | {share(row['share'])} "
+            f"| {md_name(row['slice'])} | {number(row['rows'])} | {share(row['share'])} "
             f"| {number(row[f'{key}_in_slice'])} | {number(row[f'{key}_elsewhere'])} "
             f"| {number(row['lift'])} | {interval(row['lift_ci_low'], row['lift_ci_high']) or '—'} "
             f"| {formatter_for('q_value')(row['q_value'])} |"
@@ -526,18 +526,18 @@ def _groups_section(card: _Card) -> list[str]:
     if card.groups is None:
         return [*lines, _not_run(card.result, keys.GROUP_METRICS), ""]
     lines += [
-        _text(card.groups.summary),
+        md_text(card.groups.summary),
         "",
         "| Column | Metric | Groups compared | Lower | Higher | Gap | 95% interval | Judgement |",
         "|---|---|---|---:|---:|---:|---:|---|",
     ]
     for row in _rows(card.groups, "group_gaps"):
         lines.append(
-            f"| {_name(row['column'])} | {escape_md(humanize(row['metric']))} "
-            f"| {_name(row['lower_group'])} vs {_name(row['higher_group'])} "
+            f"| {md_name(row['column'])} | {escape_md(humanize(row['metric']))} "
+            f"| {md_name(row['lower_group'])} vs {md_name(row['higher_group'])} "
             f"| {number(row['lower_value'])} | {number(row['higher_value'])} "
             f"| {number(row['gap'])} | {interval(row['ci_low'], row['ci_high']) or '—'} "
-            f"| {_text(row['judgement'])} |"
+            f"| {md_text(row['judgement'])} |"
         )
     return [*lines, ""]
 
@@ -547,7 +547,7 @@ def _not_run(result: AuditResult, check_id: str) -> str:
     if check is None:
         return f"Not measured: {check_id} did not run."
     reason = check.skip_reason or (check.error or {}).get("message") or check.summary
-    return f"Not measured: {check_id} {check.status} ({_text(reason)})."
+    return f"Not measured: {check_id} {check.status} ({md_text(reason)})."
 
 
 def _considerations_section(card: _Card) -> list[str]:
@@ -555,9 +555,9 @@ def _considerations_section(card: _Card) -> list[str]:
     if not card.considerations:
         return [*lines, "No finding of medium or high severity.", ""]
     for c in card.considerations:
-        todo = f" What to do: {_text(c.remedy)}" if c.remedy else ""
+        todo = f" What to do: {md_text(c.remedy)}" if c.remedy else ""
         lines.append(
-            f"- **{c.severity.upper()}** {_text(c.check_title)} ({_check_id(c.check_id)}): "
-            f"{_text(c.message)}{todo}"
+            f"- **{c.severity.upper()}** {md_text(c.check_title)} ({md_check_id(c.check_id)}): "
+            f"{md_text(c.message)}{todo}"
         )
     return [*lines, ""]

@@ -55,27 +55,27 @@ def escape_md(text: Any) -> str:
     return _BREAKS.sub(" ", str(text)).translate(_MD_SPECIAL)
 
 
-def _name(text: Any) -> str:
+def md_name(text: Any) -> str:
     """A name from the data (column, file, target, class), cut to 80 characters and escaped."""
     return escape_md(shorten(text))
 
 
-def _text(text: Any) -> str:
+def md_text(text: Any) -> str:
     """Free text from the result (summary, message, reason), shortened and escaped."""
     return escape_md(prose(_BREAKS.sub(" ", str(text))))
 
 
-def _check_id(check_id: Any) -> str:
+def md_check_id(check_id: Any) -> str:
     """A check id as code (`data.schema`), or escaped text when it is not of that shape."""
     text = str(check_id)
-    return f"`{text}`" if len(text) <= 80 and _PLAIN_ID.match(text) else _name(text)
+    return f"`{text}`" if len(text) <= 80 and _PLAIN_ID.match(text) else md_name(text)
 
 
 def render_markdown(result: AuditResult) -> str:
     """Render the Markdown summary of ``result``."""
     gate = result.gate
     lines = [
-        f"# auditor: {escape_md(result.verdict.upper())} — model predicting {_name(result.target)}",
+        f"# auditor: {escape_md(result.verdict.upper())} — model predicting {md_name(result.target)}",
         "",
     ]
     if gate is not None:
@@ -84,7 +84,7 @@ def render_markdown(result: AuditResult) -> str:
             if gate.passed
             else f"**Gate: FAILED** ({len(gate.reasons)} reasons)"
         )
-        lines += [f"- {_text(reason)}" for reason in gate.reasons]
+        lines += [f"- {md_text(reason)}" for reason in gate.reasons]
         lines.append("")
     holdout = result.check(keys.HOLDOUT)
     if holdout is not None and holdout.measurements:
@@ -92,7 +92,7 @@ def render_markdown(result: AuditResult) -> str:
         shown = [primary, *(k for k in _HEADLINE_KEYS if k != primary)]
         weighted_by = (result.headline or {}).get("weighted_by")
         if weighted_by is not None:
-            lines += [f"Metrics are weighted by column `{_text(weighted_by)}`.", ""]
+            lines += [f"Metrics are weighted by column `{md_text(weighted_by)}`.", ""]
         lines += ["| Metric | Value | 95% interval |", "|---|---:|---:|"]
         for key in shown:
             m = holdout.measurement(key)
@@ -104,7 +104,7 @@ def render_markdown(result: AuditResult) -> str:
     lines += ["| Status | Check | Summary |", "|---|---|---|"]
     for check in result.checks:
         lines.append(
-            f"| {STATUS_LABELS[check.status]} | {_check_id(check.id)} | {_text(check.summary)} |"
+            f"| {STATUS_LABELS[check.status]} | {md_check_id(check.id)} | {md_text(check.summary)} |"
         )
     findings = [
         (check, f) for check in result.checks for f in check.findings if f.severity != "low"
@@ -112,16 +112,16 @@ def render_markdown(result: AuditResult) -> str:
     if findings:
         lines += ["", "| Severity | Check | Columns | Finding |", "|---|---|---|---|"]
         for check, f in findings:
-            columns = ", ".join(_name(c) for c in f.columns) or "—"
+            columns = ", ".join(md_name(c) for c in f.columns) or "—"
             lines.append(
-                f"| {escape_md(f.severity)} | {_check_id(check.id)} | {columns} "
-                f"| {_text(f.message)} |"
+                f"| {escape_md(f.severity)} | {md_check_id(check.id)} | {columns} "
+                f"| {md_text(f.message)} |"
             )
-    inputs = ", ".join(f"{escape_md(i.role)} {_name(i.file_name)}" for i in result.inputs)
+    inputs = ", ".join(f"{escape_md(i.role)} {md_name(i.file_name)}" for i in result.inputs)
     lines += [
         "",
-        f"<sub>auditor {_name(result.tool.get('version', 'unknown'))} · "
-        f"{_name(result.created_at)} · seed {_name(result.manifest.get('seed'))} · {inputs}</sub>",
+        f"<sub>auditor {md_name(result.tool.get('version', 'unknown'))} · "
+        f"{md_name(result.created_at)} · seed {md_name(result.manifest.get('seed'))} · {inputs}</sub>",
         "",
     ]
     return "\n".join(lines)
@@ -137,15 +137,15 @@ def render_comparison(
     lines = [
         _comparison_verdict(comparison, own),
         "",
-        f"Reference: {_inputs(reference)} ({_name(reference.created_at)}); "
-        f"candidate: {_inputs(candidate)} ({_name(candidate.created_at)}).",
+        f"Reference: {_inputs(reference)} ({md_name(reference.created_at)}); "
+        f"candidate: {_inputs(candidate)} ({md_name(candidate.created_at)}).",
         "",
         "| What | Reference | Candidate | Delta | Tolerance | Change |",
         "|---|---:|---:|---:|---:|---|",
     ]
     for row in _rows(comparison, "metric_deltas"):
         lines.append(
-            f"| {_name(row['metric'])} "
+            f"| {md_name(row['metric'])} "
             f"| {_with_interval(row['reference'], row['reference_low'], row['reference_high'])} "
             f"| {_with_interval(row['candidate'], row['candidate_low'], row['candidate_high'])} "
             f"| {signed(row['delta'])} | {number(row['tolerance'])} "
@@ -153,7 +153,7 @@ def render_comparison(
         )
     for row in _rows(comparison, "check_changes"):
         lines.append(
-            f"| {_check_id(row['check'])} | {escape_md(row['reference'])} "
+            f"| {md_check_id(row['check'])} | {escape_md(row['reference'])} "
             f"| {escape_md(row['candidate'])} | — | — | {escape_md(row['change'])} |"
         )
     sides = (("reference", reference), ("candidate", candidate))
@@ -185,10 +185,10 @@ def _comparison_verdict(comparison: CheckResult, own: dict) -> str:
     changed = {"worse": [], "better": []}
     for row in _rows(comparison, "metric_deltas"):
         if row.get("change") in changed:
-            changed[row["change"]].append(_name(row["metric"]))
+            changed[row["change"]].append(md_name(row["metric"]))
     for row in _rows(comparison, "check_changes"):
         if row["change"] in changed:
-            changed[row["change"]].append(_check_id(row["check"]))
+            changed[row["change"]].append(md_check_id(row["check"]))
     if comparison.status == "pass":
         word = "BETTER" if changed["better"] else "no change beyond tolerance"
     else:
@@ -207,7 +207,7 @@ def _comparison_verdict(comparison: CheckResult, own: dict) -> str:
         if code == "leakage_failed"
     ]
     if ("different_data", None) in own:
-        caveats.append(_text(own[("different_data", None)].message))
+        caveats.append(md_text(own[("different_data", None)].message))
     return " ".join([*sentences, *caveats])
 
 
@@ -226,13 +226,15 @@ def _own_gate(result: AuditResult, failed: Any) -> str:
 
 
 def _own_leaks(failed: Any) -> str:
-    return "none" if failed is None else ", ".join(_check_id(c) for c in failed.evidence["checks"])
+    return (
+        "none" if failed is None else ", ".join(md_check_id(c) for c in failed.evidence["checks"])
+    )
 
 
 def _inputs(result: AuditResult) -> str:
     model = next((i.file_name for i in result.inputs if i.role in {"model", "predictions"}), "?")
     test = next((i.file_name for i in result.inputs if i.role == "test"), "?")
-    return f"{_name(model)} on {_name(test)}"
+    return f"{md_name(model)} on {md_name(test)}"
 
 
 def _with_interval(value: Any, low: Any, high: Any) -> str:
