@@ -3,6 +3,7 @@ reader share."""
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 
@@ -45,3 +46,15 @@ def value_kind(series: pd.Series) -> str:
         "date": "datetime",
         "empty": "empty",
     }.get(inferred, "other")
+
+
+def as_float(series: pd.Series) -> np.ndarray:
+    """A column as floats: numbers as they are, booleans as 0/1, text parsed, else missing.
+
+    ``data.out_of_range`` reads columns this way, in memory and in the Dask engine's counts.
+    """
+    if pd.api.types.is_bool_dtype(series.dtype):
+        return series.to_numpy(dtype=float, na_value=np.nan)
+    if not pd.api.types.is_numeric_dtype(series.dtype):
+        series = pd.to_numeric(series, errors="coerce")
+    return series.to_numpy(dtype=float, na_value=np.nan)

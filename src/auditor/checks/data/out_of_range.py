@@ -14,11 +14,11 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
 from auditor.checks._common import splits as present_splits
 from auditor.checks._common import status_from
 from auditor.context import AuditContext
+from auditor.engine.kinds import as_float
 from auditor.errors import InputError
 from auditor.registry import CheckOutcome, SkipCheck, param, register_check
 from auditor.result import Finding, Measurement, Table
@@ -254,7 +254,7 @@ def out_of_range(ctx: AuditContext, params: OutOfRangeParams) -> CheckOutcome:
     on_all_rows = []
     for column in [*columns, *dict.fromkeys(domain_columns)]:
         values = {
-            name: _as_float(frame[column])
+            name: as_float(frame[column])
             for name, frame in splits.items()
             if column in frame.columns
         }
@@ -309,14 +309,6 @@ def out_of_range(ctx: AuditContext, params: OutOfRangeParams) -> CheckOutcome:
             ),
         ),
     )
-
-
-def _as_float(series: pd.Series) -> np.ndarray:
-    if pd.api.types.is_bool_dtype(series.dtype):
-        return series.to_numpy(dtype=float, na_value=np.nan)
-    if not pd.api.types.is_numeric_dtype(series.dtype):
-        series = pd.to_numeric(series, errors="coerce")
-    return series.to_numpy(dtype=float, na_value=np.nan)
 
 
 def _all_rows_counts(

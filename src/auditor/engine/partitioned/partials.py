@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from auditor.engine.kinds import as_float
 from auditor.engine.partitioned.hashing import poisson_weights
 
 FINE_BINS = 1 << 16
@@ -267,15 +268,6 @@ class NumericCounts:
             self.infinite + other.infinite,
             tuple(a + b for a, b in zip(self.violations, other.violations, strict=True)),
         )
-
-
-def as_float(series: pd.Series) -> np.ndarray:
-    """A column as floats as ``data.out_of_range`` reads it (text parsed, else missing)."""
-    if pd.api.types.is_bool_dtype(series.dtype):
-        return series.to_numpy(dtype=float, na_value=np.nan)
-    if not pd.api.types.is_numeric_dtype(series.dtype):
-        series = pd.to_numeric(series, errors="coerce")
-    return series.to_numpy(dtype=float, na_value=np.nan)
 
 
 def numeric_counts(series: pd.Series, domains: tuple[tuple[str, float], ...]) -> NumericCounts:
