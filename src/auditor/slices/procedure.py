@@ -17,11 +17,13 @@ import numpy as np
 from auditor.slices.encoding import CodedFeature
 from auditor.slices.search import FoundSlice, Predicate, SearchConfig, SliceSearch
 from auditor.slices.stats import (
+    Moments,
     fisher_greater,
     katz_interval,
     mean_interval,
     mean_ratio_interval,
     moments,
+    moments_of_sums,
     newcombe_interval,
     permutation_greater,
     slice_statistic,
@@ -191,6 +193,8 @@ class SliceReport:
     log_prices: tuple[float, ...] = ()
     n_combinations: int = 0
     n_pruned: int = 0
+    # Set when the search read a seeded sample of its half: that half's rows.
+    searched_of: int | None = None
 
 
 def min_slice_rows(n_search: int, params: SliceParams) -> int:
@@ -329,6 +333,65 @@ def find_slices(
     -------
     SliceReport
     """
+    found = discover(
+        features,
+        plan,
+        errors=errors,
+        losses=losses,
+        expected=expected,
+        weights=weights,
+        rng=rng,
+        params=params,
+    )
+    if found.search is None:
+        return _report(found, (), params, overall=_mean(found.outcome, found.weights))
+    estimates = _confirm(features, found, expected, rng, params)
+    pair_lift = _pair_lifts(features, found) if with_pair_lifts else {}
+    return _report(
+        found, estimates, params, overall=_mean(found.outcome, found.weights), pair_lift=pair_lift
+    )
+
+
+@dataclass(frozen=True, eq=False)
+class Discovery:
+    """What the search half chose, and what the confirmation needs to judge it.
+
+    ``search`` is None when there was nothing to search (no feature, no error, every row
+    an error, or fewer rows than a slice needs); ``candidates`` are the slices sent to
+    confirmation, best first.
+    """
+
+    plan: SearchPlan
+    metric: Literal["error_rate", "mean_loss"]
+    flags: np.ndarray
+    outcome: np.ndarray
+    weights: np.ndarray | None
+    threshold: float | None
+    n_discovery: int
+    n_features: int
+    search: SliceSearch | None = None
+    candidates: tuple[FoundSlice, ...] = ()
+    null_max: tuple[float, ...] = ()
+    n_permutations: int = 0
+
+
+def discover(
+    features: Sequence[CodedFeature],
+    plan: SearchPlan,
+    *,
+    errors: np.ndarray | None = None,
+    losses: np.ndarray | None = None,
+    expected: np.ndarray | None = None,
+    weights: np.ndarray | None = None,
+    rng: np.random.Generator,
+    params: SliceParams,
+) -> Discovery:
+    """The search half of ``find_slices``: search, refine and select the candidates.
+
+    The arguments are those of ``find_slices``. A caller that counts the confirmation half
+    elsewhere (the Dask engine, on every row) judges the candidates with
+    ``confirm_counted``.
+    """
     if (errors is None) == (losses is None):
         raise ValueError("give exactly one of errors and losses")
     if losses is not None and expected is not None:
@@ -355,6 +418,16 @@ def find_slices(
     else:
         flags = np.asarray(errors, dtype=bool)
         outcome = flags.astype(np.float64)
+    nothing = Discovery(
+        plan=plan,
+        metric=metric,
+        flags=flags,
+        outcome=outcome,
+        weights=weights,
+        threshold=threshold,
+        n_discovery=int(discovery.size),
+        n_features=len(features),
+    )
     config = SearchConfig(
         min_rows=plan.min_rows,
         max_conditions=params.max_conditions,
@@ -368,24 +441,10 @@ def find_slices(
         if params.max_support < 1
         else None,
     )
-    empty = SliceReport(
-        mode=plan.mode,
-        metric=metric,
-        n_rows=plan.n_rows,
-        n_discovery=int(discovery.size),
-        n_confirmation=int(plan.confirmation.size),
-        min_rows=plan.min_rows,
-        overall=_mean(outcome, weights) if outcome.size else math.nan,
-        loss_threshold=threshold,
-        slices=(),
-        tested=(),
-        searched=(),
-        n_features=len(features),
-    )
     flags_d = flags[discovery]
     n_errors = int(flags_d.sum())
     if not features or n_errors == 0 or n_errors == flags_d.size or flags_d.size < plan.min_rows:
-        return empty
+        return nothing
     error_positions = np.flatnonzero(flags_d)[None, :]
     null_max: tuple[float, ...] = ()
     n_permutations = 0
@@ -422,42 +481,49 @@ def find_slices(
             for r in range(1, error_positions.shape[0])
         )
     candidates = _select(search, found, flags_d, params, gate=plan.mode == "split")
-    estimates = _confirm(
-        features,
-        plan,
-        search,
-        candidates,
-        flags,
-        outcome,
-        expected,
-        weights,
-        metric,
-        rng,
-        params,
-        null_max,
+    return dataclasses.replace(
+        nothing,
+        search=search,
+        candidates=tuple(candidates),
+        null_max=null_max,
+        n_permutations=n_permutations,
     )
-    reported = [s for s in estimates if s.reported]
-    reported.sort(key=lambda s: (-s.score, s.predicates))
-    pair_lift = _pair_lifts(features, plan, search, outcome, weights) if with_pair_lifts else {}
+
+
+def _report(
+    found: Discovery,
+    estimates: Sequence[SliceEstimate],
+    params: SliceParams,
+    *,
+    overall: float,
+    pair_lift: dict[tuple[int, ...], PairCell] | None = None,
+    n_rows: int | None = None,
+    n_confirmation: int | None = None,
+    searched_of: int | None = None,
+) -> SliceReport:
+    """The report of a search and its confirmation; counts default to the plan's rows."""
+    plan, search = found.plan, found.search
+    reported = sorted((s for s in estimates if s.reported), key=lambda s: (-s.score, s.predicates))
     return SliceReport(
         mode=plan.mode,
-        metric=metric,
-        n_rows=plan.n_rows,
-        n_discovery=int(discovery.size),
-        n_confirmation=int(plan.confirmation.size),
+        metric=found.metric,
+        n_rows=plan.n_rows if n_rows is None else n_rows,
+        n_discovery=found.n_discovery,
+        n_confirmation=int(plan.confirmation.size) if n_confirmation is None else n_confirmation,
         min_rows=plan.min_rows,
-        overall=_mean(outcome, weights),
-        loss_threshold=threshold,
+        overall=overall,
+        loss_threshold=found.threshold,
         slices=tuple(reported[: params.max_reported]),
         tested=tuple(estimates),
-        searched=search.searched,
-        n_features=len(features),
-        pair_lift=pair_lift,
-        n_permutations=n_permutations,
-        null_max=null_max,
-        log_prices=tuple(float(x) for x in search.log_price),
-        n_combinations=search.n_combinations,
-        n_pruned=search.n_pruned,
+        searched=() if search is None else search.searched,
+        n_features=found.n_features,
+        pair_lift=pair_lift or {},
+        n_permutations=found.n_permutations,
+        null_max=found.null_max,
+        log_prices=() if search is None else tuple(float(x) for x in search.log_price),
+        n_combinations=0 if search is None else search.n_combinations,
+        n_pruned=0 if search is None else search.n_pruned,
+        searched_of=searched_of,
     )
 
 
@@ -520,18 +586,11 @@ def _mean(values: np.ndarray, weights: np.ndarray | None) -> float:
 
 
 def _confirm(
-    features,
-    plan,
-    search,
-    candidates,
-    flags,
-    outcome,
-    expected,
-    weights,
-    metric,
-    rng,
-    params,
-    null_max,
+    features: Sequence[CodedFeature],
+    found: Discovery,
+    expected: np.ndarray | None,
+    rng: np.random.Generator,
+    params: SliceParams,
 ) -> list[SliceEstimate]:
     """Test and estimate every candidate on the confirmation half (all rows in permutation mode).
 
@@ -539,11 +598,12 @@ def _confirm(
     tests are Kish's effective sizes (a weighted error rate p on n_eff rows reads as
     p * n_eff errors in n_eff rows); without, they are the plain counts.
     """
-    if not candidates:
+    plan, search, weights, metric = found.plan, found.search, found.weights, found.metric
+    if not found.candidates:
         return []
     split = plan.mode == "split"
     rows = plan.confirmation if split else plan.discovery
-    y = outcome[rows]
+    y = found.outcome[rows]
     w = None if weights is None else weights[rows]
     model = tested = None
     if expected is not None:
@@ -551,10 +611,10 @@ def _confirm(
         scale = np.average(y, weights=w) / max(np.average(expected[rows], weights=w), 1e-12)
         model = expected[rows] * scale
         tested = y - model
-    flags_all = float(flags.sum())
+    flags_all = float(found.flags.sum())
     calibrated = []
     estimates = []
-    for s in candidates:
+    for s in found.candidates:
         inside = slice_mask(features, s.predicates, rows)
         inside_all = slice_mask(features, s.predicates)
         n1 = int(inside.sum())
@@ -563,66 +623,126 @@ def _confirm(
         w_out = None if w is None else w[~inside]
         values_in, values_out = y[inside], y[~inside]
         if model is not None and n1 and n0:
-            ratio = (_mean(values_in, w_in) / max(_mean(model[inside], w_in), 1e-12)) / max(
-                _mean(values_out, w_out) / max(_mean(model[~inside], w_out), 1e-12), 1e-12
+            calibrated.append(
+                _calibration_ratio(
+                    _mean(values_in, w_in),
+                    _mean(model[inside], w_in),
+                    _mean(values_out, w_out),
+                    _mean(model[~inside], w_out),
+                )
             )
-            calibrated.append(ratio)
         else:
             calibrated.append(math.inf)
-        value, _, n1_eff = moments(values_in, w_in) if n1 else (math.nan, math.nan, 0.0)
-        rest, _, n0_eff = moments(values_out, w_out) if n0 else (math.nan, math.nan, 0.0)
+        m_in = moments(values_in, w_in)
+        m_out = moments(values_out, w_out)
         if not split:
-            p = (1 + sum(m >= s.score for m in null_max)) / (1 + len(null_max))
+            p = (1 + sum(m >= s.score for m in found.null_max)) / (1 + len(found.null_max))
         elif tested is not None:
             p = _greater(tested[inside], tested[~inside], rng, w_in, w_out)
         elif metric == "error_rate":
-            p = fisher_greater(
-                round(value * n1_eff), round(n1_eff), round(rest * n0_eff), round(n0_eff)
-            )
+            p = _fisher(m_in, m_out)
         else:
             p = _greater(values_in, values_out, rng, w_in, w_out)
-        if metric == "error_rate":
-            k1, k0 = value * n1_eff, rest * n0_eff
-            value_ci = tuple(float(v) for v in wilson_interval(k1, n1_eff))
-            lift_ci = katz_interval(k1, n1_eff, k0, n0_eff)
-            difference_ci = newcombe_interval(k1, n1_eff, k0, n0_eff)
-        else:
-            value_ci = mean_interval(values_in, weights=w_in)
-            lift_ci = mean_ratio_interval(values_in, values_out, weights_in=w_in, weights_out=w_out)
-            difference_ci = welch_difference_interval(
-                values_in, values_out, weights_in=w_in, weights_out=w_out
-            )
-        lift = value / rest if rest > 0 else (math.inf if value > 0 else math.nan)
         n_all = int(inside_all.sum())
-        k_all = float(flags[inside_all].sum())
+        k_all = float(found.flags[inside_all].sum())
         score_all = float(slice_statistic(n_all, k_all, plan.n_rows, flags_all))
         estimates.append(
-            SliceEstimate(
-                predicates=s.predicates,
-                conditions=conditions_of(features, s.predicates),
-                level=len(s.predicates),
+            _estimate(
+                features,
+                found,
+                s,
+                m_in,
+                m_out,
+                p,
                 n_all=n_all,
-                n_discovery=s.n,
                 n_confirmation=n1 if split else 0,
                 share=_share(inside_all, weights),
-                share_discovery=s.n / search.N,
                 share_confirmation=_share(inside, w) if split else math.nan,
-                value=value,
-                value_ci=value_ci,
-                rest=rest,
                 expected=_mean(model[inside], w_in) if model is not None and n1 else math.nan,
-                lift=lift,
-                lift_ci=lift_ci,
-                difference=value - rest,
-                difference_ci=difference_ci,
-                p_value=float(p),
-                q_value=math.nan,
-                discovery_statistic=s.statistic,
-                discovery_score=s.score,
                 score=score_all - search.price(s.predicates),
-                reported=False,
             )
         )
+    return _judge(
+        estimates, calibrated, found, params, floor_mean=_mean(y, w), has_model=model is not None
+    )
+
+
+def _fisher(inside: Moments, outside: Moments) -> float:
+    """One-sided Fisher exact test of two error rates (effective counts with weights)."""
+    return fisher_greater(
+        round(inside.mean * inside.n),
+        round(inside.n),
+        round(outside.mean * outside.n),
+        round(outside.n),
+    )
+
+
+def _calibration_ratio(
+    observed_in: float, expected_in: float, observed_out: float, expected_out: float
+) -> float:
+    """A slice's observed-to-expected errors over the rest's."""
+    return (observed_in / max(expected_in, 1e-12)) / max(
+        observed_out / max(expected_out, 1e-12), 1e-12
+    )
+
+
+def _estimate(
+    features: Sequence[CodedFeature],
+    found: Discovery,
+    s: FoundSlice,
+    inside: Moments,
+    outside: Moments,
+    p: float,
+    **measured: Any,
+) -> SliceEstimate:
+    """A candidate's estimate from the moments of its rows and of the rest (unjudged)."""
+    value, rest = inside.mean, outside.mean
+    if found.metric == "error_rate":
+        k1, k0 = value * inside.n, rest * outside.n
+        value_ci = tuple(float(v) for v in wilson_interval(k1, inside.n))
+        lift_ci = katz_interval(k1, inside.n, k0, outside.n)
+        difference_ci = newcombe_interval(k1, inside.n, k0, outside.n)
+    else:
+        value_ci = mean_interval(inside)
+        lift_ci = mean_ratio_interval(inside, outside)
+        difference_ci = welch_difference_interval(inside, outside)
+    lift = value / rest if rest > 0 else (math.inf if value > 0 else math.nan)
+    return SliceEstimate(
+        predicates=s.predicates,
+        conditions=conditions_of(features, s.predicates),
+        level=len(s.predicates),
+        n_discovery=s.n,
+        share_discovery=s.n / found.search.N,
+        value=value,
+        value_ci=value_ci,
+        rest=rest,
+        lift=lift,
+        lift_ci=lift_ci,
+        difference=value - rest,
+        difference_ci=difference_ci,
+        p_value=float(p),
+        q_value=math.nan,
+        discovery_statistic=s.statistic,
+        discovery_score=s.score,
+        reported=False,
+        **measured,
+    )
+
+
+def _judge(
+    estimates: list[SliceEstimate],
+    calibrated: list[float],
+    found: Discovery,
+    params: SliceParams,
+    *,
+    floor_mean: float,
+    has_model: bool,
+) -> list[SliceEstimate]:
+    """Adjust the p-values for multiplicity and mark each candidate reported or not.
+
+    ``floor_mean`` is the confirmation rows' mean loss (the loss floor is a share of it).
+    """
+    split = found.plan.mode == "split"
     p_values = np.array([e.p_value for e in estimates])
     if not split:
         q_values = p_values  # family-wise permutation p-values are already adjusted
@@ -632,8 +752,8 @@ def _confirm(
         q_values = benjamini_hochberg(p_values, params.fdr_method)
     floor = (
         params.min_difference
-        if metric == "error_rate"
-        else params.min_loss_difference_share * _mean(y, w)
+        if found.metric == "error_rate"
+        else params.min_loss_difference_share * floor_mean
     )
     out = []
     for e, q, ratio in zip(estimates, q_values, calibrated, strict=True):
@@ -653,11 +773,172 @@ def _confirm(
                 e,
                 q_value=float(q),
                 reported=rejected_by is None,
-                expected_ratio=float(ratio) if model is not None else math.nan,
+                expected_ratio=float(ratio) if has_model else math.nan,
                 rejected_by=rejected_by,
             )
         )
     return out
+
+
+# The sums per set of rows that a counted confirmation reads (``row_sums``): rows, 0/1
+# flags, the outcome and its square (shifted), the model's expected error, its product
+# with the outcome, its square.
+ROW_SUMS = ("rows", "flags", "outcome", "outcome_sq", "expected", "outcome_expected", "expected_sq")
+_CHUNK_ROWS = 32_768
+
+
+def row_sums(
+    inside: np.ndarray,
+    flags: np.ndarray,
+    outcome: np.ndarray,
+    expected: np.ndarray | None,
+    shift: float,
+) -> np.ndarray:
+    """The ``ROW_SUMS`` of each set of rows and of all of them: shape (sets + 1, 7).
+
+    ``inside`` (rows x sets, bool) says which rows each set holds; the last row of the
+    result sums every row. The outcome is shifted by ``shift`` (near its mean) so that
+    variances from these sums do not cancel. Sums of a dataset's partitions add up to the
+    dataset's.
+    """
+    n_sets = inside.shape[1]
+    out = np.zeros((n_sets + 1, len(ROW_SUMS)))
+    for start in range(0, flags.size, _CHUNK_ROWS):
+        part = slice(start, start + _CHUNK_ROWS)
+        y = outcome[part] - shift
+        p = np.zeros_like(y) if expected is None else expected[part]
+        values = np.column_stack([np.ones_like(y), flags[part], y, y * y, p, y * p, p * p])
+        member = np.column_stack([inside[part], np.ones(y.size, dtype=bool)])
+        out += member.T.astype(np.float64) @ values
+    return out
+
+
+@dataclass(frozen=True)
+class CountedRows:
+    """``row_sums`` of every row of both halves, for the candidates and pair slices of one
+    or two ``Discovery`` results: ``sums[set, half]``, half 0 the search half and 1 the
+    confirmation half, the last set all rows; ``shift`` is the outcome's shift."""
+
+    sums: np.ndarray
+    shift: float
+
+    def side(self, index: int, half: int) -> dict[str, float]:
+        return dict(zip(ROW_SUMS, self.sums[index, half], strict=True))
+
+    def moments(self, index: int, *, outside: bool = False) -> Moments:
+        """The outcome's moments on the confirmation half, inside a set or outside it."""
+        row = self.sums[index, 1]
+        if outside:
+            row = self.sums[-1, 1] - row
+        return moments_of_sums(row[0], row[2], row[3], self.shift)
+
+
+def confirm_counted(
+    features: Sequence[CodedFeature],
+    found: Discovery,
+    counted: CountedRows,
+    indices: Sequence[int],
+    params: SliceParams,
+    *,
+    with_expected: bool,
+    pairs: dict[tuple[int, ...], int] | None = None,
+) -> SliceReport:
+    """``find_slices``'s confirmation, from the sums of every row of both halves.
+
+    The search ran on a sample of its half; ``counted`` holds the sums of every row of
+    both halves for the candidates at ``indices`` (in ``found.candidates`` order) and the
+    pair slices at ``pairs`` (combination -> set). Every rate, interval and test is what
+    ``_confirm`` computes on those rows, with one difference: a loss (or a residual with
+    ``with_expected``) is always tested with Welch's t-test from the moments, where
+    ``_confirm`` permutes below 50 rows (the halves of data too large for memory hold
+    far more).
+    """
+    search = found.search
+    total = counted.sums[-1]
+    n_rows = int(total[0, 0] + total[1, 0])
+    confirmation = counted.side(len(counted.sums) - 1, 1)
+    overall = counted.shift + float(total[0, 2] + total[1, 2]) / n_rows if n_rows else math.nan
+    report = dict(
+        n_rows=n_rows,
+        n_confirmation=int(confirmation["rows"]),
+        searched_of=int(total[0, 0]),
+        overall=overall,
+    )
+    if search is None:
+        return _report(found, (), params, **report)
+    scale = math.nan
+    if with_expected:
+        observed = counted.shift + confirmation["outcome"] / confirmation["rows"]
+        scale = observed / max(confirmation["expected"] / confirmation["rows"], 1e-12)
+    flags_all = float(total[0, 1] + total[1, 1])
+    estimates, calibrated = [], []
+    for s, index in zip(found.candidates, indices, strict=True):
+        inside = counted.side(index, 1)
+        outside = {k: confirmation[k] - v for k, v in inside.items()}
+        m_in, m_out = counted.moments(index), counted.moments(index, outside=True)
+        if with_expected:
+            t_in = _residual_moments(inside, counted.shift, scale)
+            t_out = _residual_moments(outside, counted.shift, scale)
+            p = welch_greater(t_in, t_out)
+            expected_in = scale * inside["expected"] / inside["rows"] if inside["rows"] else 0.0
+            expected_out = scale * outside["expected"] / max(outside["rows"], 1)
+            calibrated.append(
+                _calibration_ratio(m_in.mean, expected_in, m_out.mean, expected_out)
+                if inside["rows"] and outside["rows"]
+                else math.inf
+            )
+        else:
+            p = _fisher(m_in, m_out) if found.metric == "error_rate" else welch_greater(m_in, m_out)
+            expected_in = math.nan
+            calibrated.append(math.inf)
+        n_all = float(counted.sums[index, 0, 0] + inside["rows"])
+        k_all = float(counted.sums[index, 0, 1] + inside["flags"])
+        score_all = float(slice_statistic(n_all, k_all, n_rows, flags_all))
+        estimates.append(
+            _estimate(
+                features,
+                found,
+                s,
+                m_in,
+                m_out,
+                p,
+                n_all=int(n_all),
+                n_confirmation=int(inside["rows"]),
+                share=n_all / n_rows,
+                share_confirmation=inside["rows"] / confirmation["rows"],
+                expected=expected_in if inside["rows"] else math.nan,
+                score=score_all - search.price(s.predicates),
+            )
+        )
+    judged = _judge(
+        estimates,
+        calibrated,
+        found,
+        params,
+        floor_mean=counted.moments(len(counted.sums) - 1).mean,
+        has_model=with_expected,
+    )
+    pair_lift = {}
+    for combo, index in (pairs or {}).items():
+        m_in, m_out = counted.moments(index), counted.moments(index, outside=True)
+        n_in = counted.sums[index, 1, 0]
+        cell = _pair_cell(
+            search.pair_best[combo], m_in, m_out, int(n_in), n_in / confirmation["rows"]
+        )
+        if cell is not None:
+            pair_lift[combo] = cell
+    return _report(found, judged, params, pair_lift=pair_lift, **report)
+
+
+def _residual_moments(sums: dict[str, float], shift: float, scale: float) -> Moments:
+    """Moments of ``outcome - scale * expected`` from the sums (the outcome shifted)."""
+    total = sums["outcome"] - scale * sums["expected"]
+    squares = (
+        sums["outcome_sq"]
+        - 2 * scale * sums["outcome_expected"]
+        + scale * scale * sums["expected_sq"]
+    )
+    return moments_of_sums(sums["rows"], total, squares, shift)
 
 
 def _share(inside: np.ndarray, weights: np.ndarray | None) -> float:
@@ -681,33 +962,43 @@ def _greater(
     """
     if inside.size == 0 or outside.size == 0:
         return 1.0
-    if weights_in is not None:
-        return welch_greater(inside, outside, weights_in, weights_out)
-    if inside.size < _MIN_ROWS_FOR_WELCH:
+    if weights_in is None and inside.size < _MIN_ROWS_FOR_WELCH:
         return permutation_greater(inside, outside, rng)
-    return welch_greater(inside, outside)
+    return welch_greater(moments(inside, weights_in), moments(outside, weights_out))
 
 
-def _pair_lifts(features, plan, search, outcome, weights) -> dict[tuple[int, ...], PairCell]:
+def _pair_lifts(features, found: Discovery) -> dict[tuple[int, ...], PairCell]:
     """The best slice of each feature (pair), its lift measured on the confirmation half.
 
     Only combinations whose best slice beats chance on the search half (positive score)
     get a cell.
     """
+    plan = found.plan
     rows = plan.confirmation if plan.mode == "split" else plan.discovery
-    y = outcome[rows]
-    w = None if weights is None else weights[rows]
+    y = found.outcome[rows]
+    w = None if found.weights is None else found.weights[rows]
     out = {}
-    for combo, best in search.pair_best.items():
+    for combo, best in found.search.pair_best.items():
         if best.score <= 0:
             continue
         inside = slice_mask(features, best.predicates, rows)
-        n1 = int(inside.sum())
-        n0 = rows.size - n1
-        if n1 == 0 or n0 == 0:
-            continue
-        rest = _mean(y[~inside], None if w is None else w[~inside])
-        if rest > 0:
-            lift = _mean(y[inside], None if w is None else w[inside]) / rest
-            out[combo] = PairCell(best.predicates, lift, n1, _share(inside, w))
+        cell = _pair_cell(
+            best,
+            moments(y[inside], None if w is None else w[inside]),
+            moments(y[~inside], None if w is None else w[~inside]),
+            int(inside.sum()),
+            _share(inside, w),
+        )
+        if cell is not None:
+            out[combo] = cell
     return out
+
+
+def _pair_cell(
+    best: FoundSlice, inside: Moments, outside: Moments, n_rows: int, share: float
+) -> PairCell | None:
+    """A pair map cell: the best slice's lift, rows and share; None where a side is empty
+    or the rest has no error."""
+    if not (inside.n and outside.n) or not outside.mean > 0:
+        return None
+    return PairCell(best.predicates, inside.mean / outside.mean, n_rows, share)

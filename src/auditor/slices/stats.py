@@ -8,6 +8,7 @@ direct likelihood computations and with scipy.
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
 import numpy as np
 from scipy import special, stats
@@ -139,46 +140,50 @@ def fisher_greater(k1: int, n1: int, k0: int, n0: int) -> float:
     return float(stats.fisher_exact(table, alternative="greater").pvalue)
 
 
-def moments(values: np.ndarray, weights: np.ndarray | None = None) -> tuple[float, float, float]:
-    """Mean, variance (ddof=1) and number of rows; with sample weights, the weighted mean,
-    the weighted variance scaled to Kish's effective size and that size, so every interval
-    and test below reads weighted rows as fewer, equal ones."""
+class Moments(NamedTuple):
+    """Mean, variance (ddof=1) and number of rows of a set of values: what every mean test
+    and interval below reads, from the rows (``moments``) or from their sums
+    (``moments_of_sums``)."""
+
+    mean: float
+    var: float
+    n: float
+
+
+def moments(values: np.ndarray, weights: np.ndarray | None = None) -> Moments:
+    """The moments of ``values``; with sample weights, the weighted mean, the weighted
+    variance scaled to Kish's effective size and that size, so every interval and test
+    below reads weighted rows as fewer, equal ones."""
     if weights is None:
         n = float(values.size)
-        return (
+        return Moments(
             float(values.mean()) if n else math.nan,
             float(values.var(ddof=1)) if n > 1 else math.nan,
             n,
         )
     total = float(weights.sum())
     if total <= 0:
-        return math.nan, math.nan, 0.0
+        return Moments(math.nan, math.nan, 0.0)
     mean = float(np.dot(weights, values)) / total
     n_eff = total**2 / float(np.dot(weights, weights))
     spread = float(np.dot(weights, (values - mean) ** 2)) / total
-    return mean, spread * n_eff / (n_eff - 1) if n_eff > 1 else math.nan, n_eff
+    return Moments(mean, spread * n_eff / (n_eff - 1) if n_eff > 1 else math.nan, n_eff)
 
 
-def welch_greater(
-    inside: np.ndarray,
-    outside: np.ndarray,
-    weights_in: np.ndarray | None = None,
-    weights_out: np.ndarray | None = None,
-) -> float:
-    """One-sided Welch t-test p-value that the mean of ``inside`` exceeds that of ``outside``.
+def moments_of_sums(n: float, total: float, squares: float, shift: float = 0.0) -> Moments:
+    """The moments of ``n`` values from ``total = sum(x - shift)`` and
+    ``squares = sum((x - shift)**2)``: sums that merge across partitions. A shift near the
+    mean keeps the variance free of cancellation."""
+    if n <= 0:
+        return Moments(math.nan, math.nan, 0.0)
+    var = max(squares - total * total / n, 0.0) / (n - 1) if n > 1 else math.nan
+    return Moments(shift + total / n, var, float(n))
 
-    With sample weights the means and variances are weighted and the sizes effective.
-    """
-    if inside.size < 2 or outside.size < 2:
-        return 1.0
-    if np.ptp(inside) == 0 and np.ptp(outside) == 0:
-        return 0.0 if inside[0] > outside[0] else 1.0
-    if weights_in is None:
-        return float(
-            stats.ttest_ind(inside, outside, equal_var=False, alternative="greater").pvalue
-        )
-    m1, var1, n1 = moments(inside, weights_in)
-    m0, var0, n0 = moments(outside, weights_out)
+
+def welch_greater(inside: Moments, outside: Moments) -> float:
+    """One-sided Welch t-test p-value that the mean inside exceeds the mean outside."""
+    m1, var1, n1 = inside
+    m0, var0, n0 = outside
     if not (n1 > 1 and n0 > 1):
         return 1.0
     v1, v0 = var1 / n1, var0 / n0
@@ -237,11 +242,9 @@ def newcombe_interval(
     )
 
 
-def mean_interval(
-    values: np.ndarray, z: float = Z95, weights: np.ndarray | None = None
-) -> tuple[float, float]:
-    """Student t interval of a (weighted) mean (``z`` sets the confidence, 1.96 for 95%)."""
-    mean, var, n = moments(values, weights)
+def mean_interval(m: Moments, z: float = Z95) -> tuple[float, float]:
+    """Student t interval of a mean (``z`` sets the confidence, 1.96 for 95%)."""
+    mean, var, n = m
     if not n > 1:
         return (math.nan, math.nan)
     confidence = 2 * stats.norm.cdf(z) - 1
@@ -249,16 +252,10 @@ def mean_interval(
     return (mean - half, mean + half)
 
 
-def mean_ratio_interval(
-    inside: np.ndarray,
-    outside: np.ndarray,
-    z: float = Z95,
-    weights_in: np.ndarray | None = None,
-    weights_out: np.ndarray | None = None,
-) -> tuple[float, float]:
-    """Delta-method log interval of the ratio of two (weighted) means (positive losses)."""
-    m1, var1, n1 = moments(inside, weights_in)
-    m0, var0, n0 = moments(outside, weights_out)
+def mean_ratio_interval(inside: Moments, outside: Moments, z: float = Z95) -> tuple[float, float]:
+    """Delta-method log interval of the ratio of two means (positive losses)."""
+    m1, var1, n1 = inside
+    m0, var0, n0 = outside
     if not (n1 > 1 and n0 > 1) or m1 <= 0 or m0 <= 0:
         return (math.nan, math.nan)
     se = math.sqrt(var1 / (n1 * m1 * m1) + var0 / (n0 * m0 * m0))
@@ -267,15 +264,11 @@ def mean_ratio_interval(
 
 
 def welch_difference_interval(
-    inside: np.ndarray,
-    outside: np.ndarray,
-    z: float = Z95,
-    weights_in: np.ndarray | None = None,
-    weights_out: np.ndarray | None = None,
+    inside: Moments, outside: Moments, z: float = Z95
 ) -> tuple[float, float]:
-    """Welch (Satterthwaite) interval of the difference of two (weighted) means."""
-    m1, var1, n1 = moments(inside, weights_in)
-    m0, var0, n0 = moments(outside, weights_out)
+    """Welch (Satterthwaite) interval of the difference of two means."""
+    m1, var1, n1 = inside
+    m0, var0, n0 = outside
     if not (n1 > 1 and n0 > 1):
         return (math.nan, math.nan)
     v1, v0 = var1 / n1, var0 / n0
