@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import os
 import platform
@@ -268,34 +269,21 @@ def run_audit(
     registry = load_registry()
     params = validate_spec_against_registry(spec, registry)
     selected = select_checks(registry, select, spec.skip)
-    if spec.engine.name == "dask":
-        from auditor.engine.partitioned.run import load_partitioned
+    with contextlib.ExitStack() as session:
+        if spec.engine.name == "dask":
+            from auditor.engine.partitioned.cluster import dask_client
 
-        overlap_columns = None
-        if any(c.id == "leakage.train_test_overlap" for c in selected):
-            from auditor.checks._row_keys import key_columns as overlap_columns
-        domains = ()
-        if any(c.id == "data.out_of_range" for c in selected) and "data.out_of_range" in params:
-            from auditor.checks.data.out_of_range import declared_domains
-
-            domains = declared_domains(params["data.out_of_range"])
-        loaded = load_partitioned(
-            spec,
-            dict(objects or {}),
-            overlap_columns=overlap_columns,
-            domains=domains,
-            # data.feature_drift: every numeric column's rows per float bin (train and test)
-            histograms=spec.train is not None
-            and any(c.id == "data.feature_drift" for c in selected),
-        )
-    else:
-        loaded = load_inputs(spec, **(objects or {}))
-    ctx = loaded.context
-    validate_against_inputs(ctx, selected, params)
-    checks_started = time.perf_counter()
-    checks = corroborate(run_checks(ctx, selected, params))
-    if ctx.all_rows is not None:
-        checks = [with_rows_used(check, ctx) for check in checks]
+            # Open while the checks run: the slice search confirms on every row.
+            client = session.enter_context(dask_client(spec.engine))
+            loaded = _load_on_dask(spec, objects, selected, params, client)
+        else:
+            loaded = load_inputs(spec, **(objects or {}))
+        ctx = loaded.context
+        validate_against_inputs(ctx, selected, params)
+        checks_started = time.perf_counter()
+        checks = corroborate(run_checks(ctx, selected, params))
+        if ctx.all_rows is not None:
+            checks = [with_rows_used(check, ctx) for check in checks]
     finished = time.perf_counter()
     headline = (
         None
@@ -336,6 +324,35 @@ def run_audit(
             "guidance": guidance(checks, registry),
             **({} if ctx.all_rows is None else {"engine": ctx.all_rows.engine}),
         },
+    )
+
+
+def _load_on_dask(
+    spec: AuditSpec,
+    objects: Mapping[str, Any] | None,
+    selected: list[CheckSpec],
+    params: Mapping[str, Any],
+    client: Any,
+):
+    """The Dask engine's load: the passes each selected check can use all rows for."""
+    from auditor.engine.partitioned.run import load_partitioned
+
+    overlap_columns = None
+    if any(c.id == "leakage.train_test_overlap" for c in selected):
+        from auditor.checks._row_keys import key_columns as overlap_columns
+    domains = ()
+    if any(c.id == "data.out_of_range" for c in selected) and "data.out_of_range" in params:
+        from auditor.checks.data.out_of_range import declared_domains
+
+        domains = declared_domains(params["data.out_of_range"])
+    return load_partitioned(
+        spec,
+        dict(objects or {}),
+        client=client,
+        overlap_columns=overlap_columns,
+        domains=domains,
+        # data.feature_drift: every numeric column's rows per float bin (train and test)
+        histograms=spec.train is not None and any(c.id == "data.feature_drift" for c in selected),
     )
 
 

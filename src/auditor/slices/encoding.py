@@ -291,3 +291,43 @@ def _encode_categorical(
         pooled=tuple(levels[i] for i in rare),
         usable=usable,
     )
+
+
+def rows_meeting(
+    frame: pd.DataFrame, conditions: Sequence[dict[str, Any]], numeric: Sequence[str]
+) -> np.ndarray:
+    """The rows of ``frame`` that meet every condition, as ``CodedFeature.condition``
+    writes them: the slice as its report states it, on rows that were never encoded.
+
+    Columns in ``numeric`` are read as numbers (a non-finite value is missing, as in
+    ``encode_frame``); the others compare each level by ``_plain`` type and text, so a
+    level reads the same on rows of another partition.
+    """
+    out = np.ones(len(frame), dtype=bool)
+    numeric = set(numeric)
+    for condition in conditions:
+        column, op, value = condition["column"], condition["op"], condition["value"]
+        series = frame[column]
+        if column in numeric:
+            x = pd.to_numeric(series, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+            present = np.isfinite(x)
+            if op == "is_null":
+                out &= ~present
+                continue
+            with np.errstate(invalid="ignore"):
+                compared = {
+                    "==": x == value,
+                    ">=": x >= value,
+                    "<=": x <= value,
+                    "<": x < value,
+                }[op]
+            out &= present & compared
+            continue
+        codes, uniques = pd.factorize(series, use_na_sentinel=True)
+        if op == "is_null":
+            out &= codes < 0
+            continue
+        wanted = {_level_key(v) for v in (value if op == "in" else [value])}
+        member = np.array([_level_key(_plain(u)) in wanted for u in uniques] + [False])
+        out &= member[np.where(codes < 0, len(uniques), codes)]
+    return out

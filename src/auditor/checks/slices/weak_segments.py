@@ -35,6 +35,13 @@ from auditor.slices.errors import (
     expected_errors,
     per_row_errors,
 )
+from auditor.slices.procedure import (
+    CountedRows,
+    SearchPlan,
+    confirm_counted,
+    discover,
+    min_slice_rows,
+)
 from auditor.stats.pvalues import p_equals
 from auditor.stats.random import rng_for
 
@@ -292,35 +299,55 @@ def weak_segments(ctx: AuditContext, params: WeakSegmentsParams) -> CheckOutcome
         weights = weights[rows]
     rng = rng_for(ctx.seed, CHECK_ID)
     library_params = params.slice_params()
-    strata = errors if losses is None else losses > np.quantile(losses, 0.8)
-    plan = plan_search(n, strata, groups=groups, rng=rng, params=library_params)
+    all_rows = ctx.all_rows
+    on_every_row = all_rows is not None and all_rows.count_slices is not None
+    if on_every_row:
+        # Halves by row hash, so that the search half of the sample is a sample of the
+        # search half of every row, and the confirmation pass counts the other half.
+        in_search = all_rows.search_half if rows is None else all_rows.search_half[rows]
+        plan = SearchPlan(
+            "split",
+            n,
+            np.flatnonzero(in_search),
+            np.flatnonzero(~in_search),
+            min_slice_rows(int(in_search.sum()), library_params),
+        )
+    else:
+        strata = errors if losses is None else losses > np.quantile(losses, 0.8)
+        plan = plan_search(n, strata, groups=groups, rng=rng, params=library_params)
+    numeric = [c for c in columns if c in set(ctx.roles.numeric)]
     features = encode_frame(
         frame,
         columns,
-        [c for c in columns if c in set(ctx.roles.numeric)],
+        numeric,
         count_rows=plan.discovery,
         min_count=plan.min_rows,
         n_bins=params.n_bins,
         n_fine_bins=params.n_fine_bins,
     )
-
-    def search(expected: np.ndarray | None) -> SliceReport:
-        return find_slices(
-            features,
-            plan,
-            errors=errors,
-            losses=losses,
-            expected=expected,
-            weights=weights,
-            rng=rng,
-            params=library_params,
-            # The pair map illustrates the first question only.
-            with_pair_lifts=expected is None,
-        )
-
-    most = search(None)
     expected = expected_errors(error, data)
-    beyond = None if expected is None else search(expected)
+    if on_every_row:
+        most, beyond = _confirmed_on_every_row(
+            ctx, features, plan, numeric, error, errors, losses, expected, rng, library_params
+        )
+    else:
+
+        def search(expected: np.ndarray | None) -> SliceReport:
+            return find_slices(
+                features,
+                plan,
+                errors=errors,
+                losses=losses,
+                expected=expected,
+                weights=weights,
+                rng=rng,
+                params=library_params,
+                # The pair map illustrates the first question only.
+                with_pair_lifts=expected is None,
+            )
+
+        most = search(None)
+        beyond = None if expected is None else search(expected)
     applies = beyond is not None
     findings = [
         _finding(rank, s, most, error, params, population, ERRS_MOST, applies)
@@ -366,13 +393,84 @@ def weak_segments(ctx: AuditContext, params: WeakSegmentsParams) -> CheckOutcome
     pairs = _pair_table(most, features, params)
     if pairs is not None:
         tables.append(pairs)
+    measurements = _measurements(most, beyond)
+    if on_every_row:
+        measurements += (
+            Measurement(
+                "rows_used",
+                float(most.n_rows),
+                note=f"all {most.n_rows:,} {population} rows for the confirmation and each "
+                f"slice's rows; the search on a seeded sample of {most.n_discovery:,} of the "
+                f"{most.searched_of:,} rows of its half; the profiles on the sample",
+            ),
+        )
     return CheckOutcome(
         status=status_from(findings),
         summary=summary,
         findings=tuple(findings),
-        measurements=_measurements(most, beyond),
+        measurements=measurements,
         tables=tuple(tables),
     )
+
+
+def _confirmed_on_every_row(
+    ctx: AuditContext,
+    features: list[CodedFeature],
+    plan: SearchPlan,
+    numeric: list[str],
+    error: str,
+    errors: np.ndarray | None,
+    losses: np.ndarray | None,
+    expected: np.ndarray | None,
+    rng: np.random.Generator,
+    params: SliceParams,
+) -> tuple[SliceReport, SliceReport | None]:
+    """``--engine dask``: both questions searched on the sample's search half, and their
+    candidates (and the pair map's slices) confirmed by one pass over every test row."""
+    from auditor.engine.partitioned.slices import SliceQuery
+
+    most = discover(features, plan, errors=errors, losses=losses, rng=rng, params=params)
+    beyond = (
+        None
+        if expected is None
+        else discover(features, plan, errors=errors, expected=expected, rng=rng, params=params)
+    )
+    sets: list[tuple[dict[str, Any], ...]] = []
+
+    def counted_as(predicates) -> int:
+        sets.append(conditions_of(features, predicates))
+        return len(sets) - 1
+
+    most_sets = [counted_as(s.predicates) for s in most.candidates]
+    pairs = (
+        {}
+        if most.search is None
+        else {
+            combo: counted_as(best.predicates)
+            for combo, best in most.search.pair_best.items()
+            if best.score > 0
+        }
+    )
+    beyond_sets = [] if beyond is None else [counted_as(s.predicates) for s in beyond.candidates]
+    shift = float(most.outcome[plan.discovery].mean()) if plan.discovery.size else 0.0
+    query = SliceQuery(
+        error=error,
+        conditions=tuple(sets),
+        numeric=tuple(numeric),
+        group=ctx.roles.group,
+        threshold=most.threshold,
+        shift=shift,
+    )
+    counted = CountedRows(ctx.all_rows.count_slices(query), shift)
+    most_report = confirm_counted(
+        features, most, counted, most_sets, params, with_expected=False, pairs=pairs
+    )
+    beyond_report = (
+        None
+        if beyond is None
+        else confirm_counted(features, beyond, counted, beyond_sets, params, with_expected=True)
+    )
+    return most_report, beyond_report
 
 
 def _resolve_error(error: str, data: EvalData) -> str:
@@ -498,6 +596,13 @@ class _SearchText:
 
     def test(self, report: SliceReport) -> str:
         """``BH q ≤ 0.05; searched on 5,000 test rows, confirmed on the other 5,000``."""
+        if report.mode == "split" and report.searched_of is not None:
+            return (
+                f"{_METHOD_NAMES[self.params.fdr_method]} q ≤ {self.params.fdr:g}; searched on "
+                f"a seeded sample of {report.n_discovery:,} of the {report.searched_of:,} "
+                f"{self.population} rows of one half, confirmed on all "
+                f"{report.n_confirmation:,} of the other"
+            )
         if report.mode == "split":
             return (
                 f"{_METHOD_NAMES[self.params.fdr_method]} q ≤ {self.params.fdr:g}; searched on "

@@ -51,7 +51,8 @@ def row_hashes(frame: pd.DataFrame, seed: int) -> np.ndarray:
 
 def uniform(hashes: np.ndarray, stream: int) -> np.ndarray:
     """A uniform in [0, 1) per row for ``stream`` (sample, halves ...): 53 bits of a hash."""
-    mixed = splitmix64(hashes ^ (np.uint64(stream) * _M2))
+    key = np.uint64(stream * int(_M2) % 2**64)  # in Python ints: numpy warns on overflow
+    mixed = splitmix64(hashes ^ key)
     return (mixed >> np.uint64(11)).astype(np.float64) * 2.0**-53
 
 

@@ -12,6 +12,7 @@ import resource
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +43,7 @@ from auditor.engine.partitioned.source import (
     schema_of,
 )
 from auditor.errors import InputError, preview
+from auditor.metrics import EvalData
 from auditor.progress import step
 from auditor.result import InputFile
 from auditor.spec import AuditSpec
@@ -82,6 +84,11 @@ class AllRows:
     sample_rows: dict[str, int] = field(default_factory=dict)
     replicates: int = 0
     engine: dict[str, Any] = field(default_factory=dict)  # for the manifest
+    # slices.weak_segments: whether each test row of the sample is in the search half, and
+    # a pass over every test row that sums a slices.SliceQuery (None: the sample is every
+    # row, and the check runs as in memory)
+    search_half: np.ndarray | None = None
+    count_slices: Callable[[Any], np.ndarray] | None = None
 
 
 @dataclass(frozen=True)
@@ -150,54 +157,67 @@ def _labels(group: RowGroup, target: str, storage_options: dict) -> tuple[pd.Ser
     return counts.iloc[:_MAX_LABEL_VALUES], len(counts) > _MAX_LABEL_VALUES, len(frame)
 
 
-def _partition(group: RowGroup, plan: _Plan, model: Any, storage_options: dict) -> _Result:
-    """Read one row group and compute its partial results (runs on a worker)."""
-    from auditor.context import encode_labels
-    from auditor.evaluation import predict_frame
+def labelled_rows(
+    group: RowGroup, plan: _Plan, storage_options: dict
+) -> tuple[pd.DataFrame, int, np.ndarray]:
+    """One row group's rows with a label, how many were dropped, and their seeded hashes.
 
+    Every pass that needs the rows' hashes reads its rows here, so a row has the same hash
+    (all columns, predictions included) in each pass and in the sample.
+    """
     frame = read_row_group(group, plan.columns, storage_options)
     labelled = frame[plan.target].notna().to_numpy()
     dropped = int((~labelled).sum())
     if dropped:
         frame = frame.loc[labelled].reset_index(drop=True)
-    raw = raw_row_hashes(frame)
+    return frame, dropped, raw_row_hashes(frame)
+
+
+def evaluation(frame: pd.DataFrame, plan: _Plan, model: Any, source: str) -> EvalData:
+    """Targets and predictions of one row group, encoded as the in-memory engine encodes
+    them: from the model (scored here, on the worker) or from the prediction columns."""
+    from auditor.context import encode_labels
+    from auditor.evaluation import predict_frame
+
+    if model is not None:
+        predictions = predict_frame(
+            model, frame[list(plan.model_features)], plan.task, plan.classes
+        )
+        y_pred, proba = predictions.y_pred, predictions.proba
+    else:
+        y_pred = frame["prediction"].to_numpy()
+        proba = (
+            frame[list(plan.proba_columns)].to_numpy(dtype=float) if plan.proba_columns else None
+        )
+        if plan.score_column is not None:
+            raw = frame[plan.score_column].to_numpy(dtype=float)
+            score = raw if plan.score_is_positive else 1 - raw
+            proba = np.empty((len(frame), 2))
+            proba[:, plan.positive] = score
+            proba[:, 1 - plan.positive] = 1 - score
+    if plan.task == "regression":
+        return EvalData(
+            "regression", frame[plan.target].to_numpy(dtype=float), np.asarray(y_pred, float)
+        )
+    y = encode_labels(frame[plan.target], plan.classes, source=f"target in {source}")
+    codes = encode_labels(pd.Series(y_pred), plan.classes, source=f"predictions in {source}")
+    return EvalData(plan.task, y, codes, proba, plan.classes, plan.positive)
+
+
+def _partition(group: RowGroup, plan: _Plan, model: Any, storage_options: dict) -> _Result:
+    """Read one row group and compute its partial results (runs on a worker)."""
+    frame, dropped, raw = labelled_rows(group, plan, storage_options)
     hashes = seeded(raw, plan.seed)
     data = frame.drop(columns=list(plan.prediction_columns))
     # The content digest does not depend on the seed.
     profile = profile_partial(data, raw, plan.domains, histograms=plan.histograms)
     holdout = groups = calibration = None
     if plan.task is not None and (plan.prediction_columns or model is not None):
-        source = f"{group.path} (row group {group.index})"
-        if model is not None:
-            predictions = predict_frame(
-                model, frame[list(plan.model_features)], plan.task, plan.classes
-            )
-            y_pred = predictions.y_pred
-            proba = predictions.proba
-            score = None if proba is None else proba[:, plan.positive]
-        else:
-            y_pred = frame["prediction"].to_numpy()
-            score = None
-            proba = (
-                frame[list(plan.proba_columns)].to_numpy(dtype=float)
-                if plan.proba_columns
-                else None
-            )
-            if plan.score_column is not None:
-                raw = frame[plan.score_column].to_numpy(dtype=float)
-                score = raw if plan.score_is_positive else 1 - raw
+        scored = evaluation(frame, plan, model, f"{group.path} (row group {group.index})")
         if plan.task == "regression":
-            holdout = regression_partial(
-                frame[plan.target].to_numpy(dtype=float),
-                np.asarray(y_pred, dtype=float),
-                hashes,
-                plan.replicates,
-            )
+            holdout = regression_partial(scored.y, scored.y_pred, hashes, plan.replicates)
         else:
-            y = encode_labels(frame[plan.target], plan.classes, source=f"target in {source}")
-            codes = encode_labels(
-                pd.Series(y_pred), plan.classes, source=f"predictions in {source}"
-            )
+            y, codes, proba = scored.y, scored.y_pred, scored.proba
             k = len(plan.classes)
             groups = {c: group_cells(frame[c], y, codes, k) for c in plan.sensitive}
             if plan.task == "multiclass":
@@ -206,6 +226,7 @@ def _partition(group: RowGroup, plan: _Plan, model: Any, storage_options: dict) 
                     top = np.argmax(proba, axis=1)
                     calibration = calibration_cells(proba[np.arange(y.size), top], y == top)
             else:
+                score = None if proba is None else proba[:, plan.positive]
                 if score is not None:
                     calibration = calibration_cells(score, y == plan.positive)
                 holdout = binary_partial(
@@ -397,24 +418,24 @@ def load_partitioned(
     spec: AuditSpec,
     objects: dict[str, Any] | None = None,
     *,
+    client: Any,
     overlap_columns: Callable[[Any], list[str]] | None = None,
     domains: Iterable[tuple[str, str, float]] = (),
     histograms: bool = False,
 ):
     """Run the passes on Dask and build the context on the sample; see the module doc.
 
+    ``client``: a connected ``distributed.Client`` (``cluster.dask_client``), open while the
+    checks run, since the slice search's confirmation reads every row again.
     ``overlap_columns(ctx)``: the columns on which ``leakage.train_test_overlap`` compares
     rows (given when that check runs, and there is a train split): a pass then counts its
     exact matches on every row. ``domains``: ``data.out_of_range``'s declared domains,
     ``(column, op, bound)``, whose violations the main pass counts. ``histograms``: count
     each numeric column's rows per float bin (``data.feature_drift`` runs).
     """
-    from auditor.engine.partitioned.cluster import dask_client
-
     objects = dict(objects or {})
     _refuse(spec, objects)
-    with dask_client(spec.engine) as client:
-        return _load(client, spec, objects, overlap_columns, tuple(domains), histograms)
+    return _load(client, spec, objects, overlap_columns, tuple(domains), histograms)
 
 
 def _load(
@@ -547,8 +568,9 @@ def _load(
     model_ref = client.scatter(model, broadcast=True) if model is not None else None
     replicates = spec.engine.bootstrap_replicates
     results: dict[str, dict[str, Any]] = {}
+    plans: dict[str, _Plan] = {}
     for name, gs in groups.items():
-        plan = _Plan(
+        plan = plans[name] = _Plan(
             split=name,
             target=target,
             columns=None,
@@ -627,8 +649,9 @@ def _load(
             sample = pd.concat([sample, extra], ignore_index=True)
         # Sorted by row hash, the sample is the same rows in the same order however the
         # dataset is partitioned.
-        sample = sample.sort_values(_HASH, kind="stable").drop(columns=_HASH)
-        merged["sample"] = sample.reset_index(drop=True)
+        sample = sample.sort_values(_HASH, kind="stable").reset_index(drop=True)
+        merged["hashes"] = sample[_HASH].to_numpy()
+        merged["sample"] = sample.drop(columns=_HASH)
         results[name] = merged
     passes_done = time.perf_counter()
 
@@ -728,7 +751,20 @@ def _load(
     overlap = None
     if "train" in results and overlap_columns is not None and ctx.train is not None:
         overlap = _overlap(client, ctx, overlap_columns(ctx), groups, results, storage)
+    search_half = count_slices = None
+    test_rows = results["test"]
+    if len(test_rows["sample"]) < test_rows["rows"] and len(ctx.test) == len(test_rows["sample"]):
+        from auditor.engine.partitioned.slices import in_search_half
+
+        search_half = in_search_half(
+            test_rows["sample"], test_rows["hashes"], ctx.roles.group, spec.seed
+        )
+        count_slices = partial(
+            _count_slices, client, groups["test"], plans["test"], model_ref, storage
+        )
     all_rows = AllRows(
+        search_half=search_half,
+        count_slices=count_slices,
         rows={name: results[name]["rows"] for name in results},
         class_counts=class_counts,
         missing={name: dict(results[name]["profile"].missing) for name in results},
@@ -813,6 +849,36 @@ def _overlap(
     except PartitionReadError as exc:
         raise InputError(_unreadable(exc)) from None
     return {**counts, "columns": columns, "retyped": tuple(retyped)}
+
+
+def _count_slices(
+    client: Any,
+    groups: list[RowGroup],
+    plan: _Plan,
+    model: Any,
+    storage: dict,
+    query: Any,
+) -> np.ndarray:
+    """Pass 4 (``slices.weak_segments``): a ``SliceQuery``'s sums over every test row."""
+    from auditor.engine.partitioned.slices import slice_partition
+
+    total: list[np.ndarray] = []
+    try:
+        _run_tasks(
+            client,
+            slice_partition,
+            groups,
+            total.append,
+            plan,
+            query,
+            model,
+            storage,
+            what=f"confirming {len(query.conditions)} slices on every test row",
+            combine=np.add,
+        )
+    except PartitionReadError as exc:
+        raise InputError(_unreadable(exc)) from None
+    return total[0]
 
 
 def _sorted_levels(levels: dict[str, pd.Series | None]) -> dict[str, pd.Series | None]:
