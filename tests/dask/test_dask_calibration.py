@@ -177,3 +177,38 @@ def test_a_planted_miscalibration_is_flagged_on_every_row(
     assert [f.code for f in check.findings] == ([code] if code else [])
     p_value = next(m for m in check.measurements if m.key == "calibration_p_value").value
     assert (p_value < 0.05) == (code is not None)
+
+
+def test_drift_rank_test_from_float_bins_is_scipys_on_the_cut_values():
+    """``data.feature_drift``'s scale-change rank test on every row: from the float-bin
+    counts, Mann-Whitney's p-value of the non-zero magnitudes cut to their bins, exactly
+    as scipy computes it on those values (ties, midranks, continuity)."""
+    from scipy import stats
+
+    from auditor.checks.data.feature_drift import _rank_test_binned
+    from auditor.engine.partitioned.partials import (
+        float_bin_values,
+        float_bins,
+        float_histogram,
+    )
+
+    rng = np.random.default_rng(15)
+    signs = np.array([-1.0, 1.0])
+
+    def column(n: int, scale: float) -> np.ndarray:
+        x = rng.lognormal(3.0, 1.0, n) * scale * rng.choice(signs, n, p=[0.2, 0.8])
+        x[rng.random(n) < 0.1] = 0.0  # zeros stay zeros under rescaling: left out
+        return x
+
+    for scale, shifted in ((1.0, False), (1.3, True)):
+        a, b = column(3000, 1.0), column(2500, scale)
+        hist_a, hist_b = float_histogram(pd.Series(a)), float_histogram(pd.Series(b))
+        p = _rank_test_binned(
+            hist_a.index.to_numpy(), hist_a.to_numpy(), hist_b.index.to_numpy(), hist_b.to_numpy()
+        )
+        cut_a, cut_b = (np.abs(float_bin_values(float_bins(x))) for x in (a, b))
+        expected = stats.mannwhitneyu(
+            cut_a[cut_a != 0], cut_b[cut_b != 0], alternative="two-sided", method="asymptotic"
+        ).pvalue
+        assert p == pytest.approx(expected, rel=1e-9, abs=1e-300), scale
+        assert (p < 1e-6) == shifted, (scale, p)
