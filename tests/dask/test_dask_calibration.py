@@ -118,6 +118,34 @@ def test_null_from_every_row_agrees_with_the_row_simulation(calibrated):
     assert ours["calibration_p_value"].note is None
 
 
+def test_ece_interval_from_every_rows_replicates_agrees_with_the_row_bootstrap(calibrated):
+    from auditor.stats.bootstrap import percentile_interval, resample_weights
+
+    frame, result, check = calibrated
+    scores = frame.proba_1.to_numpy()
+    outcomes = (frame.label == 1).to_numpy(float)
+    bins = table_bins(check, scores)
+    # The in-memory interval on the same rows and bins: 1,000 multinomial resamples, the
+    # replicates shifted by their mean's bias, percentiles.
+    ece = weighted_ece(scores, outcomes, bins, np.ones((1, scores.size)))[0]
+    replicates = np.concatenate(
+        [
+            weighted_ece(scores, outcomes, bins, w)
+            for w in resample_weights(scores.size, 1000, np.random.default_rng(3))
+        ]
+    )
+    low, high = percentile_interval(np.maximum(replicates - (replicates.mean() - ece), 0), 0.95)
+    ours = measurements(result, CHECK)["expected_calibration_error"]
+    assert ours.value == pytest.approx(ece, abs=1e-12)
+    # 200 Poisson replicates against 1,000 multinomial ones: each end moves by some 5% of
+    # the width from Monte-Carlo error alone; 25% is far beyond it, far below a wrong
+    # interval (the sample's, on a quarter of the rows, is about twice as wide).
+    assert abs(ours.ci_low - low) < 0.25 * (high - low)
+    assert abs(ours.ci_high - high) < 0.25 * (high - low)
+    assert ours.note is None  # binary: the interval reads every row
+    assert "interval" not in measurements(result, CHECK)["rows_used"].note
+
+
 def _null_against_rows(scores: np.ndarray, draws: int):
     """The null from the cells' bin sums and the per-row simulation on the same rows and
     deciles (independent streams): the KS p-value between them, and both draws."""

@@ -99,24 +99,31 @@ def calibration(ctx: AuditContext, params: CalibrationParams) -> CheckOutcome:
     bins = quantile_bins(scores, params.n_bins, weights)
     table = reliability_bins(scores, outcomes, bins, weights)
     n_resamples = ctx.evaluation.bootstrap_resamples
-    statistic = partial(weighted_ece, scores, outcomes, bins)
-    ece = float(statistic(point_weights(ctx))[0])
-    # The audit's resamples of the test rows, which every test-row statistic shares.
-    replicates = holdout_bootstrap(ctx, {"ece": statistic})["ece"]
+    full = _all_rows_bins(ctx, scores, params.n_bins)
+    replicates = None if full is None else _all_rows_replicates(ctx, *full)
+    interval_on_sample = full is not None and replicates is None
+    if replicates is None:
+        # In memory; and the interval of --engine dask multiclass, from the sample.
+        statistic = partial(weighted_ece, scores, outcomes, bins)
+        ece = float(statistic(point_weights(ctx))[0])
+        # The audit's resamples of the test rows, which every test-row statistic shares.
+        replicates = holdout_bootstrap(ctx, {"ece": statistic})["ece"]
+    else:
+        ece = full[0].ece()
     # Resampling adds noise of its own, which the ECE turns into upward bias: shift the
     # replicates by the bootstrap estimate of that bias before taking percentiles.
     bias = float(np.mean(replicates)) - ece
     low, high = percentile_interval(np.maximum(replicates - bias, 0.0), params.confidence)
     rng = rng_for(ctx.evaluation.seed, CHECK_ID)
     n_rows, sample_rows = data.n, None
-    full = _all_rows_bins(ctx, scores, params.n_bins)
     if full is None:
         null = ece_if_calibrated(scores, bins, n_resamples, rng, weights)
     else:
         # --engine dask: the table, the ECE, its null and the Brier decomposition from
-        # every row, in the sample's quantile bins; the interval from the sample.
-        n_rows, sample_rows, table, ece = full.n, data.n, full.table, full.ece()
-        null = full.ece_if_calibrated(n_resamples, rng)
+        # every row, in the sample's quantile bins.
+        merged = full[0]
+        n_rows, sample_rows, table, ece = merged.n, data.n, merged.table, merged.ece()
+        null = merged.ece_if_calibrated(n_resamples, rng)
     p_value = float((1 + np.sum(null >= ece)) / (1 + null.size))
     null_low, null_high = np.quantile(
         null, [(1 - params.confidence) / 2, (1 + params.confidence) / 2]
@@ -130,9 +137,9 @@ def calibration(ctx: AuditContext, params: CalibrationParams) -> CheckOutcome:
             low,
             high,
             False,
-            note=None
-            if sample_rows is None
-            else f"all {n_rows:,} test rows; the interval {on_sample}",
+            note=f"all {n_rows:,} test rows; the interval {on_sample}"
+            if interval_on_sample
+            else None,
         ),
         Measurement("ece_if_calibrated", float(null.mean()), float(null_low), float(null_high)),
         Measurement("calibration_p_value", p_value),
@@ -142,7 +149,9 @@ def calibration(ctx: AuditContext, params: CalibrationParams) -> CheckOutcome:
             Measurement(
                 "rows_used",
                 float(n_rows),
-                note=f"all {n_rows:,} test rows; the bin edges and the interval {on_sample}",
+                note=f"all {n_rows:,} test rows; the bin edges"
+                + (" and the interval " if interval_on_sample else " ")
+                + on_sample,
             )
         )
     findings = _findings(ece, p_value, float(null.mean()), table, params, kind)
@@ -151,7 +160,7 @@ def calibration(ctx: AuditContext, params: CalibrationParams) -> CheckOutcome:
         parts = (
             brier_decomposition(scores, outcomes, bins, weights)
             if full is None
-            else full.brier(ctx.all_rows.holdout["brier_score"].value)
+            else full[0].brier(ctx.all_rows.holdout["brier_score"].value)
         )
         measurements += [
             Measurement("brier_score", parts.brier_score, greater_is_better=False),
@@ -177,7 +186,8 @@ def calibration(ctx: AuditContext, params: CalibrationParams) -> CheckOutcome:
     )
     if sample_rows is not None:
         summary += (
-            f"The bin edges and the interval come from a seeded sample of {sample_rows:,} rows. "
+            f"The bin edges{' and the interval' if interval_on_sample else ''} come from a "
+            f"seeded sample of {sample_rows:,} rows. "
         )
     if ece < params.warn_ece:
         summary += f"Below the warning level {params.warn_ece:g}" + (
@@ -216,13 +226,26 @@ def _scores(data: EvalData) -> tuple[np.ndarray, np.ndarray, str]:
 
 def _all_rows_bins(ctx: AuditContext, sample_scores: np.ndarray, n_bins: int):
     """``--engine dask``: every test row's reliability bins (``MergedBins``), cut at the
-    sample's quantile edges; None in memory or without the cells."""
+    sample's quantile edges, and those edges (logit bins); None in memory or without the
+    cells."""
     full = ctx.all_rows
     if full is None or full.calibration is None or not full.holdout:
         return None
     from auditor.engine.partitioned.calibration import edge_cells, merged_bins
 
-    return merged_bins(full.calibration, edge_cells(sample_scores, n_bins))
+    edges = edge_cells(sample_scores, n_bins)
+    return merged_bins(full.calibration, edges), edges
+
+
+def _all_rows_replicates(ctx: AuditContext, merged, edges: np.ndarray) -> np.ndarray | None:
+    """``--engine dask``, binary: every row's Poisson replicates of the ECE in these bins
+    (``ece_replicates``); None without them (multiclass)."""
+    replicates = ctx.all_rows.calibration_replicates
+    if replicates is None:
+        return None
+    from auditor.engine.partitioned.calibration import ece_replicates
+
+    return ece_replicates(ctx.all_rows.calibration, edges, replicates, merged.ece())
 
 
 def _all_rows_cells(ctx: AuditContext) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
