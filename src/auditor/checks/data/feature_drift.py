@@ -184,9 +184,9 @@ def feature_drift(ctx: AuditContext, params: FeatureDriftParams) -> CheckOutcome
     With ``--engine dask`` a categorical column, and a numeric column of at most 20
     distinct train values, are compared from every row's value counts (PSI, chi-squared,
     the discrete KS: what the same rows give in memory); a continuous column from every
-    row's float bins (PSI in the train sample's decile cells snapped to them, the KS and
-    the scale change of the binned values, within stated bounds); the scale change's rank
-    test, the latest train rows and the notes on columns that follow time read the seeded
+    row's float bins (PSI in the train sample's decile cells snapped to them, the KS, the
+    scale change and its rank test of the binned values, within stated bounds); the cells'
+    edges, the latest train rows and the notes on columns that follow time read the seeded
     sample.
     """
     if (
@@ -506,9 +506,14 @@ def _ks_note(results: list) -> str | None:
     )
 
 
+def _tests_scale(scale: float | None, params) -> bool:
+    """Whether a scale change reaches the warning level, and so gets its rank test."""
+    return scale is not None and np.exp(abs(scale)) - 1.0 >= params.warn_scale_change
+
+
 def _scale_p(a: np.ndarray, b: np.ndarray, scale: float | None, params) -> float | None:
     """The rank test of a scale change that reaches the warning level; None otherwise."""
-    if scale is None or np.exp(abs(scale)) - 1.0 < params.warn_scale_change:
+    if not _tests_scale(scale, params):
         return None
     # Rescaling shifts log|x|: a rank test on the magnitudes is the powerful test here.
     # Zeros stay zeros under rescaling (their share is PSI's business): left out.
@@ -532,7 +537,7 @@ def _compare_binned(
     values, at most the raw one's); ``ks_bound`` is how far above it the raw KS can be.
     Scale change: the deciles of |x| of every row cut to its float bin, each within 1/256
     of the raw decile, so the factor is within a factor 1.004 of the raw one's; its rank
-    test reads the samples."""
+    test is Mann-Whitney's on every row's magnitudes cut alike (``_rank_test_binned``)."""
     from auditor.engine.partitioned.partials import float_bins
 
     full = ctx.all_rows
@@ -556,7 +561,9 @@ def _compare_binned(
     psi, psi_p, bias = _psi(cells(keys_a, rows_a), cells(keys_b, rows_b))
     ks, ks_p, bound = _ks_binned(keys_a, rows_a, keys_b, rows_b)
     scale = _scale_of(_binned_deciles(keys_a, rows_a), _binned_deciles(keys_b, rows_b))
-    scale_p = _scale_p(a, b, scale, params)  # the rank test reads the samples
+    scale_p = (
+        _rank_test_binned(keys_a, rows_a, keys_b, rows_b) if _tests_scale(scale, params) else None
+    )
     severity, reason = _severity(psi - bias, psi_p, ks, ks_p, scale, scale_p, params, alpha)
     return True, Comparison(
         "continuous",
@@ -574,6 +581,41 @@ def _compare_binned(
         psi_bias=bias,
         ks_bound=bound,
     )
+
+
+def _rank_test_binned(
+    keys_a: np.ndarray, rows_a: np.ndarray, keys_b: np.ndarray, rows_b: np.ndarray
+) -> float | None:
+    """``_scale_p``'s test on every row: Mann-Whitney's two-sided asymptotic p-value of the
+    non-zero magnitudes |x| cut to their float bins (``partials.float_bin_values``), from
+    the bins' counts; scipy's ``mannwhitneyu`` of the cut values (midranks, the
+    tie-corrected variance, the continuity correction), to float rounding.
+
+    Values of one magnitude bin (relative width 1/256) are tied: U moves by at most half
+    the (train, test) pairs sharing a bin, against the raw values' U. None below
+    ``MIN_VALUES`` non-zero values in either split.
+    """
+    from scipy import special
+
+    from auditor.engine.partitioned.partials import float_bin_values
+
+    def per_magnitude(keys: np.ndarray, rows: np.ndarray) -> pd.Series:
+        return pd.Series(rows).groupby(np.abs(float_bin_values(keys))).sum()
+
+    table = pd.concat(
+        [per_magnitude(keys_a, rows_a).rename("a"), per_magnitude(keys_b, rows_b).rename("b")],
+        axis=1,
+    ).fillna(0)
+    table = table.loc[table.index != 0].sort_index()  # zeros stay zeros under rescaling
+    a, b = table["a"].to_numpy(float), table["b"].to_numpy(float)
+    n_a, n_b = a.sum(), b.sum()
+    if n_a < MIN_VALUES or n_b < MIN_VALUES:
+        return None
+    u_a = float(a @ (np.cumsum(b) - 0.5 * b))  # per train value: test values below, half the ties
+    tied, n = a + b, n_a + n_b
+    sd = np.sqrt(n_a * n_b / 12 * ((n + 1) - float(np.sum(tied**3 - tied)) / (n * (n - 1))))
+    z = (max(u_a, n_a * n_b - u_a) - n_a * n_b / 2 - 0.5) / sd
+    return float(np.clip(2 * special.ndtr(-z), 0.0, 1.0))
 
 
 def _binned_deciles(keys: np.ndarray, rows: np.ndarray) -> np.ndarray:

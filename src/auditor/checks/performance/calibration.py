@@ -99,27 +99,35 @@ def calibration(ctx: AuditContext, params: CalibrationParams) -> CheckOutcome:
     bins = quantile_bins(scores, params.n_bins, weights)
     table = reliability_bins(scores, outcomes, bins, weights)
     n_resamples = ctx.evaluation.bootstrap_resamples
-    statistic = partial(weighted_ece, scores, outcomes, bins)
-    ece = float(statistic(point_weights(ctx))[0])
-    # The audit's resamples of the test rows, which every test-row statistic shares.
-    replicates = holdout_bootstrap(ctx, {"ece": statistic})["ece"]
+    full = _all_rows_bins(ctx, scores, params.n_bins)
+    replicates = None if full is None else _all_rows_replicates(ctx, *full)
+    interval_on_sample = full is not None and replicates is None
+    if replicates is None:
+        # In memory; and the interval of --engine dask multiclass, from the sample.
+        statistic = partial(weighted_ece, scores, outcomes, bins)
+        ece = float(statistic(point_weights(ctx))[0])
+        # The audit's resamples of the test rows, which every test-row statistic shares.
+        replicates = holdout_bootstrap(ctx, {"ece": statistic})["ece"]
+    else:
+        ece = full[0].ece()
     # Resampling adds noise of its own, which the ECE turns into upward bias: shift the
     # replicates by the bootstrap estimate of that bias before taking percentiles.
     bias = float(np.mean(replicates)) - ece
     low, high = percentile_interval(np.maximum(replicates - bias, 0.0), params.confidence)
-    null = ece_if_calibrated(
-        scores, bins, n_resamples, rng_for(ctx.evaluation.seed, CHECK_ID), weights
-    )
+    rng = rng_for(ctx.evaluation.seed, CHECK_ID)
+    n_rows, sample_rows = data.n, None
+    if full is None:
+        null = ece_if_calibrated(scores, bins, n_resamples, rng, weights)
+    else:
+        # --engine dask: the table, the ECE, its null and the Brier decomposition from
+        # every row, in the sample's quantile bins.
+        merged = full[0]
+        n_rows, sample_rows, table, ece = merged.n, data.n, merged.table, merged.ece()
+        null = merged.ece_if_calibrated(n_resamples, rng)
     p_value = float((1 + np.sum(null >= ece)) / (1 + null.size))
     null_low, null_high = np.quantile(
         null, [(1 - params.confidence) / 2, (1 + params.confidence) / 2]
     )
-    n_rows, sample_ece, sample_rows = data.n, ece, None
-    full = _all_rows_bins(ctx, scores, params.n_bins)
-    if full is not None:
-        # --engine dask: the table, the ECE and the Brier decomposition from every row, in
-        # the sample's quantile bins; the interval, the p-value and the null from the sample.
-        n_rows, sample_rows, table, ece = full.n, data.n, full.table, full.ece()
 
     on_sample = "" if sample_rows is None else f"on the seeded sample of {sample_rows:,} rows"
     measurements = [
@@ -129,38 +137,30 @@ def calibration(ctx: AuditContext, params: CalibrationParams) -> CheckOutcome:
             low,
             high,
             False,
-            note=None
-            if sample_rows is None
-            else f"all {n_rows:,} test rows; the interval {on_sample}",
+            note=f"all {n_rows:,} test rows; the interval {on_sample}"
+            if interval_on_sample
+            else None,
         ),
-        Measurement(
-            "ece_if_calibrated",
-            float(null.mean()),
-            float(null_low),
-            float(null_high),
-            None,
-            note=on_sample or None,
-        ),
-        Measurement("calibration_p_value", p_value, note=on_sample or None),
+        Measurement("ece_if_calibrated", float(null.mean()), float(null_low), float(null_high)),
+        Measurement("calibration_p_value", p_value),
     ]
     if sample_rows is not None:
         measurements.append(
             Measurement(
                 "rows_used",
                 float(n_rows),
-                note=(
-                    f"all {n_rows:,} test rows; the bin edges, the interval, the p-value "
-                    f"and the threshold curve {on_sample}"
-                ),
+                note=f"all {n_rows:,} test rows; the bin edges"
+                + (" and the interval " if interval_on_sample else " ")
+                + on_sample,
             )
         )
-    findings = _findings(ece, p_value, float(null.mean()), table, params, kind, sample_rows)
+    findings = _findings(ece, p_value, float(null.mean()), table, params, kind)
     curves = [_reliability_curve(table, params.confidence, event)]
     if data.task == "binary":
         parts = (
             brier_decomposition(scores, outcomes, bins, weights)
             if full is None
-            else full.brier(ctx.all_rows.holdout["brier_score"].value)
+            else full[0].brier(ctx.all_rows.holdout["brier_score"].value)
         )
         measurements += [
             Measurement("brier_score", parts.brier_score, greater_is_better=False),
@@ -168,8 +168,9 @@ def calibration(ctx: AuditContext, params: CalibrationParams) -> CheckOutcome:
             Measurement("brier_resolution", parts.resolution, greater_is_better=True),
             Measurement("brier_uncertainty", parts.uncertainty),
         ]
+        threshold_rows = (scores, outcomes, weights) if full is None else _all_rows_cells(ctx)
         threshold_curve, best_threshold, best_f1 = _threshold_curve(
-            scores, outcomes, event, weights
+            *threshold_rows, event, binned=full is not None
         )
         measurements += [
             Measurement("f1_optimal_threshold", best_threshold),
@@ -180,19 +181,13 @@ def calibration(ctx: AuditContext, params: CalibrationParams) -> CheckOutcome:
     interval = "" if low is None else f" [{low:.3f}, {high:.3f}]"
     summary = (
         f"Expected calibration error {ece:.3f}{interval} over {len(table)} quantile bins of "
-        f"{n_rows:,} test rows ({kind}); "
+        f"{n_rows:,} test rows ({kind}); a perfectly calibrated model would show "
+        f"{null.mean():.3f} on average at this size ({p_equals('p', p_value)}). "
     )
-    if sample_rows is None:
+    if sample_rows is not None:
         summary += (
-            f"a perfectly calibrated model would show {null.mean():.3f} on average at this "
-            f"size ({p_equals('p', p_value)}). "
-        )
-    else:
-        summary += (
-            f"the bin edges, the interval and the comparison with a perfectly calibrated "
-            f"model come from a seeded sample of {sample_rows:,} rows, where such a model "
-            f"would show {null.mean():.3f} on average against {sample_ece:.3f} observed "
-            f"({p_equals('p', p_value)}). "
+            f"The bin edges{' and the interval' if interval_on_sample else ''} come from a "
+            f"seeded sample of {sample_rows:,} rows. "
         )
     if ece < params.warn_ece:
         summary += f"Below the warning level {params.warn_ece:g}" + (
@@ -231,13 +226,34 @@ def _scores(data: EvalData) -> tuple[np.ndarray, np.ndarray, str]:
 
 def _all_rows_bins(ctx: AuditContext, sample_scores: np.ndarray, n_bins: int):
     """``--engine dask``: every test row's reliability bins (``MergedBins``), cut at the
-    sample's quantile edges; None in memory or without the cells."""
+    sample's quantile edges, and those edges (logit bins); None in memory or without the
+    cells."""
     full = ctx.all_rows
     if full is None or full.calibration is None or not full.holdout:
         return None
     from auditor.engine.partitioned.calibration import edge_cells, merged_bins
 
-    return merged_bins(full.calibration, edge_cells(sample_scores, n_bins))
+    edges = edge_cells(sample_scores, n_bins)
+    return merged_bins(full.calibration, edges), edges
+
+
+def _all_rows_replicates(ctx: AuditContext, merged, edges: np.ndarray) -> np.ndarray | None:
+    """``--engine dask``, binary: every row's Poisson replicates of the ECE in these bins
+    (``ece_replicates``); None without them (multiclass)."""
+    replicates = ctx.all_rows.calibration_replicates
+    if replicates is None:
+        return None
+    from auditor.engine.partitioned.calibration import ece_replicates
+
+    return ece_replicates(ctx.all_rows.calibration, edges, replicates, merged.ece())
+
+
+def _all_rows_cells(ctx: AuditContext) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``--engine dask``, binary: every test row as the holdout cells hold it, scored by
+    the lower edge of its logit bin (``threshold_cells``), for the threshold curve."""
+    from auditor.engine.partitioned.calibration import threshold_cells
+
+    return threshold_cells(ctx.all_rows.cells)
 
 
 def _event(data: EvalData, target: str) -> str | None:
@@ -252,10 +268,7 @@ def _findings(
     table: list[ReliabilityBin],
     params: CalibrationParams,
     kind: str,
-    sample_rows: int | None = None,
 ) -> list[Finding]:
-    """``sample_rows``: the p-value and the null mean come from a seeded sample of this
-    many rows (``--engine dask``), the ECE and the table from every row."""
     if ece < params.warn_ece:
         return []
     worst = max(table, key=lambda b: b.rows * abs(b.observed - b.mean_score))
@@ -278,10 +291,8 @@ def _findings(
                 "miscalibrated",
                 "medium",
                 f"Expected calibration error {ece:.3f} reaches {params.warn_ece:g}, and a "
-                f"calibrated model would reach it by chance with probability {p_text(p_value)}"
-                + ("" if sample_rows is None else f" (on a seeded sample of {sample_rows:,} rows)")
-                + ". "
-                + detail,
+                f"calibrated model would reach it by chance with probability "
+                f"{p_text(p_value)}. " + detail,
                 (),
                 evidence,
             )
@@ -292,12 +303,7 @@ def _findings(
             "low",
             f"Expected calibration error {ece:.3f} reaches {params.warn_ece:g}, but a calibrated "
             f"model shows {null_mean:.3f} on average on this many rows ({p_equals('p', p_value)}): "
-            "more test rows are needed to tell. " + detail
-            if sample_rows is None
-            else f"Expected calibration error {ece:.3f} reaches {params.warn_ece:g}, but on a "
-            f"seeded sample of {sample_rows:,} rows a calibrated model shows {null_mean:.3f} on "
-            f"average ({p_equals('p', p_value)}): a larger sample ([engine] sample_rows) is "
-            "needed to tell. " + detail,
+            "more test rows are needed to tell. " + detail,
             (),
             evidence,
         )
@@ -399,8 +405,18 @@ def _bin_table(table: list[ReliabilityBin], confidence: float, kind: str) -> Tab
 
 
 def _threshold_curve(
-    scores: np.ndarray, outcomes: np.ndarray, event: str, weights: np.ndarray | None
+    scores: np.ndarray,
+    outcomes: np.ndarray,
+    weights: np.ndarray | None,
+    event: str,
+    *,
+    binned: bool = False,
 ) -> tuple[Curve, float, float]:
+    """Precision, recall and F1 at every distinct score taken as the threshold.
+
+    ``binned``: the scores are the lower edges of the holdout cells' logit bins and the
+    weights their rows (``--engine dask``), so the thresholds are those edges.
+    """
     from sklearn.metrics import precision_recall_curve
 
     precision, recall, thresholds = precision_recall_curve(outcomes, scores, sample_weight=weights)
@@ -435,6 +451,12 @@ def _threshold_curve(
         f"of flagged rows that are {event}) tends to rise and recall (the share of {event} "
         "rows that get flagged) falls. F1 balances the two; it peaks at "
         f"{best_f1:.3f} with threshold {best_threshold:.3f}. That threshold is chosen on the "
-        "test rows themselves, so its F1 is optimistic: pick thresholds on validation data.",
+        "test rows themselves, so its F1 is optimistic: pick thresholds on validation data."
+        + (
+            " Every test row counts; the thresholds tried are the lower edges of 65,536 bins "
+            "of the probability on the logit scale (each point exact for its threshold)."
+            if binned
+            else ""
+        ),
     )
     return curve, best_threshold, best_f1

@@ -470,12 +470,15 @@ class CalibrationCells:
     """``performance.calibration`` on every row: per logit bin (``FINE_BINS``) of the
     calibration score (binary: the positive class's probability; multiclass: the top-label
     confidence), its rows, the sums of its scores and outcomes (whether the row is positive;
-    whether the top label is right), and its lowest and highest score. Bins of the sample's
-    quantile edges, snapped to these bins, are unions of them: every statistic of the check
-    is a sum over them."""
+    whether the top label is right), its lowest and highest score, and the sum of its
+    squared scores (under perfect calibration a bin's outcome sum has variance
+    ``sum s(1 - s)``, the null of the ECE's p-value). Bins of the sample's quantile edges,
+    snapped to these bins, are unions of them: every statistic of the check is a sum over
+    them."""
 
     rows: np.ndarray  # (FINE_BINS,) int64
     scores: np.ndarray  # (FINE_BINS,) float64: sum of the scores
+    squares: np.ndarray  # (FINE_BINS,) float64: sum of the squared scores
     outcomes: np.ndarray  # (FINE_BINS,) float64: sum of the outcomes (0/1)
     low: np.ndarray  # (FINE_BINS,) float64: lowest score (inf where empty)
     high: np.ndarray  # (FINE_BINS,) float64: highest score (-inf where empty)
@@ -484,6 +487,7 @@ class CalibrationCells:
         return CalibrationCells(
             self.rows + other.rows,
             self.scores + other.scores,
+            self.squares + other.squares,
             self.outcomes + other.outcomes,
             np.minimum(self.low, other.low),
             np.maximum(self.high, other.high),
@@ -501,6 +505,7 @@ def calibration_cells(score: np.ndarray, outcome: np.ndarray) -> CalibrationCell
     return CalibrationCells(
         np.bincount(fine, minlength=FINE_BINS).astype(np.int64),
         np.bincount(fine, weights=score, minlength=FINE_BINS),
+        np.bincount(fine, weights=score**2, minlength=FINE_BINS),
         np.bincount(fine, weights=np.asarray(outcome, dtype=np.float64), minlength=FINE_BINS),
         low,
         high,

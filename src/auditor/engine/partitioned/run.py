@@ -21,6 +21,7 @@ import pandas as pd
 
 from auditor.engine.partitioned.hashing import raw_row_hashes, seeded, uniform
 from auditor.engine.partitioned.partials import (
+    COARSE_BINS,
     BinaryPartial,
     CalibrationCells,
     MulticlassPartial,
@@ -81,6 +82,9 @@ class AllRows:
     overlap: dict[str, Any] | None = None
     # performance.calibration: the test rows' calibration scores per logit bin
     calibration: CalibrationCells | None = None
+    # ... and, binary, its Poisson replicates: per replicate and coarse logit bin of the
+    # score, the weights' sum and the positive rows' (the holdout partial's coarse cells)
+    calibration_replicates: tuple[np.ndarray, np.ndarray] | None = None
     sample_rows: dict[str, int] = field(default_factory=dict)
     replicates: int = 0
     engine: dict[str, Any] = field(default_factory=dict)  # for the manifest
@@ -670,7 +674,7 @@ def _load(
         predictions=predictions,
     )
     ctx = loaded.context
-    holdout = cells = bound = None
+    holdout = cells = bound = calibration_replicates = None
     merged_holdout = results["test"]["holdout"]
     if isinstance(merged_holdout, BinaryPartial):
         # The classes of every row (coded so on the workers), which the sample may lack.
@@ -686,6 +690,8 @@ def _load(
             ),
         )
         bound = auc_binning_bound(merged_holdout.fine, positive)
+        by_class = merged_holdout.coarse.reshape(-1, 2, 2, COARSE_BINS).sum(axis=2)
+        calibration_replicates = (by_class.sum(axis=1), by_class[:, positive])
         notes.append(
             f"ROC AUC and average precision on all rows are computed on scores binned in "
             f"65,536 logit bins: the ROC AUC is within {bound:.1e} of the exact value."
@@ -780,6 +786,7 @@ def _load(
         auc_bound=bound,
         overlap=overlap,
         calibration=results["test"]["calibration"] if same_classes else None,
+        calibration_replicates=calibration_replicates if same_classes else None,
         groups=(results["test"]["groups"] or {}) if same_classes else {},
         sample_rows=engine["sample_rows"],
         replicates=replicates,
