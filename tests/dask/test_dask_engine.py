@@ -645,7 +645,19 @@ def _calibration_equals_in_memory(result, scores: np.ndarray, outcomes: np.ndarr
                 getattr(parts, f"brier_{key}" if key == "score" else key), abs=1e-12
             ), key
     assert ours["rows_used"].value == scores.size
-    assert ours["rows_used"].note.startswith(f"all {scores.size:,} test rows; the bin edges")
+    assert ours["rows_used"].note.startswith(f"all {scores.size:,} test rows")
+    # The edges are every row's quantiles, each off by at most the rows of its logit bin.
+    from auditor.engine.partitioned.partials import FINE_BINS, score_bins
+    from auditor.stats.calibration import quantile_bins
+
+    exact = np.cumsum(np.bincount(quantile_bins(scores, len(rows))))[:-1]
+    ours_below = np.cumsum([r[3] for r in rows])[:-1]
+    fine = score_bins(scores, FINE_BINS)
+    ranked = fine[np.argsort(scores, kind="stable")]
+    for edge_rows, our_rows in zip(exact, ours_below, strict=True):
+        # the logit bins of the order statistics on either side of the exact edge
+        sides = np.isin(fine, ranked[[edge_rows - 1, edge_rows]])
+        assert abs(int(our_rows) - int(edge_rows)) <= np.count_nonzero(sides)
     return len(rows)
 
 
@@ -706,11 +718,10 @@ def test_feature_drift_on_every_row(cluster, tmp_path, monkeypatch):
         target="label",
         engine=engine,
     )
-    samples, compared = {}, {}  # a continuous column's train sample, and its comparison
+    compared = {}  # a continuous column's comparison
     binned = feature_drift._compare_binned
 
     def spy(ctx, column, a, b, *args):
-        samples[column] = a
         compared[column] = binned(ctx, column, a, b, *args)[1]
         return True, compared[column]
 
@@ -738,10 +749,14 @@ def test_feature_drift_on_every_row(cluster, tmp_path, monkeypatch):
     assert our_evidence["items"]["test_rows"] == 2500
     assert measurements(result, check)["rows_used"].note == "all 2,500 test rows"
 
-    # A continuous column: every row counted in the train sample's decile cells, snapped to
-    # float bins; the in-memory PSI code on every row binned alike gives the same PSI.
-    edges = np.quantile(samples["amount"], np.linspace(0, 1, 11)[1:-1])
-    cut = np.unique(float_bins(np.unique(edges)))
+    # A continuous column: every row counted in every train row's decile cells, snapped to
+    # float bins (the bin holding each exact decile's lower order statistic); the in-memory
+    # PSI code on every row binned alike gives the same PSI.
+    ordered = np.sort(train.amount.to_numpy())
+    lower = np.floor((ordered.size - 1) * np.linspace(0, 1, 11)[1:-1]).astype(int)
+    cut = np.unique(float_bins(ordered[lower]))
+    exact = np.quantile(ordered, np.linspace(0, 1, 11)[1:-1])
+    assert (np.abs(float_bin_values(cut) - exact) <= exact / 256 + 1e-12).all()
     cells = [
         np.bincount(np.searchsorted(cut, float_bins(x), side="right"), minlength=cut.size + 1)
         for x in (train.amount.to_numpy(), test.amount.to_numpy())

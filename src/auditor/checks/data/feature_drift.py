@@ -184,10 +184,9 @@ def feature_drift(ctx: AuditContext, params: FeatureDriftParams) -> CheckOutcome
     With ``--engine dask`` a categorical column, and a numeric column of at most 20
     distinct train values, are compared from every row's value counts (PSI, chi-squared,
     the discrete KS: what the same rows give in memory); a continuous column from every
-    row's float bins (PSI in the train sample's decile cells snapped to them, the KS, the
-    scale change and its rank test of the binned values, within stated bounds); the cells'
-    edges, the latest train rows and the notes on columns that follow time read the seeded
-    sample.
+    row's float bins (PSI in every train row's decile cells snapped to them, the KS, the
+    scale change and its rank test of the binned values, within stated bounds); the latest
+    train rows and the notes on columns that follow time read the seeded sample.
     """
     if (
         params.warn_psi > params.fail_psi
@@ -531,14 +530,15 @@ def _compare_binned(
     """``--engine dask``, a continuous column: PSI and KS of every row from the float
     bins (``partials.float_bins``) of each split; ``a``/``b`` the samples' finite values.
 
-    PSI: the cells are cut at the train sample's quantile edges (as in memory), each
-    snapped to the float bin that holds it, so the counts are every row's in those cells.
+    PSI: the cells are cut at every train row's quantile edges (as in memory), each
+    snapped to the float bin that holds it (found from the train histogram), so the counts
+    are every row's in those cells.
     KS: the distribution functions compared at the float bins' ends (the KS of the binned
     values, at most the raw one's); ``ks_bound`` is how far above it the raw KS can be.
     Scale change: the deciles of |x| of every row cut to its float bin, each within 1/256
     of the raw decile, so the factor is within a factor 1.004 of the raw one's; its rank
     test is Mann-Whitney's on every row's magnitudes cut alike (``_rank_test_binned``)."""
-    from auditor.engine.partitioned.partials import float_bins
+    from auditor.engine.partitioned.partials import float_bins, histogram_quantile_bins
 
     full = ctx.all_rows
     hist_a = full.histograms.get("train", {}).get(column)
@@ -551,8 +551,7 @@ def _compare_binned(
     if n_a < MIN_VALUES or n_b < MIN_VALUES:
         return True, None
     bins = int(min(N_BINS, max(2, min(n_a, n_b) // 25)))
-    edges = np.unique(np.quantile(a, np.linspace(0, 1, bins + 1)[1:-1]))
-    cut = np.unique(float_bins(edges))
+    cut = np.unique(histogram_quantile_bins(keys_a, rows_a, np.linspace(0, 1, bins + 1)[1:-1]))
 
     def cells(keys: np.ndarray, rows: np.ndarray) -> np.ndarray:
         code = np.searchsorted(cut, keys, side="right")

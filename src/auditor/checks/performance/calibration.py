@@ -99,7 +99,7 @@ def calibration(ctx: AuditContext, params: CalibrationParams) -> CheckOutcome:
     bins = quantile_bins(scores, params.n_bins, weights)
     table = reliability_bins(scores, outcomes, bins, weights)
     n_resamples = ctx.evaluation.bootstrap_resamples
-    full = _all_rows_bins(ctx, scores, params.n_bins)
+    full = _all_rows_bins(ctx, params.n_bins)
     replicates = None if full is None else _all_rows_replicates(ctx, *full)
     interval_on_sample = full is not None and replicates is None
     if replicates is None:
@@ -120,7 +120,7 @@ def calibration(ctx: AuditContext, params: CalibrationParams) -> CheckOutcome:
         null = ece_if_calibrated(scores, bins, n_resamples, rng, weights)
     else:
         # --engine dask: the table, the ECE, its null and the Brier decomposition from
-        # every row, in the sample's quantile bins.
+        # every row, in every row's quantile bins (snapped to logit bins).
         merged = full[0]
         n_rows, sample_rows, table, ece = merged.n, data.n, merged.table, merged.ece()
         null = merged.ece_if_calibrated(n_resamples, rng)
@@ -149,9 +149,8 @@ def calibration(ctx: AuditContext, params: CalibrationParams) -> CheckOutcome:
             Measurement(
                 "rows_used",
                 float(n_rows),
-                note=f"all {n_rows:,} test rows; the bin edges"
-                + (" and the interval " if interval_on_sample else " ")
-                + on_sample,
+                note=f"all {n_rows:,} test rows"
+                + (f"; the interval {on_sample}" if interval_on_sample else ""),
             )
         )
     findings = _findings(ece, p_value, float(null.mean()), table, params, kind)
@@ -184,11 +183,8 @@ def calibration(ctx: AuditContext, params: CalibrationParams) -> CheckOutcome:
         f"{n_rows:,} test rows ({kind}); a perfectly calibrated model would show "
         f"{null.mean():.3f} on average at this size ({p_equals('p', p_value)}). "
     )
-    if sample_rows is not None:
-        summary += (
-            f"The bin edges{' and the interval' if interval_on_sample else ''} come from a "
-            f"seeded sample of {sample_rows:,} rows. "
-        )
+    if interval_on_sample:
+        summary += f"The interval comes from a seeded sample of {sample_rows:,} rows. "
     if ece < params.warn_ece:
         summary += f"Below the warning level {params.warn_ece:g}" + (
             ", though beyond what noise explains." if p_value < params.significance else "."
@@ -224,16 +220,16 @@ def _scores(data: EvalData) -> tuple[np.ndarray, np.ndarray, str]:
     )
 
 
-def _all_rows_bins(ctx: AuditContext, sample_scores: np.ndarray, n_bins: int):
-    """``--engine dask``: every test row's reliability bins (``MergedBins``), cut at the
-    sample's quantile edges, and those edges (logit bins); None in memory or without the
-    cells."""
+def _all_rows_bins(ctx: AuditContext, n_bins: int):
+    """``--engine dask``: every test row's reliability bins (``MergedBins``), cut at every
+    row's quantile edges snapped to logit bins, and those edges; None in memory or without
+    the cells."""
     full = ctx.all_rows
     if full is None or full.calibration is None or not full.holdout:
         return None
     from auditor.engine.partitioned.calibration import edge_cells, merged_bins
 
-    edges = edge_cells(sample_scores, n_bins)
+    edges = edge_cells(full.calibration, n_bins)
     return merged_bins(full.calibration, edges), edges
 
 

@@ -1,8 +1,9 @@
 """``performance.calibration`` on every row: the reliability bins from the merged cells.
 
-The reliability bins' edges are the sample's quantile edges (``stats.calibration.quantile_bins``), each
-snapped to the logit bin (``partials.FINE_BINS``) that holds it: a logit bin at or above an
-edge's goes above the edge, as a score equal to an edge does in memory. A bin is then a
+The reliability bins' edges are every row's quantile edges of the score
+(``stats.calibration.quantile_bins``), each snapped to the logit bin (``partials.FINE_BINS``)
+that holds it, found from the cells' rows per logit bin: a logit bin at or above an edge's
+goes above the edge, as a score equal to an edge does in memory. A bin is then a
 union of logit bins, so its rows, sums of scores and outcomes, lowest and highest score
 are sums (minima, maxima) of the merged cells: exactly what the in-memory code computes
 from every row binned so (sums up to the order of float addition).
@@ -20,6 +21,7 @@ from auditor.engine.partitioned.partials import (
     FINE_BINS,
     LOGIT_LIMIT,
     CalibrationCells,
+    histogram_quantile_bins,
     score_bins,
 )
 from auditor.stats.calibration import BrierDecomposition, ReliabilityBin
@@ -96,10 +98,12 @@ class MergedBins:
         )
 
 
-def edge_cells(sample_scores: np.ndarray, n_bins: int) -> np.ndarray:
-    """The logit bins of the sample's inner quantile edges (increasing, distinct)."""
-    edges = np.quantile(np.asarray(sample_scores, dtype=float), np.linspace(0, 1, n_bins + 1))
-    return np.unique(score_bins(np.unique(edges[1:-1]), FINE_BINS))
+def edge_cells(cells: CalibrationCells, n_bins: int) -> np.ndarray:
+    """The logit bins of every row's inner quantile edges of the score (increasing,
+    distinct): the bins holding them, from the cells' rows per logit bin."""
+    occupied = np.flatnonzero(cells.rows)
+    levels = np.linspace(0, 1, n_bins + 1)[1:-1]
+    return np.unique(histogram_quantile_bins(occupied, cells.rows[occupied], levels))
 
 
 def merged_bins(cells: CalibrationCells, edges: np.ndarray) -> MergedBins:

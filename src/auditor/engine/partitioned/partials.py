@@ -210,6 +210,19 @@ class Profile:
 FLOAT_BIN_SHIFT = np.uint64(44)
 
 
+def histogram_quantile_bins(keys: np.ndarray, rows: np.ndarray, levels: np.ndarray) -> np.ndarray:
+    """The bins holding ``np.quantile(values, levels)`` of every row of a histogram.
+
+    ``keys`` are increasing bin codes, ``rows`` each bin's rows. For each level the bin of
+    the order statistic numpy's linear interpolation starts from (0-based
+    ``floor((n - 1) * level)``): the exact quantile lies in that bin, or, interpolated
+    towards the next order statistic, in a later bin at most as far as that one.
+    """
+    cum = np.cumsum(rows)
+    position = np.floor((cum[-1] - 1) * np.asarray(levels, dtype=float))
+    return keys[np.searchsorted(cum, position, side="right")]
+
+
 def float_bins(values: np.ndarray) -> np.ndarray:
     """The bin of each float (int64, increasing with the value): its top 20 bits in an
     order-preserving code, so a bin holds the values from ``m * 2**e`` to
