@@ -287,6 +287,7 @@ def run_audit(
             # data.feature_drift: every numeric column's rows per float bin (train and test)
             histograms=spec.train is not None
             and any(c.id == "data.feature_drift" for c in selected),
+            screen=_constant_columns_screen(selected),
         )
     else:
         loaded = load_inputs(spec, **(objects or {}))
@@ -337,6 +338,15 @@ def run_audit(
             **({} if ctx.all_rows is None else {"engine": ctx.all_rows.engine}),
         },
     )
+
+
+def _constant_columns_screen(selected):
+    """``data.constant_columns``' screen when it runs: the Dask engine takes its rows."""
+    if not any(c.id == "data.constant_columns" for c in selected):
+        return None
+    from auditor.checks.data.constant_columns import SCREEN
+
+    return SCREEN
 
 
 def with_rows_used(check: CheckResult, ctx: AuditContext) -> CheckResult:
