@@ -888,7 +888,9 @@ def _count_values(group: RowGroup, plan: _CountPlan, storage_options: dict) -> V
     """One row group's ``ValueRows`` (runs on a worker; reads those columns alone)."""
     columns = list(dict.fromkeys([*plan.counted, *plan.asked, plan.target]))
     frame = read_row_group(group, columns, storage_options)
-    frame = frame.loc[frame[plan.target].notna().to_numpy()]
+    labelled = frame[plan.target].notna().to_numpy()
+    if not labelled.all():  # a copy of the columns only where rows are left out
+        frame = frame.loc[labelled]
     return value_rows(frame, plan.counted, plan.asked)
 
 
