@@ -902,35 +902,40 @@ def _near_constant(
     results: dict[str, dict[str, Any]],
     storage: dict,
 ) -> tuple[dict[str, dict[str, pd.Series | None]], dict[str, dict[str, pd.Series]]]:
-    """Pass 4 (``data.constant_columns`` runs): the exact counts the check needs beyond the
-    main pass's value counts, reading only the columns concerned.
+    """The count pass (``data.constant_columns`` runs): the exact counts the check needs
+    beyond the main pass's value counts, reading only the columns concerned.
 
     A feature column whose top value fills at least ``screen.share`` of a split's screen is
     counted in full in that split when the main pass did not count it (continuous numbers,
-    text past MAX_LEVELS): the check then takes its distinct values and top share from every
-    row, as it does in memory. In another split where it is counted neither way (a column
-    constant in test, continuous in train), the rows holding that top value are counted:
-    the check's chance of a dead feed is its share there. Returns (counted, asked) per split.
+    text past MAX_LEVELS, dates): the check then takes its distinct values and top share
+    from every row, as it does in memory. A column with one value on a split's screen may be
+    constant there: in another split where it is counted neither way (continuous in train),
+    the rows holding that value are counted, the check's chance of a dead feed being its
+    share there. Returns (counted, asked) per split.
     """
     features = ctx.roles.features
-    near: dict[str, dict[str, object]] = {}
+    near: dict[str, set[str]] = {}
+    constant: dict[str, dict[str, object]] = {}  # one non-missing value on the screen
     for name, merged in results.items():
         frame = merged["screen"]
-        near[name] = {}
+        near[name], constant[name] = set(), {}
         for column in features:
             if frame is None or column not in frame:
                 continue
             share, value, _ = screen.top(frame[column])
             if share >= screen.share and merged["profile"].missing[column] < merged["rows"]:
-                near[name][column] = value
+                near[name].add(column)
+                if share == 1.0 and not pd.isna(value):
+                    constant[name][column] = value
     counted: dict[str, dict[str, pd.Series | None]] = {}
     asked: dict[str, dict[str, pd.Series]] = {}
     for name, merged in results.items():
         profile = merged["profile"]
         uncounted = [c for c in features if c in profile.missing and profile.levels.get(c) is None]
-        # A missing top value needs no count: its rows are the missing counts.
+        # Only a column with one value on another split's screen can be constant there; the
+        # check then needs this split's share of that value.
         tops = {
-            c: tuple(v[c] for v in near.values() if c in v and not pd.isna(v[c]))
+            c: tuple(v[c] for other, v in constant.items() if other != name and c in v)
             for c in uncounted
             if c not in near[name]
         }
