@@ -353,7 +353,17 @@ def _load_on_dask(
         domains=domains,
         # data.feature_drift: every numeric column's rows per float bin (train and test)
         histograms=spec.train is not None and any(c.id == "data.feature_drift" for c in selected),
+        screen=_constant_columns_screen(selected),
     )
+
+
+def _constant_columns_screen(selected):
+    """``data.constant_columns``' screen when it runs: the Dask engine takes its rows."""
+    if not any(c.id == "data.constant_columns" for c in selected):
+        return None
+    from auditor.checks.data.constant_columns import SCREEN
+
+    return SCREEN
 
 
 def with_rows_used(check: CheckResult, ctx: AuditContext) -> CheckResult:

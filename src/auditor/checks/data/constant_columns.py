@@ -16,11 +16,35 @@ from auditor.result import Finding, Measurement, Table
 from auditor.stats.pvalues import p_value
 
 CHECK_ID = "data.constant_columns"
-# Rows looked at before counting a whole column: a column whose top value fills less than
-# 99% of this evenly spaced sample cannot fill 99.9% of the column (the chance that it does
-# is below 1e-9), so wide tables skip the full count for almost every column.
-_SCREEN_ROWS = 2000
-_SCREEN_SHARE = 0.99
+
+
+@dataclass(frozen=True, slots=True)
+class Screen:
+    """The rows a column is looked at on before its values are counted on every row.
+
+    A column whose top value fills less than 99% of 2,000 evenly spaced rows cannot fill
+    99.9% of the column (the chance that it does is below 1e-9), so wide tables skip the
+    full count for almost every column. The Dask engine takes the same rows of a
+    partitioned dataset (``positions`` of its labelled rows, in file and row-group order)
+    and counts on every row the columns ``top`` finds near-constant, so that both engines
+    decide, and show, the same.
+    """
+
+    rows: int = 2000
+    share: float = 0.99
+
+    def positions(self, n_rows: int) -> np.ndarray:
+        """The screened rows' positions among ``n_rows`` rows."""
+        return np.linspace(0, n_rows - 1, min(n_rows, self.rows)).astype(np.intp)
+
+    def top(self, screen: pd.Series) -> tuple[float, object, int]:
+        """The most frequent value's share of the screen (a missing cell is a value of its
+        own), that value, and the screen's distinct values."""
+        counts = screen.value_counts(dropna=False)
+        return float(counts.iloc[0]) / len(screen), counts.index[0], len(counts)
+
+
+SCREEN = Screen()
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,11 +187,9 @@ class _Profile:
 
 def _profile(series: pd.Series) -> _Profile:
     n = len(series)
-    screen = series.iloc[np.linspace(0, n - 1, min(n, _SCREEN_ROWS)).astype(np.intp)]
-    counts = screen.value_counts(dropna=False)
-    top_share = float(counts.iloc[0]) / len(screen)
-    if top_share < _SCREEN_SHARE:
-        return _Profile(n, len(counts), top_share, None, False)
+    screened = _screened(series.iloc[SCREEN.positions(n)], n)
+    if screened is not None:
+        return screened
     counts = series.value_counts(dropna=False)
     top_value = counts.index[0]
     return _Profile(
@@ -179,19 +201,33 @@ def _profile(series: pd.Series) -> _Profile:
     )
 
 
+def _screened(screen: pd.Series, n_rows: int) -> _Profile | None:
+    """The profile of a column that is not near-constant on its screen (distinct values
+    and top share are the screen's), or None when its values must be counted."""
+    top_share, _, n_distinct = SCREEN.top(screen)
+    if top_share >= SCREEN.share:
+        return None
+    return _Profile(n_rows, n_distinct, top_share, None, False)
+
+
 def _all_rows_profile(ctx: AuditContext, split: str, column: str) -> _Profile | None:
-    """``--engine dask``: the column's profile on every row of ``split``, exact (the top
-    value's share and the distinct values counted, not screened), from the engine's value
-    counts; None in memory or past the engine's cap on distinct values."""
+    """``--engine dask``: the column's profile on every row of ``split``, as the in-memory
+    check computes it: screened on the same rows (``SCREEN``), and a column near-constant
+    there counted on every row (the engine's value counts, or its count of the column's
+    values when it kept none); None in memory, or when the engine could not count the
+    column (past ``partials.MAX_COUNTED_VALUES`` values)."""
     full = ctx.all_rows
-    if full is None:
+    if full is None or split not in full.screens:
         return None
     rows, missing = full.rows[split], full.missing.get(split, {}).get(column)
     if missing is None or rows == 0:
         return None
     if missing == rows:
         return _Profile(rows, 1, 1.0, np.nan, True)
-    counts = full.levels.get(split, {}).get(column)
+    screened = _screened(full.screens[split][column], rows)
+    if screened is not None:
+        return screened
+    counts = _every_value_rows(full, split, column)
     if counts is None:
         return None
     top = int(counts.max())
@@ -201,13 +237,23 @@ def _all_rows_profile(ctx: AuditContext, split: str, column: str) -> _Profile | 
     return _Profile(rows, len(counts) + (missing > 0), top / rows, top_value, False)
 
 
+def _every_value_rows(full, split: str, column: str) -> pd.Series | None:
+    """Rows per non-missing value of a column on every row of ``split``, or None."""
+    counts = full.levels.get(split, {}).get(column)
+    return counts if counts is not None else full.counted.get(split, {}).get(column)
+
+
 def _share(ctx: AuditContext, split: str, column: str, value: object) -> float:
     """The share of ``split``'s rows holding ``value``: of every row with ``--engine
-    dask`` when the engine counted the column's values, else of the frame's rows."""
+    dask`` (the value counts, or the rows the engine counted holding the value another
+    split's screen found near-constant), else of the frame's rows."""
     full = ctx.all_rows
-    counts = None if full is None else full.levels.get(split, {}).get(column)
-    if counts is not None and full.rows[split]:
-        return float(counts.get(value, 0)) / full.rows[split]
+    if full is not None and full.rows[split]:
+        counts = _every_value_rows(full, split, column)
+        if counts is None:
+            counts = full.value_rows.get(split, {}).get(column)
+        if counts is not None:
+            return float(counts.get(value, 0)) / full.rows[split]
     frame = ctx.train if split == "train" else ctx.test
     return float((frame[column] == value).mean())
 

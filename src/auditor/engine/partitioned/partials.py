@@ -312,6 +312,12 @@ def level_counts(series: pd.Series) -> pd.Series | None:
     cap = MAX_NUMERIC_LEVELS if _is_number_column(series) else MAX_LEVELS
     if series.iloc[: 2 * cap].nunique(dropna=True) > cap:
         return None  # a continuous column: not counted, at the cost of a look at its head
+    return _rows_per_value(series, cap)
+
+
+def _rows_per_value(series: pd.Series, cap: int) -> pd.Series | None:
+    """Rows per non-missing value (object index, in no particular order), or None past
+    ``cap`` values."""
     counts = series.value_counts(dropna=True, sort=False)
     counts = counts[counts.to_numpy() > 0]  # categories absent from the rows
     if len(counts) > cap:
@@ -321,12 +327,57 @@ def level_counts(series: pd.Series) -> pd.Series | None:
     )
 
 
-def merge_level_counts(a: pd.Series | None, b: pd.Series | None) -> pd.Series | None:
-    """The counts of two partitions' values, exactly; None once past ``MAX_LEVELS``."""
+def merge_level_counts(
+    a: pd.Series | None, b: pd.Series | None, cap: int = MAX_LEVELS
+) -> pd.Series | None:
+    """The counts of two partitions' values, exactly; None once past ``cap`` values."""
     if a is None or b is None:
         return None
     merged = pd.concat([a, b]).groupby(level=0, sort=False).sum()
-    return None if len(merged) > MAX_LEVELS else merged
+    return None if len(merged) > cap else merged
+
+
+# data.constant_columns counts every value of a column near-constant on its screen that the
+# main pass did not count (continuous numbers, text past MAX_LEVELS). Its values other than
+# the top one are at most a few % of the rows, so their number grows with the rows, not with
+# a category's cap; past this many (16 MB a column) the column reads the sample.
+MAX_COUNTED_VALUES = 1_000_000
+
+
+@dataclass
+class ValueRows:
+    """One split's exact counts for ``data.constant_columns``: per column ``counted``, the
+    rows per non-missing value (None past ``MAX_COUNTED_VALUES``); per column ``asked``,
+    the rows holding each of the values asked about (the top value of a column that another
+    split's screen found near-constant), in the order asked."""
+
+    counted: dict[str, pd.Series | None] = field(default_factory=dict)
+    asked: dict[str, pd.Series] = field(default_factory=dict)
+
+    def __add__(self, other: ValueRows) -> ValueRows:
+        return ValueRows(
+            {
+                c: merge_level_counts(self.counted[c], other.counted[c], MAX_COUNTED_VALUES)
+                for c in self.counted
+            },
+            {c: self.asked[c] + other.asked[c] for c in self.asked},
+        )
+
+
+def value_rows(frame: pd.DataFrame, counted: tuple[str, ...], asked: dict[str, tuple]) -> ValueRows:
+    """The ``ValueRows`` of one partition. A value asked about is matched with ``==``, as
+    the in-memory check counts a value's share of the other split."""
+    return ValueRows(
+        {c: _rows_per_value(frame[c], MAX_COUNTED_VALUES) for c in counted},
+        {
+            c: pd.Series(
+                [int((frame[c] == value).sum()) for value in values],
+                index=pd.Index(list(values), dtype=object),
+                dtype=np.int64,
+            )
+            for c, values in asked.items()
+        },
+    )
 
 
 def _counts_levels(series: pd.Series) -> bool:

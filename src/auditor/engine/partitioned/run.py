@@ -8,6 +8,7 @@ engine's) whose ``all_rows`` holds the merged statistics of every row, and the i
 from __future__ import annotations
 
 import dataclasses
+import operator
 import resource
 import time
 from collections.abc import Callable, Iterable
@@ -27,6 +28,7 @@ from auditor.engine.partitioned.partials import (
     MulticlassPartial,
     Profile,
     RegressionPartial,
+    ValueRows,
     binary_partial,
     calibration_cells,
     group_cells,
@@ -34,6 +36,7 @@ from auditor.engine.partitioned.partials import (
     multiclass_partial,
     profile_partial,
     regression_partial,
+    value_rows,
 )
 from auditor.engine.partitioned.source import (
     PartitionReadError,
@@ -85,6 +88,14 @@ class AllRows:
     # ... and, binary, its Poisson replicates: per replicate and coarse logit bin of the
     # score, the weights' sum and the positive rows' (the holdout partial's coarse cells)
     calibration_replicates: tuple[np.ndarray, np.ndarray] | None = None
+    # data.constant_columns: per split, the rows of the check's screen (indexed by their
+    # position among the split's labelled rows); per split, per column near-constant there
+    # and not in ``levels``, rows per non-missing value (None past
+    # partials.MAX_COUNTED_VALUES); per split, per column near-constant in another split,
+    # the rows holding that split's top value
+    screens: dict[str, pd.DataFrame] = field(default_factory=dict)
+    counted: dict[str, dict[str, pd.Series | None]] = field(default_factory=dict)
+    value_rows: dict[str, dict[str, pd.Series]] = field(default_factory=dict)
     sample_rows: dict[str, int] = field(default_factory=dict)
     replicates: int = 0
     engine: dict[str, Any] = field(default_factory=dict)  # for the manifest
@@ -117,6 +128,9 @@ class _Plan:
     # data.out_of_range: per column, the declared domains (op, bound) to count violations of
     domains: dict[str, tuple[tuple[str, float], ...]] = field(default_factory=dict)
     histograms: bool = False  # data.feature_drift: rows per float bin of numeric columns
+    # data.constant_columns: per row group holding rows of the screen, (path, index) ->
+    # (its first labelled row's position in the split, the screen's positions inside it)
+    screen: dict[tuple[str, int], tuple[int, np.ndarray]] = field(default_factory=dict)
 
 
 @dataclass
@@ -133,6 +147,7 @@ class _Result:
     # Per sensitive column: its groups' (true, predicted) cells (partials.group_cells).
     groups: dict[str, dict | None] | None = None
     calibration: CalibrationCells | None = None  # partials.calibration_cells
+    screen: pd.DataFrame | None = None  # the rows of data.constant_columns' screen
 
 
 def _add(a: Any, b: Any) -> Any:
@@ -154,11 +169,32 @@ def _first_of_each_label(frame: pd.DataFrame, target: str, hashes: np.ndarray) -
     return firsts
 
 
-def _labels(group: RowGroup, target: str, storage_options: dict) -> tuple[pd.Series, bool, int]:
-    """Label value counts of one row group (capped), whether it was cut, and its rows."""
+def _labels(
+    group: RowGroup, target: str, storage_options: dict
+) -> tuple[pd.Series, bool, RowGroup, int]:
+    """Label value counts of one row group (capped), whether it was cut, the row group and
+    its labelled rows."""
     frame = read_row_group(group, [target], storage_options)
     counts = frame[target].value_counts(dropna=True)
-    return counts.iloc[:_MAX_LABEL_VALUES], len(counts) > _MAX_LABEL_VALUES, len(frame)
+    labelled = int(frame[target].notna().sum())
+    return counts.iloc[:_MAX_LABEL_VALUES], len(counts) > _MAX_LABEL_VALUES, group, labelled
+
+
+def _screen_plan(
+    screen: Any, groups: list[RowGroup], labelled: dict[RowGroup, int]
+) -> dict[tuple[str, int], tuple[int, np.ndarray]]:
+    """Where the rows of ``screen`` (``data.constant_columns``' ``Screen``) fall: its
+    positions among the split's labelled rows, in file and row-group order as pandas reads
+    the dataset whole, cut per row group (``_Plan.screen``)."""
+    ends = np.cumsum([labelled[g] for g in groups])
+    positions = screen.positions(int(ends[-1]) if len(ends) else 0)
+    # The row group of each position: the first whose labelled rows end past it.
+    owner = np.searchsorted(ends, positions, side="right")
+    plan = {}
+    for i in np.unique(owner):
+        start = int(ends[i - 1]) if i else 0
+        plan[(groups[i].path, groups[i].index)] = (start, positions[owner == i] - start)
+    return plan
 
 
 def labelled_rows(
@@ -215,7 +251,10 @@ def _partition(group: RowGroup, plan: _Plan, model: Any, storage_options: dict) 
     data = frame.drop(columns=list(plan.prediction_columns))
     # The content digest does not depend on the seed.
     profile = profile_partial(data, raw, plan.domains, histograms=plan.histograms)
-    holdout = groups = calibration = None
+    holdout = groups = calibration = screen = None
+    if (group.path, group.index) in plan.screen:
+        start, inside = plan.screen[(group.path, group.index)]
+        screen = data.iloc[inside].set_axis(pd.Index(inside + start))
     if plan.task is not None and (plan.prediction_columns or model is not None):
         scored = evaluation(frame, plan, model, f"{group.path} (row group {group.index})")
         if plan.task == "regression":
@@ -249,7 +288,7 @@ def _partition(group: RowGroup, plan: _Plan, model: Any, storage_options: dict) 
         labels = frame[plan.target].value_counts()
         firsts = _first_of_each_label(frame, plan.target, hashes)
     return _Result(
-        len(frame), dropped, profile, holdout, sample, labels, firsts, groups, calibration
+        len(frame), dropped, profile, holdout, sample, labels, firsts, groups, calibration, screen
     )
 
 
@@ -295,7 +334,12 @@ def _combine(a: _Result, b: _Result) -> _Result:
         firsts,
         _merge_groups(a.groups, b.groups),
         _add(a.calibration, b.calibration),
+        _concat_screens(a.screen, b.screen),
     )
+
+
+def _concat_screens(a: pd.DataFrame | None, b: pd.DataFrame | None) -> pd.DataFrame | None:
+    return a if b is None else b if a is None else pd.concat([a, b])
 
 
 def _run_tasks(
@@ -426,6 +470,7 @@ def load_partitioned(
     overlap_columns: Callable[[Any], list[str]] | None = None,
     domains: Iterable[tuple[str, str, float]] = (),
     histograms: bool = False,
+    screen: Any = None,
 ):
     """Run the passes on Dask and build the context on the sample; see the module doc.
 
@@ -435,11 +480,13 @@ def load_partitioned(
     rows (given when that check runs, and there is a train split): a pass then counts its
     exact matches on every row. ``domains``: ``data.out_of_range``'s declared domains,
     ``(column, op, bound)``, whose violations the main pass counts. ``histograms``: count
-    each numeric column's rows per float bin (``data.feature_drift`` runs).
+    each numeric column's rows per float bin (``data.feature_drift`` runs). ``screen``:
+    ``data.constant_columns``' ``Screen`` (the check runs): the main pass takes its rows,
+    and a pass counts the values of the columns near-constant on it (``_near_constant``).
     """
     objects = dict(objects or {})
     _refuse(spec, objects)
-    return _load(client, spec, objects, overlap_columns, tuple(domains), histograms)
+    return _load(client, spec, objects, overlap_columns, tuple(domains), histograms, screen)
 
 
 def _load(
@@ -449,6 +496,7 @@ def _load(
     overlap_columns: Callable[[Any], list[str]] | None = None,
     domains: tuple[tuple[str, str, float], ...] = (),
     histograms: bool = False,
+    screen: Any = None,
 ):
     from auditor.context import detect_task, encode_labels, sorted_labels
     from auditor.engine.partitioned.holdout import (
@@ -484,12 +532,14 @@ def _load(
     # Pass 1: the labels alone (one column), to know the task and the classes.
     label_counts: pd.Series | None = None
     many_labels = False
+    labelled: dict[RowGroup, int] = {}
 
-    def add_labels(result: tuple[pd.Series, bool, int]) -> None:
+    def add_labels(result: tuple[pd.Series, bool, RowGroup, int]) -> None:
         nonlocal label_counts, many_labels
-        counts, cut, _ = result
+        counts, cut, group, rows = result
         many_labels = many_labels or cut
         label_counts = counts if label_counts is None else label_counts.add(counts, fill_value=0)
+        labelled[group] = rows
 
     every_group = [g for gs in groups.values() for g in gs]
     _run_tasks(
@@ -591,6 +641,7 @@ def _load(
             model_features=model_features,
             sensitive=tuple(c for c in spec.columns.sensitive if c in columns[name]),
             histograms=histograms,
+            screen={} if screen is None else _screen_plan(screen, gs, labelled),
             domains={
                 column: tuple((op, bound) for c, op, bound in domains if c == column)
                 for column in dict.fromkeys(c for c, _, _ in domains)
@@ -604,6 +655,7 @@ def _load(
             "labels": None,
             "groups": None,
             "calibration": None,
+            "screen": None,
         }
         samples: list[pd.DataFrame] = []
         firsts: list[pd.DataFrame] = []
@@ -625,6 +677,7 @@ def _load(
                 )
             merged["groups"] = _merge_groups(merged["groups"], result.groups)
             merged["calibration"] = _add(merged["calibration"], result.calibration)
+            merged["screen"] = _concat_screens(merged["screen"], result.screen)
             samples.append(result.sample)
             if result.firsts is not None:
                 firsts.append(result.firsts)
@@ -656,6 +709,8 @@ def _load(
         sample = sample.sort_values(_HASH, kind="stable").reset_index(drop=True)
         merged["hashes"] = sample[_HASH].to_numpy()
         merged["sample"] = sample.drop(columns=_HASH)
+        if merged["screen"] is not None:
+            merged["screen"] = merged["screen"].sort_index()
         results[name] = merged
     passes_done = time.perf_counter()
 
@@ -768,6 +823,10 @@ def _load(
         count_slices = partial(
             _count_slices, client, groups["test"], plans["test"], model_ref, storage
         )
+    counted: dict[str, dict[str, pd.Series | None]] = {}
+    asked: dict[str, dict[str, pd.Series]] = {}
+    if screen is not None:
+        counted, asked = _near_constant(client, screen, ctx, groups, results, storage)
     all_rows = AllRows(
         search_half=search_half,
         count_slices=count_slices,
@@ -787,6 +846,9 @@ def _load(
         overlap=overlap,
         calibration=results["test"]["calibration"] if same_classes else None,
         calibration_replicates=calibration_replicates if same_classes else None,
+        screens={n: r["screen"] for n, r in results.items() if r["screen"] is not None},
+        counted=counted,
+        value_rows=asked,
         groups=(results["test"]["groups"] or {}) if same_classes else {},
         sample_rows=engine["sample_rows"],
         replicates=replicates,
@@ -886,6 +948,91 @@ def _count_slices(
     except PartitionReadError as exc:
         raise InputError(_unreadable(exc)) from None
     return total[0]
+
+
+@dataclass(frozen=True)
+class _CountPlan:
+    target: str
+    counted: tuple[str, ...]  # every value's rows
+    asked: dict[str, tuple]  # the rows holding each of these values
+
+
+def _count_values(group: RowGroup, plan: _CountPlan, storage_options: dict) -> ValueRows:
+    """One row group's ``ValueRows`` (runs on a worker; reads those columns alone)."""
+    columns = list(dict.fromkeys([*plan.counted, *plan.asked, plan.target]))
+    frame = read_row_group(group, columns, storage_options)
+    labelled = frame[plan.target].notna().to_numpy()
+    if not labelled.all():  # a copy of the columns only where rows are left out
+        frame = frame.loc[labelled]
+    return value_rows(frame, plan.counted, plan.asked)
+
+
+def _near_constant(
+    client: Any,
+    screen: Any,
+    ctx: Any,
+    groups: dict[str, list[RowGroup]],
+    results: dict[str, dict[str, Any]],
+    storage: dict,
+) -> tuple[dict[str, dict[str, pd.Series | None]], dict[str, dict[str, pd.Series]]]:
+    """The count pass (``data.constant_columns`` runs): the exact counts the check needs
+    beyond the main pass's value counts, reading only the columns concerned.
+
+    A feature column whose top value fills at least ``screen.share`` of a split's screen is
+    counted in full in that split when the main pass did not count it (continuous numbers,
+    text past MAX_LEVELS, dates): the check then takes its distinct values and top share
+    from every row, as it does in memory. A column with one value on a split's screen may be
+    constant there: in another split where it is counted neither way (continuous in train),
+    the rows holding that value are counted, the check's chance of a dead feed being its
+    share there. Returns (counted, asked) per split.
+    """
+    features = ctx.roles.features
+    near: dict[str, set[str]] = {}
+    constant: dict[str, dict[str, object]] = {}  # one non-missing value on the screen
+    for name, merged in results.items():
+        frame = merged["screen"]
+        near[name], constant[name] = set(), {}
+        for column in features:
+            if frame is None or column not in frame:
+                continue
+            share, value, _ = screen.top(frame[column])
+            if share >= screen.share and merged["profile"].missing[column] < merged["rows"]:
+                near[name].add(column)
+                if share == 1.0 and not pd.isna(value):
+                    constant[name][column] = value
+    counted: dict[str, dict[str, pd.Series | None]] = {}
+    asked: dict[str, dict[str, pd.Series]] = {}
+    for name, merged in results.items():
+        profile = merged["profile"]
+        uncounted = [c for c in features if c in profile.missing and profile.levels.get(c) is None]
+        # Only a column with one value on another split's screen can be constant there; the
+        # check then needs this split's share of that value.
+        tops = {
+            c: tuple(v[c] for other, v in constant.items() if other != name and c in v)
+            for c in uncounted
+            if c not in near[name]
+        }
+        plan = _CountPlan(
+            ctx.target,
+            tuple(c for c in uncounted if c in near[name]),
+            {c: values for c, values in tops.items() if values},
+        )
+        if not plan.counted and not plan.asked:
+            continue
+        found: list[ValueRows] = []
+        _run_tasks(
+            client,
+            _count_values,
+            groups[name],
+            found.append,
+            plan,
+            storage,
+            what=f"counting near-constant columns of the {name} rows",
+            combine=operator.add,
+        )
+        counted[name] = found[0].counted
+        asked[name] = found[0].asked
+    return counted, asked
 
 
 def _sorted_levels(levels: dict[str, pd.Series | None]) -> dict[str, pd.Series | None]:
