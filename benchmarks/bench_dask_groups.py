@@ -5,7 +5,8 @@ Times, on one row group of the synthetic data of ``make_dask_dataset.py`` (a num
 pays when ``--sensitive`` names such columns:
 
 - the pass before the main one: rows per float bin, range and value counts of a numeric
-  sensitive column (``number_spread``, reading that column and the label);
+  sensitive column (``number_spread``), then with reading that column and the label from
+  a local Parquet file of one row group;
 - classification: the quartile group of each row and its (true, predicted) cells;
 - regression: the holdout partial alone, then with the residual sums of the groups of one
   numeric (quartiles) and one categorical column, from the same Poisson weights.
@@ -16,9 +17,12 @@ pays when ``--sensitive`` names such columns:
 from __future__ import annotations
 
 import argparse
+import tempfile
 import time
+from pathlib import Path
 
 import numpy as np
+import pyarrow.parquet as pq
 from make_dask_dataset import make_file
 
 from auditor.engine.partitioned.groups import quantile_edges
@@ -29,6 +33,8 @@ from auditor.engine.partitioned.partials import (
     number_spread,
     regression_partial,
 )
+from auditor.engine.partitioned.run import _spread
+from auditor.engine.partitioned.source import RowGroup
 
 
 def best_ms(func, repeats: int) -> float:
@@ -47,7 +53,8 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--replicates", type=int, default=200)
     args = parser.parse_args()
-    frame = make_file(0, args.rows).to_pandas()
+    table = make_file(0, args.rows)
+    frame = table.to_pandas()
     numeric, categorical = frame["f00"].astype(float), frame["region"]
     spread = number_spread(numeric)
     edges = quantile_edges(spread, (0.0, 0.25, 0.5, 0.75, 1.0))
@@ -57,8 +64,14 @@ def main() -> None:
     target = frame["proba_1"].to_numpy() * 100  # a regression target and its prediction
     predicted = target + numeric.to_numpy()
     print(f"{args.rows:,} rows; {len(spread.histogram):,} float bins in the numeric column")
+    folder = tempfile.TemporaryDirectory()
+    path = Path(folder.name) / "part.parquet"
+    pq.write_table(table, path)
     rows = {
         "numeric spread (pass before the main one)": lambda: number_spread(numeric),
+        "  with reading the label and the column": lambda: _spread(
+            RowGroup(str(path), 0, args.rows), "label", ("f00",), {}
+        ),
         "classification: quartile groups and their cells": lambda: group_cells(
             cut_groups(numeric, edges[1:-1]), y, y_pred, 2
         ),
@@ -76,6 +89,7 @@ def main() -> None:
     }
     for name, func in rows.items():
         print(f"{name:<52} {best_ms(func, args.repeats):8.1f} ms")
+    folder.cleanup()
 
 
 if __name__ == "__main__":
