@@ -195,6 +195,9 @@ def test_edges_are_exact_for_a_column_of_few_dozen_values():
     merged = parts[0] + parts[1]
     exact = np.unique(np.quantile(years, group_metrics.QUARTILES))
     np.testing.assert_array_equal(quantile_edges(merged, group_metrics.QUARTILES), exact)
+    # Rows equal to a cut go to the group above it, as in memory (edges of whole years).
+    in_memory, _, _ = group_metrics._group_codes(years)
+    np.testing.assert_array_equal(partials.cut_groups(years, exact[1:-1]), in_memory)
     # From the float bins alone, 1990 .. 2020 share bins 4 years wide: the cuts move.
     assert not np.array_equal(snapped_edges(merged, group_metrics.QUARTILES), exact)
 
