@@ -3,7 +3,8 @@
 Run (a cluster as in docs/scale.md, or none for a LocalCluster)::
 
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/bench_dask_all_rows.py \\
-        --rows 100000 --files 3 --sample-rows 50000 [--address tcp://127.0.0.1:8786]
+        --rows 100000 --files 3 --sample-rows 50000 [--address tcp://127.0.0.1:8786] \\
+        [--sensitive region age ratio]
 
 Writes ``--files`` test files and as many train files of ``--rows`` rows (row groups of a
 fifth of a file) from ``make_dask_dataset.make_file``, with planted problems: 500 test rows
@@ -68,6 +69,12 @@ def main() -> None:
     parser.add_argument("--files", type=int, default=3)
     parser.add_argument("--sample-rows", type=int, default=50_000)
     parser.add_argument("--address", default=None)
+    parser.add_argument(
+        "--sensitive",
+        nargs="+",
+        default=["region"],
+        help="sensitive columns: region (text), age (whole numbers), ratio (lognormal)",
+    )
     args = parser.parse_args()
     predictions = ["prediction", "proba_1"]
     tests = [planted(i, args.rows, True) for i in range(args.files)]
@@ -79,7 +86,7 @@ def main() -> None:
     test, train = (pd.concat(frames, ignore_index=True) for frames in (tests, trains))
     options = {
         "target": "label",
-        "sensitive": ["region"],
+        "sensitive": args.sensitive,
         "checks": {"data.out_of_range": {"domains": ["age>=0"]}},
         "select": CHECKS,
     }
@@ -116,6 +123,43 @@ def main() -> None:
             got = ours[key].value if key in ours else None
             print(f"| {check} | {key} | {m.value:.6g} | {got:.6g} | {got == m.value} |")
         print(f"| {check} | rows_used | | {ours['rows_used'].note} | |")
+    print_group_tables(memory, dask)
+
+
+def print_group_tables(memory, dask) -> None:
+    """Per sensitive column, the groups of each engine, and between their groups of the same
+    label the largest difference in rows and in a metric's value (a numeric column's cuts
+    can differ by a float bin, and then so do its groups' labels)."""
+    tables = [
+        {t.title: t for c in result.checks if c.id == "fairness.group_metrics" for t in c.tables}
+        for result in (memory, dask)
+    ]
+    for title, theirs in tables[0].items():
+        ours = tables[1].get(title)
+        if ours is None or "value" not in theirs.columns:
+            continue
+        at = theirs.columns.index
+        memory_rows, dask_rows = (
+            {(r[at("metric")], r[at("group")]): (r[at("n_rows")], r[at("value")]) for r in t.rows}
+            for t in (theirs, ours)
+        )
+        shared = [k for k in memory_rows if k in dask_rows]
+        rows = max(abs(dask_rows[k][0] - memory_rows[k][0]) for k in shared) if shared else None
+        value = max(
+            (
+                abs(dask_rows[k][1] - memory_rows[k][1])
+                for k in shared
+                if None not in (dask_rows[k][1], memory_rows[k][1])
+            ),
+            default=None,
+        )
+        sizes = [
+            dict((g, n) for (_, g), (n, _) in found.items()) for found in (memory_rows, dask_rows)
+        ]
+        print(
+            f"{title.split(' (')[0].split(',')[0]}: groups (rows) in memory {sizes[0]}, dask "
+            f"{sizes[1]}; groups of the same label differ by {rows} rows and {value} in value"
+        )
 
 
 if __name__ == "__main__":

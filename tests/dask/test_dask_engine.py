@@ -226,11 +226,11 @@ def test_partials_merge_exactly_whatever_the_split():
     y = rng.normal(1000, 1, 3000)
     y_pred = y + rng.normal(0, 0.5, 3000)
     hashes = row_hashes(pd.DataFrame({"y": y}), 0)
-    whole = regression_partial(y, y_pred, hashes, 100)
+    whole, _ = regression_partial(y, y_pred, hashes, 100)
     parts = [slice(0, 7), slice(7, 2000), slice(2000, 3000)]
-    merged = regression_partial(y[parts[0]], y_pred[parts[0]], hashes[parts[0]], 100)
+    merged, _ = regression_partial(y[parts[0]], y_pred[parts[0]], hashes[parts[0]], 100)
     for part in parts[1:]:
-        merged = merged + regression_partial(y[part], y_pred[part], hashes[part], 100)
+        merged = merged + regression_partial(y[part], y_pred[part], hashes[part], 100)[0]
     np.testing.assert_allclose(merged.m2, whole.m2, rtol=1e-9)
     np.testing.assert_allclose(merged.sums, whole.sums, rtol=1e-12)
     from sklearn.metrics import r2_score

@@ -34,8 +34,8 @@ from auditor.stats.random import rng_for
 CHECK_ID = "fairness.group_metrics"
 MISSING_GROUP = "(missing)"
 # A numeric sensitive column with more distinct values than this is cut at its quartiles.
-_MAX_DISTINCT_UNBINNED = 10
-_QUANTILES = (0.0, 0.25, 0.5, 0.75, 1.0)
+MAX_DISTINCT_UNBINNED = 10
+QUARTILES = (0.0, 0.25, 0.5, 0.75, 1.0)
 # Findings and the summary quote at most this many gaps or columns.
 _MAX_QUOTED = 3
 # Proxies: associations are measured on at most this many test rows (seeded sample), which
@@ -101,6 +101,11 @@ class GroupMetricsParams:
 ShareParts = Callable[[EvalData], tuple[np.ndarray, np.ndarray]]
 
 
+# A regression metric from a group's sums of (rows, residuals, absolute residuals, squared
+# residuals), each an array over bootstrap replicates: how --engine dask measures it.
+FromSums = Callable[[np.ndarray, np.ndarray, np.ndarray, np.ndarray], np.ndarray]
+
+
 @dataclass(frozen=True, slots=True)
 class _Metric:
     key: str
@@ -110,6 +115,7 @@ class _Metric:
     # A rate: a share of rows. Rates get Wilson intervals per group and Newcombe intervals of
     # their differences, which stay honest at 0 and 1 where a bootstrap collapses.
     share: ShareParts | None = None
+    from_sums: FromSums | None = None  # regression: ``func`` of the group's residual sums
 
 
 def _rate(parts: ShareParts) -> Callable[[EvalData, np.ndarray], np.ndarray]:
@@ -223,13 +229,26 @@ METRICS: dict[str, tuple[_Metric, ...]] = {
         _Metric("recall_macro", "macro recall", balanced_accuracy, True),
     ),
     "regression": (
-        _Metric("mean_absolute_error", "mean absolute error", mean_absolute_error, True),
-        _Metric("mean_residual", "mean residual (actual - predicted)", mean_residual, False),
+        _Metric(
+            "mean_absolute_error",
+            "mean absolute error",
+            mean_absolute_error,
+            True,
+            from_sums=lambda rows, residual, absolute, squared: absolute / rows,
+        ),
+        _Metric(
+            "mean_residual",
+            "mean residual (actual - predicted)",
+            mean_residual,
+            False,
+            from_sums=lambda rows, residual, absolute, squared: residual / rows,
+        ),
         _Metric(
             "root_mean_squared_error",
             "root mean squared error",
             root_mean_squared_error,
             False,
+            from_sums=lambda rows, residual, absolute, squared: np.sqrt(squared / rows),
         ),
     ),
 }
@@ -388,11 +407,16 @@ def group_metrics(ctx: AuditContext, params: GroupMetricsParams) -> CheckOutcome
     on_all_rows = []
     for index, column in enumerate(ctx.roles.sensitive):
         codes, labels, binned = _group_codes(ctx.test[column])
-        cells = _all_rows_cells(ctx, column, weights)
-        if cells is not None:  # --engine dask: every test row's counts
+        counted = _all_rows_groups(ctx, column, weights)
+        if counted is not None:  # --engine dask: every test row's counts or sums
             on_all_rows.append(column)
-            groups = _groups_from_cells(
-                data, cells, metrics, params, rng, ctx.evaluation.bootstrap_resamples
+            ordered, binned = counted
+            groups = (
+                _groups_from_sums(ordered, metrics, params)
+                if data.task == "regression"
+                else _groups_from_cells(
+                    data, ordered, metrics, params, rng, ctx.evaluation.bootstrap_resamples
+                )
             )
         else:
             groups = _measure_groups(
@@ -447,24 +471,34 @@ def group_metrics(ctx: AuditContext, params: GroupMetricsParams) -> CheckOutcome
 def _group_codes(values: pd.Series) -> tuple[np.ndarray, list[str], bool]:
     """Group code per row (-1 for missing) and the group labels; whether values were binned."""
     is_numeric = pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values)
-    if is_numeric and values.nunique(dropna=True) > _MAX_DISTINCT_UNBINNED:
+    if is_numeric and values.nunique(dropna=True) > MAX_DISTINCT_UNBINNED:
         numbers = values.to_numpy(dtype=float, na_value=np.nan)
         finite = np.isfinite(numbers)
-        edges = np.unique(np.quantile(numbers[finite], _QUANTILES))
-        if len(edges) < 2:  # a single value among missing ones: nothing to cut
-            edges = np.array([edges[0], edges[0]])
-        codes = np.clip(np.searchsorted(edges, numbers, side="right") - 1, 0, len(edges) - 2)
+        edges = _quartile_edges(numbers[finite])
+        last = max(len(edges) - 2, 0)  # one edge (a single value): one group
+        codes = np.clip(np.searchsorted(edges, numbers, side="right") - 1, 0, last)
         codes = np.where(finite, codes, -1)
-        labels = [
-            f"[{low:g}, {high:g}{']' if i == len(edges) - 2 else ')'}"
-            for i, (low, high) in enumerate(zip(edges[:-1], edges[1:], strict=True))
-        ]
-        return codes.astype(np.intp), labels, True
+        return codes.astype(np.intp), _bin_labels(edges), True
     try:
         codes, uniques = pd.factorize(values, sort=True)
     except TypeError:  # values of several types that do not sort together
         codes, uniques = pd.factorize(values, sort=False)
     return codes.astype(np.intp), [str(u) for u in uniques], False
+
+
+def _quartile_edges(finite: np.ndarray) -> np.ndarray:
+    """The cut points of a numeric column's finite values: its distinct quartiles."""
+    return np.unique(np.quantile(finite, QUARTILES))
+
+
+def _bin_labels(edges: np.ndarray) -> list[str]:
+    """``[low, high)`` per group between ``edges`` (the last one closed)."""
+    if len(edges) < 2:  # a single value among missing ones: nothing to cut
+        edges = np.array([edges[0], edges[0]])
+    return [
+        f"[{low:g}, {high:g}{']' if i == len(edges) - 2 else ')'}"
+        for i, (low, high) in enumerate(zip(edges[:-1], edges[1:], strict=True))
+    ]
 
 
 def _group_labels(values: pd.Series) -> list[str]:
@@ -543,22 +577,44 @@ def _group(
     )
 
 
-def _all_rows_cells(ctx: AuditContext, column: str, weights: np.ndarray | None) -> dict | None:
-    """``--engine dask``: per group value of ``column`` (None: missing) the test rows of each
-    (true class, predicted class) cell, counted on every row; None in memory, for a numeric
-    column (cut at its quantiles, or labelled by its number type) and past 1,000 groups."""
+def _all_rows_groups(
+    ctx: AuditContext, column: str, weights: np.ndarray | None
+) -> tuple[list[tuple[str, np.ndarray]], bool] | None:
+    """``--engine dask``: each group of ``column`` with its counts on every test row, in the
+    in-memory check's order and with its labels, and whether the column was cut at its
+    quartiles; None in memory, past 1,000 groups and for a numeric column of at most 10
+    values (labelled by its number type, which a partition does not know) or too spread
+    out to cut on every row.
+
+    The counts are (true class, predicted class) cells (classification) or residual sums
+    and their Poisson replicates (regression), per group value (None: missing) or, for a
+    column cut on every row, per index of its group between the edges.
+    """
     full = ctx.all_rows
-    if full is None or weights is not None or ctx.task == "regression":
+    if full is None or weights is not None:
         return None
-    values = ctx.test[column]
-    if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
+    counted = full.groups.get(column)
+    if counted is None:
         return None
-    return full.groups.get(column)
+    edges = full.group_edges.get(column)
+    present = [v for v in counted if v is not None]
+    if edges is not None:
+        labels = _bin_labels(edges)
+        ordered = [(labels[v], counted[v]) for v in sorted(present)]
+    else:
+        try:
+            present = sorted(present)
+        except TypeError:  # values of several types that do not sort together
+            present = sorted(present, key=str)
+        ordered = [(str(v), counted[v]) for v in present]
+    if None in counted:
+        ordered.append((MISSING_GROUP, counted[None]))
+    return ordered, edges is not None
 
 
 def _groups_from_cells(
     data: EvalData,
-    cells: dict,
+    ordered: list[tuple[str, np.ndarray]],
     metrics: tuple[_Metric, ...],
     params: GroupMetricsParams,
     rng: np.random.Generator,
@@ -572,16 +628,8 @@ def _groups_from_cells(
     bootstrap replicates are drawn here (the same distribution, other draws).
     """
     k = len(data.classes)
-    present = [v for v in cells if v is not None]
-    try:
-        present = sorted(present)
-    except TypeError:  # values of several types that do not sort together
-        present = sorted(present, key=str)
-    order = [(str(v), cells[v]) for v in present]
-    if None in cells:
-        order.append((MISSING_GROUP, cells[None]))
     groups = []
-    for label, row in order:
+    for label, row in ordered:
         index = np.flatnonzero(row)
         counts = row[index].astype(float)
         n = int(counts.sum())
@@ -598,6 +646,26 @@ def _groups_from_cells(
         groups.append(
             _group(label, n, float(n), sub, point, replicates, share_of_cells, metrics, params)
         )
+    return groups
+
+
+def _groups_from_sums(
+    ordered: list[tuple[str, np.ndarray]],
+    metrics: tuple[_Metric, ...],
+    params: GroupMetricsParams,
+) -> list[_Group]:
+    """``_measure_groups`` (regression) from each group's residual sums: row 0 over its
+    rows, exactly; the others over the engine's Poisson bootstrap replicates, which draw
+    each row's weight from its hash (a row bootstrap's distribution, other draws). No metric
+    here is a rate, so no interval needs the rows themselves."""
+    groups = []
+    for label, sums in ordered:
+        with np.errstate(divide="ignore", invalid="ignore"):  # a replicate without rows
+            values = {m.key: m.from_sums(*sums.T) for m in metrics}
+        point = {key: float(v[0]) for key, v in values.items()}
+        replicates = {key: v[1:] for key, v in values.items()}
+        n = int(sums[0, 0])
+        groups.append(_group(label, n, float(n), None, point, replicates, None, metrics, params))
     return groups
 
 
@@ -966,7 +1034,7 @@ def _proxies(
         is_numeric = pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(
             values
         )
-        if is_numeric and values.nunique() > _MAX_DISTINCT_UNBINNED:
+        if is_numeric and values.nunique() > MAX_DISTINCT_UNBINNED:
             value, measure, limit = (
                 _correlation_ratio(values.to_numpy(dtype=float, na_value=np.nan), groups),
                 "correlation ratio",

@@ -44,13 +44,27 @@ def bin_scores(n_bins: int) -> np.ndarray:
     return 1 / (1 + np.exp(-middle))
 
 
-def _replicate_sums(W: np.ndarray, cells: np.ndarray, n_cells: int) -> np.ndarray:
-    """(B, n_cells) sums of each replicate's weights per cell; ``W`` is (rows, B)."""
+def _replicate_sums(
+    W: np.ndarray, cells: np.ndarray, n_cells: int, values: np.ndarray | None = None
+) -> np.ndarray:
+    """(B, n_cells) sums of each replicate's weights per cell; ``W`` is (rows, B).
+
+    ``cells`` is (rows,) or (rows, m): m cells per row, each adding the row's weight times
+    its entry of ``values`` (same shape; by default 1). Float32 products cost less than
+    half of float64's: counts are exact below 2**24 per block, other sums within 1e-6 of
+    the magnitudes they add, far below the bootstrap's own spread.
+    """
     from scipy import sparse
 
+    rows = W.shape[0]
+    cells = cells.reshape(rows, -1)
+    data = np.ones(cells.shape, dtype=np.float32) if values is None else values
     onehot = sparse.csr_matrix(
-        (np.ones(cells.size, dtype=np.float32), (cells, np.arange(cells.size))),
-        shape=(n_cells, cells.size),
+        (
+            np.asarray(data, dtype=np.float32).ravel(),
+            (cells.ravel(), np.repeat(np.arange(rows), cells.shape[1])),
+        ),
+        shape=(n_cells, rows),
     )
     return np.asarray(onehot @ W.astype(np.float32), dtype=np.float64).T
 
@@ -127,19 +141,37 @@ class RegressionPartial:
         )
 
 
+# Per group of a sensitive column (regression), the sums its metrics need, in this order.
+RESIDUAL_SUMS = ("rows", "residual", "absolute_error", "squared_error")
+
+
 def regression_partial(
-    y: np.ndarray, y_pred: np.ndarray, hashes: np.ndarray, n_replicates: int
-) -> RegressionPartial:
+    y: np.ndarray,
+    y_pred: np.ndarray,
+    hashes: np.ndarray,
+    n_replicates: int,
+    groups: dict[str, pd.Series] | None = None,
+) -> tuple[RegressionPartial, dict[str, dict | None]]:
+    """The partial of one partition, and per sensitive column of ``groups`` (a group key
+    per row) each group's ``RESIDUAL_SUMS``, a (1 + n_replicates, 4) array: over its rows,
+    then over each Poisson replicate (None past ``MAX_GROUPS`` groups). Both from the same
+    Poisson weights: drawing them is most of the cost."""
     error = y - y_pred
     per_row = np.column_stack(
         [error**2, np.abs(error), np.abs(error) / np.maximum(np.abs(y), np.finfo(float).eps)]
     )
+    residuals = np.column_stack([np.ones_like(error), error, np.abs(error), error**2])
+    keyed = {column: _group_codes(keys) for column, keys in (groups or {}).items()}
+    replicated = {
+        column: np.zeros((n_replicates, len(found[1]) * len(RESIDUAL_SUMS)))
+        for column, found in keyed.items()
+        if found is not None
+    }
     total = None
     for start in range(0, y.size, _CHUNK_ROWS):
         part = slice(start, start + _CHUNK_ROWS)
-        W = np.vstack(
-            [np.ones((1, y[part].size)), poisson_weights(hashes[part], n_replicates).T]
-        ).astype(np.float64)
+        poisson = poisson_weights(hashes[part], n_replicates)
+        W = np.vstack([np.ones((1, y[part].size)), poisson.T]).astype(np.float64)
         yc = y[part]
         centre = float(yc.mean()) if yc.size else 0.0
         n = W.sum(axis=1)
@@ -149,13 +181,43 @@ def regression_partial(
         m2 = W @ (yc - centre) ** 2 - n * mean_c**2
         chunk = RegressionPartial(n, mean_c + centre, np.maximum(m2, 0.0), W @ per_row[part])
         total = chunk if total is None else total + chunk
+        for column, sums in replicated.items():
+            codes = keyed[column][0][part]
+            cells = codes[:, None] * len(RESIDUAL_SUMS) + np.arange(len(RESIDUAL_SUMS))
+            sums += _replicate_sums(poisson, cells, sums.shape[1], residuals[part])
     if total is None:
         zeros = np.zeros(n_replicates + 1)
         total = RegressionPartial(
             zeros, zeros.copy(), zeros.copy(), np.zeros((n_replicates + 1, 3))
         )
     total.zero_targets = int(np.count_nonzero(y == 0))
-    return total
+    sums_by_group: dict[str, dict | None] = {column: None for column in keyed}
+    for column, sums in replicated.items():
+        codes, keys = keyed[column]
+        width = len(RESIDUAL_SUMS)
+        # The point sums in float64 on every row, exactly; the replicates' above.
+        point = np.stack(
+            [
+                np.bincount(codes, weights=residuals[:, j], minlength=len(keys))
+                for j in range(width)
+            ],
+            axis=1,
+        )
+        reps = sums.reshape(n_replicates, len(keys), width)
+        sums_by_group[column] = {
+            key: np.vstack([point[i], reps[:, i]]) for i, key in enumerate(keys) if point[i, 0] > 0
+        }
+    return total, sums_by_group
+
+
+def _group_codes(keys: pd.Series) -> tuple[np.ndarray, list] | None:
+    """A code per row (0: missing) and the key of each code (None: missing); None past
+    ``MAX_GROUPS`` values."""
+    codes, uniques = pd.factorize(keys, use_na_sentinel=True)
+    if len(uniques) > MAX_GROUPS:
+        return None
+    found = [None, *(u.item() if hasattr(u, "item") else u for u in np.asarray(uniques, object))]
+    return codes.astype(np.int64) + 1, found
 
 
 MAX_LEVELS = 10_000  # distinct values of a text column counted exactly; more: not counted
@@ -257,6 +319,76 @@ def merge_histograms(a: pd.Series | None, b: pd.Series | None) -> pd.Series:
     return a.add(b, fill_value=0).astype(np.int64)
 
 
+def float_bin_floor(keys: np.ndarray) -> np.ndarray:
+    """The smallest float of each float bin: ``x >= float_bin_floor(c)`` exactly when
+    ``float_bins(x) >= c``, so a cut there splits the rows between whole bins."""
+    keys = np.asarray(keys, dtype=np.int64)
+    positive = keys >= float_bins(np.zeros(1))[0]
+    # A negative bin's values lie above the largest value (the one nearest zero) of the bin
+    # below it, which float_bin_values gives.
+    below = np.nextafter(float_bin_values(np.where(positive, keys, keys - 1)), np.inf)
+    return np.where(positive, float_bin_values(keys), below)
+
+
+# A numeric sensitive column spread over more float bins than this is cut on the sample (a
+# realistic column spans a few thousand: 256 per power of two of its range).
+MAX_SPREAD_BINS = 1 << 16
+
+
+@dataclass
+class NumberSpread:
+    """A numeric sensitive column's labelled test rows, counted before the main pass so that
+    its quartile cuts are known there: rows per float bin of the finite values (None past
+    ``MAX_SPREAD_BINS``), the lowest and highest finite value, and rows per non-missing
+    value (None past ``MAX_NUMERIC_LEVELS`` values: a column of at most 10 values is
+    grouped by value, on the sample; one of a few dozen is cut at its exact quartiles)."""
+
+    histogram: pd.Series | None
+    low: float
+    high: float
+    values: pd.Series | None
+
+    def __add__(self, other: NumberSpread) -> NumberSpread:
+        histogram = None
+        if self.histogram is not None and other.histogram is not None:
+            histogram = merge_histograms(self.histogram, other.histogram)
+            if len(histogram) > MAX_SPREAD_BINS:
+                histogram = None
+        values = None
+        if self.values is not None and other.values is not None:
+            values = merge_histograms(self.values, other.values)
+            if len(values) > MAX_NUMERIC_LEVELS:
+                values = None
+        return NumberSpread(histogram, min(self.low, other.low), max(self.high, other.high), values)
+
+
+def number_spread(series: pd.Series) -> NumberSpread:
+    values = as_float(series)
+    finite = values[np.isfinite(values)]
+    histogram = float_histogram(series)
+    counts = None
+    # Every occupied bin holds a distinct value: past the cap, no need to count values.
+    if len(histogram) <= MAX_NUMERIC_LEVELS:
+        counts = pd.Series(values[~np.isnan(values)]).value_counts(sort=False)
+        counts = counts.astype(np.int64) if len(counts) <= MAX_NUMERIC_LEVELS else None
+    return NumberSpread(
+        histogram if len(histogram) <= MAX_SPREAD_BINS else None,
+        float(finite.min()) if finite.size else math.inf,
+        float(finite.max()) if finite.size else -math.inf,
+        counts,
+    )
+
+
+def cut_groups(series: pd.Series, cuts: np.ndarray) -> pd.Series:
+    """The group of each row of a numeric column cut at the values ``cuts`` (increasing):
+    0 below the first, i from the i-th on; missing for a value that is not finite (the
+    in-memory check's missing group)."""
+    values = as_float(series)
+    finite = np.isfinite(values)
+    group = np.searchsorted(cuts, np.where(finite, values, 0.0), side="right")
+    return pd.Series(pd.array(group, dtype="Int64")).mask(~finite)
+
+
 _OPS = {">=": np.greater_equal, ">": np.greater, "<=": np.less_equal, "<": np.less}
 
 
@@ -309,7 +441,7 @@ def level_counts(series: pd.Series) -> pd.Series | None:
     """Rows per non-missing value (object index, in no particular order), or None past
     ``MAX_LEVELS`` values (``MAX_NUMERIC_LEVELS`` for a numeric column; decided on the first
     rows alone when they hold that many)."""
-    cap = MAX_NUMERIC_LEVELS if _is_number_column(series) else MAX_LEVELS
+    cap = MAX_NUMERIC_LEVELS if is_number_column(series) else MAX_LEVELS
     if series.iloc[: 2 * cap].nunique(dropna=True) > cap:
         return None  # a continuous column: not counted, at the cost of a look at its head
     return _rows_per_value(series, cap)
@@ -396,7 +528,7 @@ def _widened(a: dict[str, str], b: dict[str, str]) -> dict[str, str]:
     return out
 
 
-def _is_number_column(series: pd.Series) -> bool:
+def is_number_column(series: pd.Series) -> bool:
     dtype = series.dtype
     return pd.api.types.is_numeric_dtype(dtype) and not pd.api.types.is_bool_dtype(dtype)
 
@@ -422,12 +554,12 @@ def profile_partial(
         {
             str(c): numeric_counts(frame[c], domains.get(str(c), ()))
             for c in frame.columns
-            if _is_number_column(frame[c]) or str(c) in domains
+            if is_number_column(frame[c]) or str(c) in domains
         },
         {
             str(c): float_histogram(frame[c])
             for c in frame.columns
-            if histograms and _is_number_column(frame[c])
+            if histograms and is_number_column(frame[c])
         },
     )
 
@@ -504,23 +636,24 @@ def multiclass_partial(
 MAX_GROUPS = 1_000  # values of a sensitive column whose cells are counted; more: not counted
 
 
-def group_cells(values: pd.Series, y: np.ndarray, y_pred: np.ndarray, k: int) -> dict | None:
-    """Per value of a sensitive column (None: missing), the rows of each (true class,
+def group_cells(keys: pd.Series, y: np.ndarray, y_pred: np.ndarray, k: int) -> dict | None:
+    """Per group key of a sensitive column (None: missing), the rows of each (true class,
     predicted class) cell, ``y * k + y_pred``, as a (k * k,) int64 array; None past
     ``MAX_GROUPS`` values."""
-    codes, uniques = pd.factorize(values, use_na_sentinel=True)
-    if len(uniques) > MAX_GROUPS:
+    found = _group_codes(keys)
+    if found is None:
         return None
-    keys = [None, *(u.item() if hasattr(u, "item") else u for u in np.asarray(uniques, object))]
+    codes, keys_of = found
     cell = y.astype(np.int64) * k + y_pred.astype(np.int64)
-    counts = np.bincount(
-        (codes.astype(np.int64) + 1) * k * k + cell, minlength=len(keys) * k * k
-    ).reshape(len(keys), k * k)
-    return {key: row for key, row in zip(keys, counts, strict=True) if row.any()}
+    counts = np.bincount(codes * k * k + cell, minlength=len(keys_of) * k * k).reshape(
+        len(keys_of), k * k
+    )
+    return {key: row for key, row in zip(keys_of, counts, strict=True) if row.any()}
 
 
 def merge_group_cells(a: dict | None, b: dict | None) -> dict | None:
-    """The cells of two partitions' groups, summed; None once past ``MAX_GROUPS`` values."""
+    """The cells (or residual sums) of two partitions' groups, summed; None once past
+    ``MAX_GROUPS`` values."""
     if a is None or b is None:
         return None
     merged = dict(a)

@@ -26,14 +26,18 @@ from auditor.engine.partitioned.partials import (
     BinaryPartial,
     CalibrationCells,
     MulticlassPartial,
+    NumberSpread,
     Profile,
     RegressionPartial,
     ValueRows,
     binary_partial,
     calibration_cells,
+    cut_groups,
     group_cells,
+    is_number_column,
     merge_group_cells,
     multiclass_partial,
+    number_spread,
     profile_partial,
     regression_partial,
     value_rows,
@@ -42,6 +46,7 @@ from auditor.engine.partitioned.source import (
     PartitionReadError,
     RowGroup,
     list_files,
+    number_columns_of,
     read_row_group,
     row_groups_of,
     schema_of,
@@ -78,9 +83,15 @@ class AllRows:
     # data.feature_drift: per split, per numeric column, rows per partials.float_bins bin
     histograms: dict[str, dict[str, pd.Series]] = field(default_factory=dict)
     domains: tuple[tuple[str, str, float], ...] = ()  # the violations counted, in this order
-    # fairness.group_metrics: per sensitive column, per value (None: missing), the test
-    # rows of each (true class, predicted class) cell in ctx.classes order, or None
+    # fairness.group_metrics: per sensitive column, per group (its value; a numeric column
+    # cut on every row: the index of its group between group_edges; None: missing), the
+    # test rows of each (true class, predicted class) cell in ctx.classes order
+    # (classification) or its residual sums and their replicates (regression:
+    # partials.RESIDUAL_SUMS, (1 + replicates, 4)); None where not counted
     groups: dict[str, dict | None] = field(default_factory=dict)
+    # fairness.group_metrics: per numeric sensitive column cut on every row, its group
+    # edges (groups.quantile_edges)
+    group_edges: dict[str, np.ndarray] = field(default_factory=dict)
     # leakage.train_test_overlap on every row: test_in_train, train_repeated, retyped
     overlap: dict[str, Any] | None = None
     # performance.calibration: the test rows' calibration scores per logit bin
@@ -124,7 +135,10 @@ class _Plan:
     score_is_positive: bool = True
     proba_columns: tuple[str, ...] = ()  # multiclass: one per class, in class order
     model_features: tuple[str, ...] = ()
-    sensitive: tuple[str, ...] = ()  # classification: their groups' confusion cells
+    sensitive: tuple[str, ...] = ()  # their groups' confusion cells or residual sums
+    # Numeric sensitive columns cut on every row: their inner cut values (a numeric
+    # sensitive column not here is not counted: the check reads the sample for it).
+    group_cuts: dict[str, np.ndarray] = field(default_factory=dict)
     # data.out_of_range: per column, the declared domains (op, bound) to count violations of
     domains: dict[str, tuple[tuple[str, float], ...]] = field(default_factory=dict)
     histograms: bool = False  # data.feature_drift: rows per float bin of numeric columns
@@ -144,7 +158,8 @@ class _Result:
     # Per label, the row of smallest hash (classification): added to the sample, so that
     # it holds every class of the data however rare, the same rows for any partitioning.
     firsts: pd.DataFrame | None = None
-    # Per sensitive column: its groups' (true, predicted) cells (partials.group_cells).
+    # Per sensitive column: its groups' (true, predicted) cells (partials.group_cells) or
+    # residual sums (partials.regression_partial).
     groups: dict[str, dict | None] | None = None
     calibration: CalibrationCells | None = None  # partials.calibration_cells
     screen: pd.DataFrame | None = None  # the rows of data.constant_columns' screen
@@ -167,6 +182,38 @@ def _first_of_each_label(frame: pd.DataFrame, target: str, hashes: np.ndarray) -
     firsts = ranked.drop_duplicates(subset=[target], keep="first")
     firsts.index = pd.Index(firsts[target].to_numpy())  # the label: what _combine dedupes on
     return firsts
+
+
+def _sensitive_keys(frame: pd.DataFrame, plan: _Plan) -> dict[str, pd.Series | None]:
+    """Per sensitive column, the group of each row: its value, or its quartile group for a
+    numeric column cut on every row; None for another numeric column (not counted)."""
+    return {
+        c: cut_groups(frame[c], plan.group_cuts[c])
+        if c in plan.group_cuts
+        else None
+        if is_number_column(frame[c])
+        else frame[c]
+        for c in plan.sensitive
+    }
+
+
+def _spread(
+    group: RowGroup, target: str, columns: tuple[str, ...], storage_options: dict
+) -> dict[str, NumberSpread | None]:
+    """The labelled rows' spread of each numeric sensitive column in one row group (None
+    for a column stored otherwise here)."""
+    frame = read_row_group(group, [target, *columns], storage_options)
+    frame = frame.loc[frame[target].notna()]
+    return {c: number_spread(frame[c]) if is_number_column(frame[c]) else None for c in columns}
+
+
+def _merge_spreads(
+    a: dict[str, NumberSpread | None], b: dict[str, NumberSpread | None]
+) -> dict[str, NumberSpread | None]:
+    return {
+        c: None if a.get(c) is None or b.get(c) is None else a[c] + b[c]
+        for c in a.keys() | b.keys()
+    }
 
 
 def _labels(
@@ -257,12 +304,23 @@ def _partition(group: RowGroup, plan: _Plan, model: Any, storage_options: dict) 
         screen = data.iloc[inside].set_axis(pd.Index(inside + start))
     if plan.task is not None and (plan.prediction_columns or model is not None):
         scored = evaluation(frame, plan, model, f"{group.path} (row group {group.index})")
+        keys = _sensitive_keys(frame, plan)
         if plan.task == "regression":
-            holdout = regression_partial(scored.y, scored.y_pred, hashes, plan.replicates)
+            holdout, groups = regression_partial(
+                scored.y,
+                scored.y_pred,
+                hashes,
+                plan.replicates,
+                {c: k for c, k in keys.items() if k is not None},
+            )
+            groups.update({c: None for c, k in keys.items() if k is None})
         else:
             y, codes, proba = scored.y, scored.y_pred, scored.proba
             k = len(plan.classes)
-            groups = {c: group_cells(frame[c], y, codes, k) for c in plan.sensitive}
+            groups = {
+                c: None if keys[c] is None else group_cells(keys[c], y, codes, k)
+                for c in plan.sensitive
+            }
             if plan.task == "multiclass":
                 holdout = multiclass_partial(y, codes, proba, hashes, plan.replicates)
                 if proba is not None:  # top-label confidence, and whether the label is right
@@ -619,6 +677,12 @@ def _load(
                 f"The model expects columns {preview(missing)} that the test data lacks. "
                 "Pass the data the model was trained on, with the same column names."
             )
+    sensitive = tuple(c for c in spec.columns.sensitive if c in columns["test"])
+    group_edges = (
+        _cut_sensitive(client, groups["test"], target, sensitive, storage, notes)
+        if sensitive and (prediction_columns or model is not None)
+        else {}
+    )
     model_ref = client.scatter(model, broadcast=True) if model is not None else None
     replicates = spec.engine.bootstrap_replicates
     results: dict[str, dict[str, Any]] = {}
@@ -639,7 +703,10 @@ def _load(
             score_is_positive=score_is_positive,
             proba_columns=proba_columns,
             model_features=model_features,
-            sensitive=tuple(c for c in spec.columns.sensitive if c in columns[name]),
+            sensitive=sensitive if name == "test" else (),
+            group_cuts={c: edges[1:-1] for c, edges in group_edges.items()}
+            if name == "test"
+            else {},
             histograms=histograms,
             screen={} if screen is None else _screen_plan(screen, gs, labelled),
             domains={
@@ -850,6 +917,7 @@ def _load(
         counted=counted,
         value_rows=asked,
         groups=(results["test"]["groups"] or {}) if same_classes else {},
+        group_edges=group_edges,
         sample_rows=engine["sample_rows"],
         replicates=replicates,
         engine=engine,
@@ -877,6 +945,60 @@ def _load(
         files += tuple(f for f in loaded.files if f.role == "model")
     durations = {**loaded.durations, "passes_s": passes_done - started}
     return dataclasses.replace(loaded, context=ctx, files=files, durations=durations)
+
+
+def _cut_sensitive(
+    client: Any,
+    test_groups: list[RowGroup],
+    target: str,
+    sensitive: tuple[str, ...],
+    storage: dict,
+    notes: list[str],
+) -> dict[str, np.ndarray]:
+    """The pass before the main one, for numeric sensitive columns: the group edges of
+    each that the check cuts at its quartiles (more than its ``MAX_DISTINCT_UNBINNED``
+    distinct values), from every labelled test row, so that the main pass counts its
+    groups on every row (``fairness.group_metrics``). A column of fewer values, or spread
+    over more than ``MAX_SPREAD_BINS`` float bins, is left out: the check reads the sample.
+    """
+    from auditor.checks.fairness.group_metrics import MAX_DISTINCT_UNBINNED, QUARTILES
+    from auditor.engine.partitioned.groups import quantile_edges
+    from auditor.engine.partitioned.partials import MAX_SPREAD_BINS
+
+    numbers = set(number_columns_of(test_groups[0].path, storage))
+    columns = tuple(c for c in sensitive if c in numbers)
+    if not columns:
+        return {}
+    spreads: dict[str, NumberSpread | None] = {}
+
+    def keep(merged: dict[str, NumberSpread | None]) -> None:
+        spreads.update(merged)
+
+    _run_tasks(
+        client,
+        _spread,
+        test_groups,
+        keep,
+        target,
+        columns,
+        storage,
+        what="reading the numeric sensitive columns",
+        combine=_merge_spreads,
+    )
+    edges = {}
+    for column, spread in spreads.items():
+        if spread is None or not np.isfinite(spread.low):
+            continue  # stored otherwise in some file, or no finite value
+        if spread.values is not None and len(spread.values) <= MAX_DISTINCT_UNBINNED:
+            continue  # grouped by value, not cut
+        if spread.values is None and spread.histogram is None:
+            notes.append(
+                f"The sensitive column {column!r} spreads over more than {MAX_SPREAD_BINS:,} "
+                "float bins: fairness.group_metrics cuts it at the quartiles of the sample."
+            )
+            continue
+        edges[column] = quantile_edges(spread, QUARTILES)
+    return edges
 
 
 def _overlap(

@@ -64,12 +64,27 @@ def row_groups_of(path: str, storage_options: dict[str, Any] | None = None) -> l
 
 def schema_of(path: str, storage_options: dict[str, Any] | None = None) -> list[str]:
     """The column names of one file."""
+    return list(_arrow_schema(path, storage_options).names)
+
+
+def number_columns_of(path: str, storage_options: dict[str, Any] | None = None) -> list[str]:
+    """The columns of one file stored as integers, decimals or floats (not booleans)."""
+    import pyarrow.types as pat
+
+    return [
+        f.name
+        for f in _arrow_schema(path, storage_options)
+        if pat.is_integer(f.type) or pat.is_floating(f.type) or pat.is_decimal(f.type)
+    ]
+
+
+def _arrow_schema(path: str, storage_options: dict[str, Any] | None):
     import fsspec
     import pyarrow.parquet as pq
 
     try:
         with fsspec.open(path, "rb", **(storage_options or {})) as handle:
-            return list(pq.ParquetFile(handle).schema_arrow.names)
+            return pq.ParquetFile(handle).schema_arrow
     except Exception as exc:  # noqa: BLE001
         raise PartitionReadError(f"{path}: {_first_line(exc)}") from None
 
