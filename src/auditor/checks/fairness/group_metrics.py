@@ -13,6 +13,7 @@ from scipy import optimize, stats
 from auditor import keys
 from auditor.checks._common import rows_used, status_from
 from auditor.context import AuditContext, encode_labels
+from auditor.engine.sensitive_groups import MAX_DISTINCT_UNBINNED, QUARTILES
 from auditor.errors import InputError, preview
 from auditor.metrics import (
     EvalData,
@@ -33,9 +34,6 @@ from auditor.stats.random import rng_for
 
 CHECK_ID = "fairness.group_metrics"
 MISSING_GROUP = "(missing)"
-# A numeric sensitive column with more distinct values than this is cut at its quartiles.
-MAX_DISTINCT_UNBINNED = 10
-QUARTILES = (0.0, 0.25, 0.5, 0.75, 1.0)
 # Findings and the summary quote at most this many gaps or columns.
 _MAX_QUOTED = 3
 # Proxies: associations are measured on at most this many test rows (seeded sample), which

@@ -961,9 +961,9 @@ def _cut_sensitive(
     groups on every row (``fairness.group_metrics``). A column of fewer values, or spread
     over more than ``MAX_SPREAD_BINS`` float bins, is left out: the check reads the sample.
     """
-    from auditor.checks.fairness.group_metrics import MAX_DISTINCT_UNBINNED, QUARTILES
     from auditor.engine.partitioned.groups import quantile_edges
     from auditor.engine.partitioned.partials import MAX_SPREAD_BINS
+    from auditor.engine.sensitive_groups import MAX_DISTINCT_UNBINNED, QUARTILES
 
     numbers = set(number_columns_of(test_groups[0].path, storage))
     columns = tuple(c for c in sensitive if c in numbers)
