@@ -293,41 +293,71 @@ def _encode_categorical(
     )
 
 
-def rows_meeting(
-    frame: pd.DataFrame, conditions: Sequence[dict[str, Any]], numeric: Sequence[str]
-) -> np.ndarray:
-    """The rows of ``frame`` that meet every condition, as ``CodedFeature.condition``
-    writes them: the slice as its report states it, on rows that were never encoded.
+class ConditionMasks:
+    """The rows of ``frame`` that meet conditions, as ``CodedFeature.condition`` writes
+    them: a slice as its report states it, on rows that were never encoded.
 
     Columns in ``numeric`` are read as numbers (a non-finite value is missing, as in
     ``encode_frame``); the others compare each level by ``_plain`` type and text, so a
-    level reads the same on rows of another partition.
+    level reads the same on rows of another partition. Each column is read, and each
+    condition evaluated, once however many slices share it.
     """
-    out = np.ones(len(frame), dtype=bool)
-    numeric = set(numeric)
-    for condition in conditions:
-        column, op, value = condition["column"], condition["op"], condition["value"]
-        series = frame[column]
-        if column in numeric:
-            x = pd.to_numeric(series, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
-            present = np.isfinite(x)
+
+    def __init__(self, frame: pd.DataFrame, numeric: Sequence[str]):
+        self._frame = frame
+        self._numeric = set(numeric)
+        self._columns: dict[str, Any] = {}
+        self._masks: dict[tuple[str, str, str], np.ndarray] = {}
+
+    def __call__(self, conditions: Sequence[dict[str, Any]]) -> np.ndarray:
+        out = np.ones(len(self._frame), dtype=bool)
+        for condition in conditions:
+            out &= self._mask(condition["column"], condition["op"], condition["value"])
+        return out
+
+    def _column(self, column: str):
+        if column not in self._columns:
+            series = self._frame[column]
+            if column in self._numeric:
+                x = pd.to_numeric(series, errors="coerce").to_numpy(
+                    dtype=np.float64, na_value=np.nan
+                )
+                self._columns[column] = (x, np.isfinite(x))
+            else:
+                self._columns[column] = pd.factorize(series, use_na_sentinel=True)
+        return self._columns[column]
+
+    def _mask(self, column: str, op: str, value: Any) -> np.ndarray:
+        key = (column, op, repr(value))
+        if key in self._masks:
+            return self._masks[key]
+        if column in self._numeric:
+            x, present = self._column(column)
             if op == "is_null":
-                out &= ~present
-                continue
-            with np.errstate(invalid="ignore"):
-                compared = {
-                    "==": x == value,
-                    ">=": x >= value,
-                    "<=": x <= value,
-                    "<": x < value,
-                }[op]
-            out &= present & compared
-            continue
-        codes, uniques = pd.factorize(series, use_na_sentinel=True)
-        if op == "is_null":
-            out &= codes < 0
-            continue
-        wanted = {_level_key(v) for v in (value if op == "in" else [value])}
-        member = np.array([_level_key(_plain(u)) in wanted for u in uniques] + [False])
-        out &= member[np.where(codes < 0, len(uniques), codes)]
-    return out
+                mask = ~present
+            else:
+                with np.errstate(invalid="ignore"):
+                    compared = {
+                        "==": np.equal,
+                        ">=": np.greater_equal,
+                        "<=": np.less_equal,
+                        "<": np.less,
+                    }[op](x, value)
+                mask = present & compared
+        else:
+            codes, uniques = self._column(column)
+            if op == "is_null":
+                mask = codes < 0
+            else:
+                wanted = {_level_key(v) for v in (value if op == "in" else [value])}
+                member = np.array([_level_key(_plain(u)) in wanted for u in uniques] + [False])
+                mask = member[np.where(codes < 0, len(uniques), codes)]
+        self._masks[key] = mask
+        return mask
+
+
+def rows_meeting(
+    frame: pd.DataFrame, conditions: Sequence[dict[str, Any]], numeric: Sequence[str]
+) -> np.ndarray:
+    """The rows of ``frame`` that meet every condition (see ``ConditionMasks``)."""
+    return ConditionMasks(frame, numeric)(conditions)

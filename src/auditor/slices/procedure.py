@@ -789,28 +789,35 @@ _CHUNK_ROWS = 32_768
 
 def row_sums(
     inside: np.ndarray,
+    in_search_half: np.ndarray,
     flags: np.ndarray,
     outcome: np.ndarray,
     expected: np.ndarray | None,
     shift: float,
 ) -> np.ndarray:
-    """The ``ROW_SUMS`` of each set of rows and of all of them: shape (sets + 1, 7).
+    """The ``ROW_SUMS`` of each set of rows and of all of them, per half: shape
+    (sets + 1, 2, 7), half 0 the search half.
 
-    ``inside`` (rows x sets, bool) says which rows each set holds; the last row of the
-    result sums every row. The outcome is shifted by ``shift`` (near its mean) so that
-    variances from these sums do not cancel. Sums of a dataset's partitions add up to the
-    dataset's.
+    ``inside`` (sets x rows, bool) says which rows each set holds; the last set sums every
+    row. The outcome is shifted by ``shift`` (near its mean) so that variances from these
+    sums do not cancel. Sums of a dataset's partitions add up to the dataset's. One
+    product per block of rows gives both halves (each value column once per half), so
+    the membership matrix is neither copied per half nor converted twice.
     """
-    n_sets = inside.shape[1]
-    out = np.zeros((n_sets + 1, len(ROW_SUMS)))
+    n_sets = inside.shape[0]
+    out = np.zeros((n_sets + 1, 2 * len(ROW_SUMS)))
     for start in range(0, flags.size, _CHUNK_ROWS):
         part = slice(start, start + _CHUNK_ROWS)
         y = outcome[part] - shift
         p = np.zeros_like(y) if expected is None else expected[part]
         values = np.column_stack([np.ones_like(y), flags[part], y, y * y, p, y * p, p * p])
-        member = np.column_stack([inside[part], np.ones(y.size, dtype=bool)])
-        out += member.T.astype(np.float64) @ values
-    return out
+        search = in_search_half[part, None]
+        values = np.concatenate([values * search, values * ~search], axis=1)
+        member = np.empty((n_sets + 1, y.size))
+        member[:n_sets] = inside[:, part]
+        member[n_sets] = 1.0
+        out += member @ values
+    return out.reshape(n_sets + 1, 2, len(ROW_SUMS))
 
 
 @dataclass(frozen=True)
@@ -967,20 +974,24 @@ def _greater(
     return welch_greater(moments(inside, weights_in), moments(outside, weights_out))
 
 
-def _pair_lifts(features, found: Discovery) -> dict[tuple[int, ...], PairCell]:
-    """The best slice of each feature (pair), its lift measured on the confirmation half.
+def mapped_pairs(search: SliceSearch) -> dict[tuple[int, ...], Any]:
+    """The pair map's combinations: each feature and feature pair (not triple) whose best
+    slice beats chance on the search half (positive score), with that slice."""
+    return {
+        combo: best
+        for combo, best in search.pair_best.items()
+        if len(combo) <= 2 and best.score > 0
+    }
 
-    Only combinations whose best slice beats chance on the search half (positive score)
-    get a cell.
-    """
+
+def _pair_lifts(features, found: Discovery) -> dict[tuple[int, ...], PairCell]:
+    """The best slice of each feature (pair), its lift measured on the confirmation half."""
     plan = found.plan
     rows = plan.confirmation if plan.mode == "split" else plan.discovery
     y = found.outcome[rows]
     w = None if found.weights is None else found.weights[rows]
     out = {}
-    for combo, best in found.search.pair_best.items():
-        if best.score <= 0:
-            continue
+    for combo, best in mapped_pairs(found.search).items():
         inside = slice_mask(features, best.predicates, rows)
         cell = _pair_cell(
             best,

@@ -40,6 +40,7 @@ from auditor.slices.procedure import (
     SearchPlan,
     confirm_counted,
     discover,
+    mapped_pairs,
     min_slice_rows,
 )
 from auditor.stats.pvalues import p_equals
@@ -446,9 +447,7 @@ def _confirmed_on_every_row(
         {}
         if most.search is None
         else {
-            combo: counted_as(best.predicates)
-            for combo, best in most.search.pair_best.items()
-            if best.score > 0
+            combo: counted_as(best.predicates) for combo, best in mapped_pairs(most.search).items()
         }
     )
     beyond_sets = [] if beyond is None else [counted_as(s.predicates) for s in beyond.candidates]

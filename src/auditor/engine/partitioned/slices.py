@@ -19,7 +19,7 @@ import pandas as pd
 
 from auditor.engine.partitioned.hashing import seeded, uniform
 from auditor.engine.row_keys import exact_column_codes
-from auditor.slices.encoding import rows_meeting
+from auditor.slices.encoding import ConditionMasks
 from auditor.slices.errors import expected_errors, per_row_errors
 from auditor.slices.procedure import row_sums
 
@@ -71,19 +71,10 @@ def slice_partition(group: Any, plan: Any, query: SliceQuery, model: Any, storag
     else:
         flags = losses > query.threshold
         outcome = losses
-    inside = np.zeros((len(frame), len(query.conditions)), dtype=bool)
+    masks = ConditionMasks(frame, query.numeric)
+    inside = np.zeros((len(query.conditions), len(frame)), dtype=bool)
     for j, conditions in enumerate(query.conditions):
-        inside[:, j] = rows_meeting(frame, conditions, query.numeric)
-    return np.stack(
-        [
-            row_sums(
-                inside[half],
-                flags[half],
-                outcome[half],
-                None if expected is None else expected[half],
-                query.shift,
-            )
-            for half in (search_half, ~search_half)
-        ],
-        axis=1,
+        inside[j] = masks(conditions)
+    return row_sums(
+        inside, search_half, flags, outcome, None if expected is None else expected, query.shift
     )
