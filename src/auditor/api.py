@@ -269,6 +269,7 @@ def run_audit(
     registry = load_registry()
     params = validate_spec_against_registry(spec, registry)
     selected = select_checks(registry, select, spec.skip)
+    client = None
     with contextlib.ExitStack() as session:
         if spec.engine.name == "dask":
             from auditor.engine.partitioned.cluster import dask_client
@@ -284,6 +285,9 @@ def run_audit(
         checks = corroborate(run_checks(ctx, selected, params))
         if ctx.all_rows is not None:
             checks = [with_rows_used(check, ctx) for check in checks]
+            from auditor.engine.partitioned.run import record_usage
+
+            record_usage(client, ctx.all_rows.engine)
     finished = time.perf_counter()
     headline = (
         None

@@ -361,6 +361,23 @@ def _cpu_s() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
+def record_usage(client: Any, engine: dict[str, Any]) -> None:
+    """Peak resident memory and CPU seconds of the client and each worker, into the
+    manifest's ``engine`` block; called after the passes and again after the checks (the
+    slice search's pass runs among them)."""
+    peaks = client.run(_peak_rss_mb)
+    cpu = client.run(_cpu_s)
+    engine["peak_memory_mb"] = {
+        "client": round(_peak_rss_mb()),
+        "workers": {str(k): round(v) for k, v in sorted(peaks.items())},
+    }
+    # Since each process started: restart the workers before a run to read its own.
+    engine["cpu_s"] = {
+        "client": round(_cpu_s(), 1),
+        "workers": {str(k): round(v, 1) for k, v in sorted(cpu.items())},
+    }
+
+
 def _combine(a: _Result, b: _Result) -> _Result:
     """Two partial results as one (runs on a worker: the tree reduction's step)."""
     holdout = (
@@ -839,8 +856,6 @@ def _load(
         if _takes_n_workers(client)
         else (client.scheduler_info()["workers"])
     )
-    peaks = client.run(_peak_rss_mb)
-    cpu = client.run(_cpu_s)
     engine = {
         "name": "dask",
         "address": spec.engine.address,
@@ -855,16 +870,8 @@ def _load(
         "row_digest": {name: f"{results[name]['profile'].digest:016x}" for name in results},
         "passes_s": round(passes_done - started, 3),
         "rows_per_s": round(sum(total.values()) / max(passes_done - started, 1e-9)),
-        "peak_memory_mb": {
-            "client": round(_peak_rss_mb()),
-            "workers": {str(k): round(v) for k, v in sorted(peaks.items())},
-        },
-        # Since each process started: restart the workers before a run to read its own.
-        "cpu_s": {
-            "client": round(_cpu_s(), 1),
-            "workers": {str(k): round(v, 1) for k, v in sorted(cpu.items())},
-        },
     }
+    record_usage(client, engine)
     class_counts = {}
     same_classes = tuple(map(str, ctx.classes)) == tuple(map(str, classes))
     if ctx.classes and same_classes:  # else class_imbalance reads the sample, as noted
@@ -888,7 +895,7 @@ def _load(
             test_rows["sample"], test_rows["hashes"], ctx.roles.group, spec.seed
         )
         count_slices = partial(
-            _count_slices, client, groups["test"], plans["test"], model_ref, storage
+            _count_slices, client, groups["test"], plans["test"], model_ref, storage, engine
         )
     counted: dict[str, dict[str, pd.Series | None]] = {}
     asked: dict[str, dict[str, pd.Series]] = {}
@@ -1048,11 +1055,14 @@ def _count_slices(
     plan: _Plan,
     model: Any,
     storage: dict,
+    engine: dict[str, Any],
     query: Any,
 ) -> np.ndarray:
-    """Pass 4 (``slices.weak_segments``): a ``SliceQuery``'s sums over every test row."""
+    """Pass 4 (``slices.weak_segments``): a ``SliceQuery``'s sums over every test row; its
+    time goes into the manifest's ``engine`` block."""
     from auditor.engine.partitioned.slices import slice_partition
 
+    started = time.perf_counter()
     total: list[np.ndarray] = []
     try:
         _run_tasks(
@@ -1069,6 +1079,7 @@ def _count_slices(
         )
     except PartitionReadError as exc:
         raise InputError(_unreadable(exc)) from None
+    engine["slice_pass_s"] = round(time.perf_counter() - started, 3)
     return total[0]
 
 
