@@ -12,7 +12,8 @@ audit runs as the CLI does (a subprocess under ``/usr/bin/time -v``, whose maxim
 size is the client's peak), with the checks that read every row by default
 (``--select performance.holdout_metrics --select data.missing_values``); ``--all-checks``
 runs every check, whose sample-based part costs the same at every size. The table gives
-the wall time, the time of the passes over the rows, rows per second and peak memory.
+the wall time, the time of the main passes over the rows and of the slice search's
+confirmation pass, the workers' CPU, rows per second and peak memory.
 """
 
 from __future__ import annotations
@@ -79,6 +80,8 @@ def run(folder: Path, address: str, out: Path, all_checks: bool) -> dict:
         "rows": engine["rows"]["test"],
         "wall_s": wall,
         "passes_s": engine["passes_s"],
+        "slice_pass_s": engine.get("slice_pass_s", 0.0),
+        "worker_cpu_s": sum(engine["cpu_s"]["workers"].values()),
         "rows_per_s": engine["rows"]["test"] / wall,
         "client_mb": int(rss.group(1)) / 1024 if rss else float("nan"),
         "workers_mb": sorted(engine["peak_memory_mb"]["workers"].values()),
@@ -103,14 +106,15 @@ def main() -> None:
         print(json.dumps(result), flush=True)
     base = rows[0]
     print(
-        "\n| rows | partitions | wall (s) | passes (s) | rows/s | wall / rows vs first | client peak MB | worker peaks MB |"
+        "\n| rows | partitions | wall (s) | passes (s) | slice pass (s) | worker CPU (s) | "
+        "rows/s | wall / rows vs first | client peak MB | worker peaks MB |"
     )
-    print("|---:|---:|---:|---:|---:|---:|---:|---|")
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
     for r in rows:
         per_row = (r["wall_s"] / r["rows"]) / (base["wall_s"] / base["rows"])
         print(
             f"| {r['rows']:,} | {r['partitions']} | {r['wall_s']:.1f} | {r['passes_s']:.1f} | "
-            f"{r['rows_per_s']:,.0f} | {per_row:.2f} | {r['client_mb']:.0f} | "
+            f"{r['slice_pass_s']:.1f} | {r['worker_cpu_s']:.1f} | {r['rows_per_s']:,.0f} | {per_row:.2f} | {r['client_mb']:.0f} | "
             f"{', '.join(f'{m:.0f}' for m in r['workers_mb'])} |"
         )
 

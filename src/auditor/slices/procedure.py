@@ -343,13 +343,12 @@ def find_slices(
         rng=rng,
         params=params,
     )
+    overall = _mean(found.outcome, found.weights) if found.outcome.size else math.nan
     if found.search is None:
-        return _report(found, (), params, overall=_mean(found.outcome, found.weights))
+        return _report(found, (), params, overall=overall)
     estimates = _confirm(features, found, expected, rng, params)
     pair_lift = _pair_lifts(features, found) if with_pair_lifts else {}
-    return _report(
-        found, estimates, params, overall=_mean(found.outcome, found.weights), pair_lift=pair_lift
-    )
+    return _report(found, estimates, params, overall=overall, pair_lift=pair_lift)
 
 
 @dataclass(frozen=True, eq=False)
