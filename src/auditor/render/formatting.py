@@ -14,6 +14,7 @@ import re
 from typing import Any
 
 from auditor.stats import pvalues
+from auditor.stats.digits import decimals_apart
 from auditor.stats.pvalues import p_equals
 
 STATUS_LABELS = {
@@ -143,10 +144,20 @@ def signed(value: Any, decimals: int = 4) -> str:
 
 
 def interval(low: Any, high: Any, fmt=number) -> str:
-    """``[0.712, 0.801]``; empty when either end was not measured."""
+    """``[0.712, 0.801]``; empty when either end was not measured. Two different ends that
+    the format prints alike get the decimals that tell them apart (``[1.428, 1.436]``)."""
     if _missing(low) or _missing(high):
         return ""
-    return f"[{fmt(low)}, {fmt(high)}]"
+    shown = fmt(low), fmt(high)
+    a, b = finite(low), finite(high)
+    if shown[0] == shown[1] and a is not None and b is not None and a != b:
+        if fmt is share:
+            decimals = decimals_apart(100 * a, 100 * b, 1)
+            shown = tuple(_unsigned_zero(f"{100 * v:.{decimals}f}%") for v in (a, b))
+        elif fmt is number:
+            decimals = decimals_apart(a, b, 1)
+            shown = tuple(_unsigned_zero(f"{v:,.{decimals}f}") for v in (a, b))
+    return f"[{shown[0]}, {shown[1]}]"
 
 
 def _missing(value: Any) -> bool:

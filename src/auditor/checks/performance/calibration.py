@@ -22,6 +22,7 @@ from auditor.stats.calibration import (
     reliability_bins,
     weighted_ece,
 )
+from auditor.stats.digits import decimals_apart
 from auditor.stats.intervals import wilson_interval
 from auditor.stats.pvalues import p_equals
 from auditor.stats.pvalues import p_value as p_text
@@ -177,11 +178,15 @@ def calibration(ctx: AuditContext, params: CalibrationParams) -> CheckOutcome:
         ]
         curves.append(threshold_curve)
 
-    interval = "" if low is None else f" [{low:.3f}, {high:.3f}]"
+    # Millions of rows make the interval narrow: enough decimals to tell its ends apart.
+    decimals = 3 if low is None else decimals_apart(low, high, 3)
+    interval = "" if low is None else f" [{low:.{decimals}f}, {high:.{decimals}f}]"
+    chance = null.mean()
+    chance_text = f"{chance:.3f}" if chance >= 0.001 else f"{chance:.2g}"
     summary = (
-        f"Expected calibration error {ece:.3f}{interval} over {len(table)} quantile bins of "
-        f"{n_rows:,} test rows ({kind}); a perfectly calibrated model would show "
-        f"{null.mean():.3f} on average at this size ({p_equals('p', p_value)}). "
+        f"Expected calibration error {ece:.{decimals}f}{interval} over {len(table)} quantile "
+        f"bins of {n_rows:,} test rows ({kind}); a perfectly calibrated model would show "
+        f"{chance_text} on average at this size ({p_equals('p', p_value)}). "
     )
     if interval_on_sample:
         summary += f"The interval comes from a seeded sample of {sample_rows:,} rows. "

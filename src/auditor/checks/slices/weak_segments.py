@@ -43,6 +43,7 @@ from auditor.slices.procedure import (
     mapped_pairs,
     min_slice_rows,
 )
+from auditor.stats.digits import decimals_apart
 from auditor.stats.pvalues import p_equals
 from auditor.stats.random import rng_for
 
@@ -566,8 +567,11 @@ def _q(q: float) -> str:
 def _sentence(s: SliceEstimate, error: str, population: str) -> str:
     rows = f"{s.n_all:,} rows" if population == "test" else f"{s.n_all:,} {population} rows"
     low, high = s.lift_ci
+    decimals = decimals_apart(low, high, 2)
     interval = (
-        "" if not (math.isfinite(low) and math.isfinite(high)) else (f" [{low:.2f}, {high:.2f}]")
+        ""
+        if not (math.isfinite(low) and math.isfinite(high))
+        else f" [{low:.{decimals}f}, {high:.{decimals}f}]"
     )
     return (
         f"{describe(s.conditions)}: {rows} ({s.share:.1%}), {_METRIC_NAMES[error]} "
