@@ -53,6 +53,32 @@ def scored(n: int, seed: int, power: float = 1.0) -> pd.DataFrame:
     )
 
 
+def scored_multiclass(n: int, seed: int) -> pd.DataFrame:
+    """Three classes, labels drawn from the probabilities raised to the power 1.5 and
+    renormalised: the top label is right less often than its confidence says."""
+    rng = np.random.default_rng(seed)
+    classes = np.array(["a", "b", "c"])
+    proba = rng.dirichlet([2.0, 1.0, 1.0], size=n)
+    truth = proba**1.5 / (proba**1.5).sum(axis=1, keepdims=True)
+    label = (truth.cumsum(axis=1) < rng.random((n, 1))).sum(axis=1)
+    frame = pd.DataFrame({"x": rng.normal(size=n), "label": classes[label]})
+    frame["prediction"] = classes[proba.argmax(axis=1)]
+    for j, c in enumerate(classes):
+        frame[f"proba_{c}"] = proba[:, j]
+    return frame
+
+
+def calibration_rows(frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """Every row's calibration score and outcome, as the check reads them: binary, the
+    positive class's probability and whether the row is positive; multiclass, the
+    top-label confidence and whether the top label is right."""
+    if "proba_1" in frame:
+        return frame.proba_1.to_numpy(), (frame.label == 1).to_numpy(float)
+    proba = frame.filter(like="proba_").to_numpy()
+    top = frame.filter(like="proba_").columns.str.removeprefix("proba_")[proba.argmax(axis=1)]
+    return proba.max(axis=1), (frame.label.to_numpy() == top).astype(float)
+
+
 def dask_calibration(address: str, frame: pd.DataFrame, folder, sample_rows: int = 1000):
     engine = EngineSettings(name="dask", address=address, sample_rows=sample_rows)
     spec = AuditSpec(test=str(write_parts(frame, folder)), target="label", engine=engine)
@@ -71,6 +97,12 @@ def table_bins(check, scores: np.ndarray) -> np.ndarray:
 def calibrated(cluster, tmp_path_factory):
     frame = scored(4000, seed=11)
     return frame, *dask_calibration(cluster, frame, tmp_path_factory.mktemp("calibrated") / "p")
+
+
+@pytest.fixture(scope="module")
+def multiclass(cluster, tmp_path_factory):
+    frame = scored_multiclass(4000, seed=16)
+    return frame, *dask_calibration(cluster, frame, tmp_path_factory.mktemp("multiclass") / "p")
 
 
 def test_threshold_curve_is_every_rows_at_each_logit_bin_edge(calibrated):
@@ -118,12 +150,12 @@ def test_null_from_every_row_agrees_with_the_row_simulation(calibrated):
     assert ours["calibration_p_value"].note is None
 
 
-def test_ece_interval_from_every_rows_replicates_agrees_with_the_row_bootstrap(calibrated):
+@pytest.mark.parametrize("task", ["calibrated", "multiclass"], ids=["binary", "multiclass"])
+def test_ece_interval_from_every_rows_replicates_agrees_with_the_row_bootstrap(request, task):
     from auditor.stats.bootstrap import percentile_interval, resample_weights
 
-    frame, result, check = calibrated
-    scores = frame.proba_1.to_numpy()
-    outcomes = (frame.label == 1).to_numpy(float)
+    frame, result, check = request.getfixturevalue(task)
+    scores, outcomes = calibration_rows(frame)
     bins = table_bins(check, scores)
     # The in-memory interval on the same rows and bins: 1,000 multinomial resamples, the
     # replicates shifted by their mean's bias, percentiles.
@@ -142,8 +174,34 @@ def test_ece_interval_from_every_rows_replicates_agrees_with_the_row_bootstrap(c
     # interval (the sample's, on a quarter of the rows, is about twice as wide).
     assert abs(ours.ci_low - low) < 0.25 * (high - low)
     assert abs(ours.ci_high - high) < 0.25 * (high - low)
-    assert ours.note is None  # binary: the interval reads every row
-    assert "interval" not in measurements(result, CHECK)["rows_used"].note
+    assert ours.note is None  # the interval reads every row
+    assert measurements(result, CHECK)["rows_used"].note == f"all {scores.size:,} test rows"
+
+
+def test_top_label_replicates_share_the_holdout_weights():
+    """The multiclass partial's top-label replicates use the holdout's own Poisson weights:
+    with the top label predicted, its right rows are the confusion's diagonal, so each
+    replicate's weights of right rows are the diagonal's, exactly; and they merge by sum."""
+    from auditor.engine.partitioned.hashing import splitmix64
+    from auditor.engine.partitioned.partials import COARSE_BINS, multiclass_partial
+
+    frame = scored_multiclass(40_000, seed=17)  # three blocks of weights
+    proba = frame.filter(like="proba_").to_numpy()
+    y = frame.label.map({"a": 0, "b": 1, "c": 2}).to_numpy()
+    hashes = splitmix64(np.arange(y.size, dtype=np.uint64))
+    whole = multiclass_partial(y, proba.argmax(axis=1), proba, hashes, 200)
+    by_outcome = whole.top_label_rep.reshape(200, 2, COARSE_BINS).sum(axis=2)
+    diagonal = whole.confusion_rep[:, [0, 4, 8]].sum(axis=1)
+    np.testing.assert_array_equal(by_outcome[:, 1], diagonal)
+    np.testing.assert_array_equal(by_outcome.sum(axis=1), whole.confusion_rep.sum(axis=1))
+    half = y.size // 3
+    parts = [
+        multiclass_partial(y[s], proba[s].argmax(axis=1), proba[s], hashes[s], 200)
+        for s in (slice(0, half), slice(half, None))
+    ]
+    np.testing.assert_allclose((parts[0] + parts[1]).top_label_rep, whole.top_label_rep, atol=1e-9)
+    without = multiclass_partial(y, proba.argmax(axis=1), None, hashes, 200)
+    assert without.top_label_rep.shape == (200, 0)
 
 
 def _null_against_rows(scores: np.ndarray, draws: int):

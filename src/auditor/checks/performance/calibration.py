@@ -101,58 +101,40 @@ def calibration(ctx: AuditContext, params: CalibrationParams) -> CheckOutcome:
     table = reliability_bins(scores, outcomes, bins, weights)
     n_resamples = ctx.evaluation.bootstrap_resamples
     full = _all_rows_bins(ctx, params.n_bins)
-    replicates = None if full is None else _all_rows_replicates(ctx, *full)
-    interval_on_sample = full is not None and replicates is None
-    if replicates is None:
-        # In memory; and the interval of --engine dask multiclass, from the sample.
+    if full is None:
         statistic = partial(weighted_ece, scores, outcomes, bins)
         ece = float(statistic(point_weights(ctx))[0])
         # The audit's resamples of the test rows, which every test-row statistic shares.
         replicates = holdout_bootstrap(ctx, {"ece": statistic})["ece"]
     else:
-        ece = full[0].ece()
+        ece, replicates = full[0].ece(), full[1]
     # Resampling adds noise of its own, which the ECE turns into upward bias: shift the
     # replicates by the bootstrap estimate of that bias before taking percentiles.
     bias = float(np.mean(replicates)) - ece
     low, high = percentile_interval(np.maximum(replicates - bias, 0.0), params.confidence)
     rng = rng_for(ctx.evaluation.seed, CHECK_ID)
-    n_rows, sample_rows = data.n, None
+    n_rows = data.n
     if full is None:
         null = ece_if_calibrated(scores, bins, n_resamples, rng, weights)
     else:
-        # --engine dask: the table, the ECE, its null and the Brier decomposition from
-        # every row, in every row's quantile bins (snapped to logit bins).
+        # --engine dask: the table, the ECE, its interval, its null and the Brier
+        # decomposition from every row, in every row's quantile bins (snapped to logit bins).
         merged = full[0]
-        n_rows, sample_rows, table, ece = merged.n, data.n, merged.table, merged.ece()
+        n_rows, table = merged.n, merged.table
         null = merged.ece_if_calibrated(n_resamples, rng)
     p_value = float((1 + np.sum(null >= ece)) / (1 + null.size))
     null_low, null_high = np.quantile(
         null, [(1 - params.confidence) / 2, (1 + params.confidence) / 2]
     )
 
-    on_sample = "" if sample_rows is None else f"on the seeded sample of {sample_rows:,} rows"
     measurements = [
-        Measurement(
-            "expected_calibration_error",
-            ece,
-            low,
-            high,
-            False,
-            note=f"all {n_rows:,} test rows; the interval {on_sample}"
-            if interval_on_sample
-            else None,
-        ),
+        Measurement("expected_calibration_error", ece, low, high, False),
         Measurement("ece_if_calibrated", float(null.mean()), float(null_low), float(null_high)),
         Measurement("calibration_p_value", p_value),
     ]
-    if sample_rows is not None:
+    if full is not None:
         measurements.append(
-            Measurement(
-                "rows_used",
-                float(n_rows),
-                note=f"all {n_rows:,} test rows"
-                + (f"; the interval {on_sample}" if interval_on_sample else ""),
-            )
+            Measurement("rows_used", float(n_rows), note=f"all {n_rows:,} test rows")
         )
     findings = _findings(ece, p_value, float(null.mean()), table, params, kind)
     curves = [_reliability_curve(table, params.confidence, event)]
@@ -188,8 +170,6 @@ def calibration(ctx: AuditContext, params: CalibrationParams) -> CheckOutcome:
         f"bins of {n_rows:,} test rows ({kind}); a perfectly calibrated model would show "
         f"{chance_text} on average at this size ({p_equals('p', p_value)}). "
     )
-    if interval_on_sample:
-        summary += f"The interval comes from a seeded sample of {sample_rows:,} rows. "
     if ece < params.warn_ece:
         summary += f"Below the warning level {params.warn_ece:g}" + (
             ", though beyond what noise explains." if p_value < params.significance else "."
@@ -227,26 +207,18 @@ def _scores(data: EvalData) -> tuple[np.ndarray, np.ndarray, str]:
 
 def _all_rows_bins(ctx: AuditContext, n_bins: int):
     """``--engine dask``: every test row's reliability bins (``MergedBins``), cut at every
-    row's quantile edges snapped to logit bins, and those edges; None in memory or without
-    the cells."""
+    row's quantile edges snapped to logit bins, and every row's Poisson replicates of the
+    ECE in those bins (``ece_replicates``); None in memory or without the cells."""
     full = ctx.all_rows
     if full is None or full.calibration is None or not full.holdout:
         return None
-    from auditor.engine.partitioned.calibration import edge_cells, merged_bins
+    from auditor.engine.partitioned.calibration import ece_replicates, edge_cells, merged_bins
 
     edges = edge_cells(full.calibration, n_bins)
-    return merged_bins(full.calibration, edges), edges
-
-
-def _all_rows_replicates(ctx: AuditContext, merged, edges: np.ndarray) -> np.ndarray | None:
-    """``--engine dask``, binary: every row's Poisson replicates of the ECE in these bins
-    (``ece_replicates``); None without them (multiclass)."""
-    replicates = ctx.all_rows.calibration_replicates
-    if replicates is None:
-        return None
-    from auditor.engine.partitioned.calibration import ece_replicates
-
-    return ece_replicates(ctx.all_rows.calibration, edges, replicates, merged.ece())
+    merged = merged_bins(full.calibration, edges)
+    # The workers keep the replicates wherever they keep the cells: both need probabilities.
+    replicates = ece_replicates(full.calibration, edges, full.calibration_replicates, merged.ece())
+    return merged, replicates
 
 
 def _all_rows_cells(ctx: AuditContext) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

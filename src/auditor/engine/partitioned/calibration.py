@@ -150,13 +150,14 @@ def merged_bins(cells: CalibrationCells, edges: np.ndarray) -> MergedBins:
 def ece_replicates(
     cells: CalibrationCells,
     edges: np.ndarray,
-    replicates: tuple[np.ndarray, np.ndarray],
+    replicates: np.ndarray,
     ece: float,
 ) -> np.ndarray:
-    """Poisson bootstrap replicates of every row's ECE (binary), as the holdout metrics'.
+    """Poisson bootstrap replicates of every row's ECE, as the holdout metrics'.
 
-    ``replicates``: per replicate and coarse logit bin (``COARSE_BINS``) of the score, the
-    sum of the rows' weights and of the positive rows' weights. The reliability bins are
+    ``replicates``: (B, 2, ``COARSE_BINS``), per replicate, outcome (0, 1: positive; top
+    label right) and coarse logit bin of the calibration score, the sum of the rows'
+    weights. The reliability bins are
     cut at the coarse bins holding the logit bins ``edges``; a replicate's residual in a
     coarse bin is its weighted outcomes less its weights times the bin's mean score over
     every row, which differs from the weighted residual sum by ``sum (w - 1)(s - mean)``:
@@ -165,7 +166,7 @@ def ece_replicates(
     estimate's fine-minus-coarse difference (``ece`` less the ECE in the coarse bins), so
     only the bootstrap's spread comes from the coarse bins.
     """
-    weights, positives = replicates
+    weights, positives = replicates.sum(axis=1), replicates[:, 1]
     per_coarse = FINE_BINS // COARSE_BINS
     rows, scores, outcomes = (
         x.reshape(COARSE_BINS, per_coarse).sum(axis=1)

@@ -568,7 +568,9 @@ def profile_partial(
 class MulticlassPartial:
     """K classes: counts of (true class, predicted class), per class a histogram of its
     probability among its own rows and among the others (one-vs-rest ROC AUC), the exact
-    log-loss sum, and the Poisson bootstrap replicates of each (coarse bins)."""
+    log-loss sum, and the Poisson bootstrap replicates of each (coarse bins); and, for
+    ``performance.calibration``'s ECE interval, the replicates' weights per (whether the top
+    label is right, coarse bin of the top-label confidence)."""
 
     confusion: np.ndarray  # (K * K,) int64
     ovr: np.ndarray  # (K, 2, FINE_BINS) int64: [class c, (other, own), bin]
@@ -576,6 +578,9 @@ class MulticlassPartial:
     confusion_rep: np.ndarray  # (B, K * K)
     ovr_rep: np.ndarray  # (B, K * 2 * COARSE_BINS)
     log_loss_rep: np.ndarray  # (B,)
+    # (B, 2 * COARSE_BINS): [(top label wrong, right), coarse bin]; (B, 0) without
+    # probabilities
+    top_label_rep: np.ndarray
 
     def __add__(self, other: MulticlassPartial) -> MulticlassPartial:
         return MulticlassPartial(
@@ -585,7 +590,15 @@ class MulticlassPartial:
             self.confusion_rep + other.confusion_rep,
             self.ovr_rep + other.ovr_rep,
             self.log_loss_rep + other.log_loss_rep,
+            self.top_label_rep + other.top_label_rep,
         )
+
+
+def top_label(y: np.ndarray, proba: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The multiclass calibration score and outcome of each row: the top-label confidence
+    (largest probability) and whether the top label is the true class."""
+    top = np.argmax(proba, axis=1)
+    return proba[np.arange(y.size), top], y == top
 
 
 def multiclass_partial(
@@ -607,6 +620,7 @@ def multiclass_partial(
     ovr = np.zeros((k, 2, FINE_BINS), dtype=np.int64)
     ovr_cells = []
     per_row = np.zeros(y.size)
+    top_cells = None
     if proba is not None:
         for c in range(k):
             own = (y == c).astype(np.int64)
@@ -618,18 +632,29 @@ def multiclass_partial(
         clipped = np.clip(proba, _EPS, 1 - _EPS)
         clipped = clipped / clipped.sum(axis=1, keepdims=True)
         per_row = -np.log(clipped[np.arange(y.size), y])
+        confidence, right = top_label(y, proba)
+        top_cells = right * COARSE_BINS + score_bins(confidence, COARSE_BINS)
     confusion_rep = np.zeros((n_replicates, k * k))
     ovr_rep = np.zeros((n_replicates, k * 2 * COARSE_BINS))
     log_loss_rep = np.zeros(n_replicates)
+    top_label_rep = np.zeros((n_replicates, 0 if top_cells is None else 2 * COARSE_BINS))
     for start in range(0, y.size, _CHUNK_ROWS):
         part = slice(start, start + _CHUNK_ROWS)
         W = poisson_weights(hashes[part], n_replicates)
         confusion_rep += _replicate_sums(W, pair[part], k * k)
         for cells in ovr_cells:
             ovr_rep += _replicate_sums(W, cells[part], k * 2 * COARSE_BINS)
+        if top_cells is not None:
+            top_label_rep += _replicate_sums(W, top_cells[part], 2 * COARSE_BINS)
         log_loss_rep += per_row[part] @ W.astype(np.float64)
     return MulticlassPartial(
-        confusion.astype(np.int64), ovr, float(per_row.sum()), confusion_rep, ovr_rep, log_loss_rep
+        confusion.astype(np.int64),
+        ovr,
+        float(per_row.sum()),
+        confusion_rep,
+        ovr_rep,
+        log_loss_rep,
+        top_label_rep,
     )
 
 

@@ -40,6 +40,7 @@ from auditor.engine.partitioned.partials import (
     number_spread,
     profile_partial,
     regression_partial,
+    top_label,
     value_rows,
 )
 from auditor.engine.partitioned.source import (
@@ -96,9 +97,9 @@ class AllRows:
     overlap: dict[str, Any] | None = None
     # performance.calibration: the test rows' calibration scores per logit bin
     calibration: CalibrationCells | None = None
-    # ... and, binary, its Poisson replicates: per replicate and coarse logit bin of the
-    # score, the weights' sum and the positive rows' (the holdout partial's coarse cells)
-    calibration_replicates: tuple[np.ndarray, np.ndarray] | None = None
+    # ... and its Poisson replicates: (B, 2, COARSE_BINS), per replicate, outcome and
+    # coarse logit bin of the score, the weights' sum (from the holdout partial)
+    calibration_replicates: np.ndarray | None = None
     # data.constant_columns: per split, the rows of the check's screen (indexed by their
     # position among the split's labelled rows); per split, per column near-constant there
     # and not in ``levels``, rows per non-missing value (None past
@@ -323,9 +324,8 @@ def _partition(group: RowGroup, plan: _Plan, model: Any, storage_options: dict) 
             }
             if plan.task == "multiclass":
                 holdout = multiclass_partial(y, codes, proba, hashes, plan.replicates)
-                if proba is not None:  # top-label confidence, and whether the label is right
-                    top = np.argmax(proba, axis=1)
-                    calibration = calibration_cells(proba[np.arange(y.size), top], y == top)
+                if proba is not None:
+                    calibration = calibration_cells(*top_label(y, proba))
             else:
                 score = None if proba is None else proba[:, plan.positive]
                 if score is not None:
@@ -830,7 +830,7 @@ def _load(
         )
         bound = auc_binning_bound(merged_holdout.fine, positive)
         by_class = merged_holdout.coarse.reshape(-1, 2, 2, COARSE_BINS).sum(axis=2)
-        calibration_replicates = (by_class.sum(axis=1), by_class[:, positive])
+        calibration_replicates = by_class[:, [1 - positive, positive]]
         notes.append(
             f"ROC AUC and average precision on all rows are computed on scores binned in "
             f"65,536 logit bins: the ROC AUC is within {bound:.1e} of the exact value."
@@ -841,6 +841,8 @@ def _load(
         has_proba = ctx.predictions is not None and ctx.predictions.proba is not None
         holdout, data, counts = multiclass_scores(merged_holdout, classes, has_proba)
         cells = BinaryCells(data, counts)
+        if merged_holdout.top_label_rep.size:  # kept with the probabilities
+            calibration_replicates = merged_holdout.top_label_rep.reshape(-1, 2, COARSE_BINS)
         if has_proba:
             notes.append(
                 "The one-vs-rest ROC AUC on all rows is computed on each class's probability "
