@@ -694,7 +694,7 @@ class CalibrationCells:
     confidence), its rows, the sums of its scores and outcomes (whether the row is positive;
     whether the top label is right), its lowest and highest score, and the sum of its
     squared scores (under perfect calibration a bin's outcome sum has variance
-    ``sum s(1 - s)``, the null of the ECE's p-value). Bins of the sample's quantile edges,
+    ``sum s(1 - s)``, the null of the ECE's p-value). Bins of every row's quantile edges,
     snapped to these bins, are unions of them: every statistic of the check is a sum over
     them."""
 
