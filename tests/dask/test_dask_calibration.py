@@ -14,7 +14,6 @@ import pytest
 
 pytest.importorskip("distributed")
 
-from tests.dask import test_dask_engine  # noqa: E402
 from tests.dask.test_dask_engine import (  # noqa: E402
     _calibration_equals_in_memory,
     measurements,
@@ -32,7 +31,6 @@ from auditor.spec import AuditSpec, EngineSettings  # noqa: E402
 from auditor.stats.calibration import ece_if_calibrated, weighted_ece  # noqa: E402
 from auditor.stats.random import rng_for  # noqa: E402
 
-cluster = test_dask_engine.cluster  # the fixture: one in-process cluster for this module
 CHECK = "performance.calibration"
 DRAWS = 1000  # the audit's bootstrap_resamples: the null's draws
 

@@ -17,7 +17,7 @@ import pytest
 
 pytest.importorskip("distributed")
 
-from tests.dask.test_dask_engine import cluster, measurements, write_parts  # noqa: E402, F401
+from tests.dask.test_dask_engine import measurements, write_parts  # noqa: E402
 
 import auditor  # noqa: E402
 from auditor.checks.data.constant_columns import SCREEN  # noqa: E402

@@ -1,7 +1,8 @@
 """The Dask engine (``--engine dask``) against the in-memory engine, on a few thousand rows.
 
-One in-process cluster (one worker, one thread) serves the module, so the whole file costs
-a few seconds on every ``make test``. What it pins down:
+One in-process cluster (one worker, one thread; ``conftest.cluster``) serves every Dask
+test of a test process, so the whole file costs a few seconds on every ``make test``. What
+it pins down:
 
 - equality: counts and counts-based metrics exactly, the Brier score and log loss to float
   rounding, ROC AUC within its computed binning bound (and 1e-4); intervals within
@@ -47,16 +48,6 @@ COUNTS = (
     "matthews_corrcoef",
     "n_test_rows",
 )
-
-
-@pytest.fixture(scope="module")
-def cluster():
-    from distributed import LocalCluster
-
-    with LocalCluster(
-        n_workers=1, threads_per_worker=1, processes=False, dashboard_address=":0"
-    ) as local:
-        yield local.scheduler_address
 
 
 @pytest.fixture(scope="module")

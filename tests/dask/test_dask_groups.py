@@ -27,8 +27,6 @@ from auditor.engine.partitioned.hashing import row_hashes  # noqa: E402
 from auditor.spec import AuditSpec, ColumnRolesSpec, EngineSettings  # noqa: E402
 
 CHECK = "fairness.group_metrics"
-# The in-process cluster of the engine's tests (a fixture of this module too) and helpers.
-cluster = engine_tests.cluster
 measurements, write_parts = engine_tests.measurements, engine_tests.write_parts
 
 

@@ -32,16 +32,6 @@ CHECK = "slices.weak_segments"
 SEED = 0
 
 
-@pytest.fixture(scope="module")
-def cluster():
-    from distributed import LocalCluster
-
-    with LocalCluster(
-        n_workers=1, threads_per_worker=1, processes=False, dashboard_address=":0"
-    ) as local:
-        yield local.scheduler_address
-
-
 def scored(n: int, *, planted: bool, seed: int = 0, task: str = "binary") -> pd.DataFrame:
     """A calibrated score on ``x``; planted: rows of region 'east' aged over 60 get the
     opposite probability (and so prediction) 40% of the time."""
