@@ -196,3 +196,32 @@ def test_conditions_select_the_rows_their_codes_do():
                     slice_mask(features, predicates),
                     err_msg=f"{f.name} {lo}..{hi}",
                 )
+
+
+def test_a_model_is_scored_again_for_the_confirmation(cluster, tmp_path):
+    """With ``--model`` the pass scores every row on the workers, as the main pass does."""
+    from sklearn.linear_model import LogisticRegression
+
+    rng = np.random.default_rng(4)
+    frame = scored(24_000, planted=False, seed=4)[["region", "age", "x", "label"]]
+    model = LogisticRegression().fit(frame[["age", "x"]], frame["label"])
+    zone = ((frame["region"] == "east") & (frame["age"] > 60)).to_numpy()
+    flip = zone & (rng.random(len(frame)) < 0.4)
+    frame.loc[flip, "label"] = 1 - frame.loc[flip, "label"]
+    folder = write(frame, tmp_path / "parts")
+    engine = EngineSettings(name="dask", address=cluster, sample_rows=6000)
+    result = run_audit(
+        AuditSpec(test=str(folder), target="label", engine=engine, seed=SEED),
+        objects={"model": model},
+        select=[CHECK],
+    )
+    check = next(c for c in result.checks if c.id == CHECK)
+    rows, search_half = every_row(folder)
+    errors = model.predict(rows[["age", "x"]]) != rows["label"].to_numpy()
+    flagged = [f for f in check.findings if f.severity != "low"]
+    assert flagged, check.summary
+    top = flagged[0].evidence
+    assert {c["column"] for c in top["conditions"]} >= {"region", "age"}
+    inside = rows_meeting(rows, top["conditions"], ["age", "x"]) & ~search_half
+    assert top["support"]["confirmation"] == inside.sum()
+    assert top["value"] == pytest.approx(errors[inside].mean(), rel=1e-12)
