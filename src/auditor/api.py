@@ -355,8 +355,10 @@ def _load_on_dask(
         client=client,
         overlap_columns=overlap_columns,
         domains=domains,
-        # data.feature_drift: every numeric column's rows per float bin (train and test)
-        histograms=spec.train is not None and any(c.id == "data.feature_drift" for c in selected),
+        # Every numeric column's rows per float bin (train and test): data.feature_drift's
+        # cells, and data.out_of_range's quantiles of a column of many values
+        histograms=any(c.id == "data.out_of_range" for c in selected)
+        or (spec.train is not None and any(c.id == "data.feature_drift" for c in selected)),
         screen=_constant_columns_screen(selected),
     )
 

@@ -621,18 +621,10 @@ def _binned_deciles(keys: np.ndarray, rows: np.ndarray) -> np.ndarray:
     """``np.quantile(|x|, deciles)`` of the values cut to their float bins
     (``partials.float_bin_values``), from the bins' counts; each within 1/256 below the
     raw values' decile (cutting the mantissa is monotone and shrinks |x| by at most that)."""
-    from auditor.engine.partitioned.partials import float_bin_values
+    from auditor.engine.partitioned.partials import counted_quantile, float_bin_values
 
     magnitude = pd.Series(rows).groupby(np.abs(float_bin_values(keys))).sum()
-    values, cum = magnitude.index.to_numpy(dtype=float), np.cumsum(magnitude.to_numpy())
-    n = int(cum[-1])
-    position = (n - 1) * _DECILES
-    below = np.floor(position)
-    t = position - below
-    low = values[np.searchsorted(cum, below, side="right")]
-    high = values[np.searchsorted(cum, np.minimum(below + 1, n - 1), side="right")]
-    # numpy's linear interpolation, computed from the nearer end as numpy does
-    return np.where(t >= 0.5, high - (high - low) * (1 - t), low + (high - low) * t)
+    return counted_quantile(magnitude.index.to_numpy(dtype=float), magnitude.to_numpy(), _DECILES)
 
 
 def _ks_binned(

@@ -21,6 +21,7 @@ import pandas as pd
 
 from auditor.engine.kinds import as_float
 from auditor.engine.partitioned.hashing import poisson_weights
+from auditor.engine.placeholder_codes import PLACEHOLDER_CODES
 
 FINE_BINS = 1 << 16
 COARSE_BINS = 1 << 10
@@ -285,6 +286,20 @@ def histogram_quantile_bins(keys: np.ndarray, rows: np.ndarray, levels: np.ndarr
     return keys[np.searchsorted(cum, position, side="right")]
 
 
+def counted_quantile(values: np.ndarray, rows: np.ndarray, levels: np.ndarray) -> np.ndarray:
+    """``np.quantile`` (linear interpolation) of ``values`` (increasing, distinct) repeated
+    ``rows`` times each, from the counts alone; to float rounding, numpy's own."""
+    cum = np.cumsum(rows)
+    n = int(cum[-1])
+    position = (n - 1) * np.asarray(levels, dtype=float)
+    below = np.floor(position)
+    t = position - below
+    low = values[np.searchsorted(cum, below, side="right")]
+    high = values[np.searchsorted(cum, np.minimum(below + 1, n - 1), side="right")]
+    # numpy's linear interpolation, computed from the nearer end as numpy does
+    return np.where(t >= 0.5, high - (high - low) * (1 - t), low + (high - low) * t)
+
+
 def float_bins(values: np.ndarray) -> np.ndarray:
     """The bin of each float (int64, increasing with the value): its top 20 bits in an
     order-preserving code, so a bin holds the values from ``m * 2**e`` to
@@ -392,10 +407,14 @@ def cut_groups(series: pd.Series, cuts: np.ndarray) -> pd.Series:
 _OPS = {">=": np.greater_equal, ">": np.greater, "<=": np.less_equal, "<": np.less}
 
 
+_CODES = np.array(PLACEHOLDER_CODES, dtype=np.float64)
+
+
 @dataclass
 class NumericCounts:
-    """A numeric column's finite values, their range, negatives and infinities, and the
-    values violating each declared domain (``(op, bound)``, in the plan's order)."""
+    """A numeric column's finite values, their range, negatives and infinities, the values
+    violating each declared domain (``(op, bound)``, in the plan's order), the rows holding
+    its maximum and the rows of each placeholder code (``PLACEHOLDER_CODES``)."""
 
     finite: int = 0
     low: float = math.inf
@@ -403,8 +422,13 @@ class NumericCounts:
     negative: int = 0
     infinite: int = 0
     violations: tuple[int, ...] = ()
+    at_high: int = 0
+    codes: tuple[int, ...] = (0,) * len(PLACEHOLDER_CODES)
 
     def __add__(self, other: NumericCounts) -> NumericCounts:
+        at_high = (self.at_high if self.high >= other.high else 0) + (
+            other.at_high if other.high >= self.high else 0
+        )
         return NumericCounts(
             self.finite + other.finite,
             min(self.low, other.low),
@@ -412,6 +436,8 @@ class NumericCounts:
             self.negative + other.negative,
             self.infinite + other.infinite,
             tuple(a + b for a, b in zip(self.violations, other.violations, strict=True)),
+            at_high,
+            tuple(a + b for a, b in zip(self.codes, other.codes, strict=True)),
         )
 
 
@@ -427,13 +453,91 @@ def numeric_counts(series: pd.Series, domains: tuple[tuple[str, float], ...]) ->
             )
             for op, bound in domains
         )
+    high = float(finite.max()) if finite.size else -math.inf
+    # Codes are whole numbers: a continuous column leaves few values to look up.
+    whole = finite[finite == np.rint(finite)]
+    hits = whole[np.isin(whole, _CODES)]
+    codes = np.bincount(np.searchsorted(_CODES, hits), minlength=_CODES.size)
     return NumericCounts(
         int(finite.size),
         float(finite.min()) if finite.size else math.inf,
-        float(finite.max()) if finite.size else -math.inf,
+        high,
         int((finite < 0).sum()),
         int(np.isinf(values).sum()),
         violations,
+        int((finite == high).sum()),
+        tuple(int(c) for c in codes),
+    )
+
+
+@dataclass(frozen=True)
+class TailQuery:
+    """What ``data.out_of_range``'s robust rules ask of one numeric column's finite values,
+    once the main pass has given its quantiles: the rows in each closed range ``[lo, hi]``;
+    the rows per value in each range of ``valued``; the ``lowest`` smallest distinct
+    values at or above zero; the ``largest`` and ``smallest`` values (as many as asked,
+    repeats included) leaving out the values of ``exclude`` (placeholder codes)."""
+
+    ranges: tuple[tuple[float, float], ...] = ()
+    valued: tuple[tuple[float, float], ...] = ()
+    lowest: int = 0
+    largest: int = 0
+    smallest: int = 0
+    exclude: tuple[float, ...] = ()
+
+
+@dataclass
+class TailCounts:
+    """A ``TailQuery``'s answer on some rows; merged exactly: counts add, value counts add
+    (None once past ``MAX_COUNTED_VALUES`` values), the lowest distinct values and the
+    extreme values of two partitions keep those of their union."""
+
+    query: TailQuery
+    ranges: np.ndarray
+    valued: list[pd.Series | None]
+    lowest: np.ndarray
+    largest: np.ndarray  # decreasing
+    smallest: np.ndarray  # increasing
+
+    def __add__(self, other: TailCounts) -> TailCounts:
+        both = np.concatenate
+        return TailCounts(
+            self.query,
+            self.ranges + other.ranges,
+            [
+                merge_level_counts(a, b, MAX_COUNTED_VALUES)
+                for a, b in zip(self.valued, other.valued, strict=True)
+            ],
+            np.union1d(self.lowest, other.lowest)[: self.query.lowest],
+            -np.sort(-both([self.largest, other.largest]))[: self.query.largest],
+            np.sort(both([self.smallest, other.smallest]))[: self.query.smallest],
+        )
+
+
+def tail_counts(series: pd.Series, query: TailQuery) -> TailCounts:
+    """One partition's ``TailCounts`` of a numeric column."""
+    values = as_float(series)
+    finite = values[np.isfinite(values)]
+    kept = finite[~np.isin(finite, query.exclude)] if query.exclude else finite
+
+    def rows_per_value(lo: float, hi: float) -> pd.Series | None:
+        inside = finite[(finite >= lo) & (finite <= hi)]
+        return _rows_per_value(pd.Series(inside), MAX_COUNTED_VALUES)
+
+    def extreme(m: int, sign: float) -> np.ndarray:
+        if m >= kept.size:
+            return np.sort(sign * kept) * sign
+        # The m values nearest the end, by a partial sort (O(n)), then sorted.
+        return np.sort(np.partition(sign * kept, m - 1)[:m]) * sign
+
+    lowest = np.unique(finite[finite >= 0])[: query.lowest] if query.lowest else np.empty(0)
+    return TailCounts(
+        query,
+        np.array([int(((finite >= lo) & (finite <= hi)).sum()) for lo, hi in query.ranges]),
+        [rows_per_value(lo, hi) for lo, hi in query.valued],
+        lowest,
+        extreme(query.largest, -1.0) if query.largest else np.empty(0),
+        extreme(query.smallest, 1.0) if query.smallest else np.empty(0),
     )
 
 

@@ -29,6 +29,8 @@ from auditor.engine.partitioned.partials import (
     NumberSpread,
     Profile,
     RegressionPartial,
+    TailCounts,
+    TailQuery,
     ValueRows,
     binary_partial,
     calibration_cells,
@@ -40,6 +42,7 @@ from auditor.engine.partitioned.partials import (
     number_spread,
     profile_partial,
     regression_partial,
+    tail_counts,
     top_label,
     value_rows,
 )
@@ -116,6 +119,11 @@ class AllRows:
     # row, and the check runs as in memory)
     search_half: np.ndarray | None = None
     count_slices: Callable[[Any], np.ndarray] | None = None
+    # data.out_of_range's robust rules: per split, a pass over its every row answering a
+    # partials.TailQuery per numeric column (reading those columns alone)
+    count_tails: (
+        Callable[[dict[str, dict[str, TailQuery]]], dict[str, dict[str, TailCounts]]] | None
+    ) = None
 
 
 @dataclass(frozen=True)
@@ -142,7 +150,8 @@ class _Plan:
     group_cuts: dict[str, np.ndarray] = field(default_factory=dict)
     # data.out_of_range: per column, the declared domains (op, bound) to count violations of
     domains: dict[str, tuple[tuple[str, float], ...]] = field(default_factory=dict)
-    histograms: bool = False  # data.feature_drift: rows per float bin of numeric columns
+    # data.feature_drift, data.out_of_range: rows per float bin of numeric columns
+    histograms: bool = False
     # data.constant_columns: per row group holding rows of the screen, (path, index) ->
     # (its first labelled row's position in the split, the screen's positions inside it)
     screen: dict[tuple[str, int], tuple[int, np.ndarray]] = field(default_factory=dict)
@@ -555,7 +564,8 @@ def load_partitioned(
     rows (given when that check runs, and there is a train split): a pass then counts its
     exact matches on every row. ``domains``: ``data.out_of_range``'s declared domains,
     ``(column, op, bound)``, whose violations the main pass counts. ``histograms``: count
-    each numeric column's rows per float bin (``data.feature_drift`` runs). ``screen``:
+    each numeric column's rows per float bin (``data.feature_drift`` or
+    ``data.out_of_range`` runs). ``screen``:
     ``data.constant_columns``' ``Screen`` (the check runs): the main pass takes its rows,
     and a pass counts the values of the columns near-constant on it (``_near_constant``).
     """
@@ -906,6 +916,7 @@ def _load(
     all_rows = AllRows(
         search_half=search_half,
         count_slices=count_slices,
+        count_tails=partial(_count_tails, client, groups, target, storage),
         rows={name: results[name]["rows"] for name in results},
         class_counts=class_counts,
         missing={name: dict(results[name]["profile"].missing) for name in results},
@@ -1168,6 +1179,47 @@ def _near_constant(
         counted[name] = found[0].counted
         asked[name] = found[0].asked
     return counted, asked
+
+
+def _tails(
+    group: RowGroup, target: str, queries: dict[str, TailQuery], storage_options: dict
+) -> dict[str, TailCounts]:
+    """One row group's answers to ``data.out_of_range``'s queries (reads those columns)."""
+    frame = read_row_group(group, [*queries, target], storage_options)
+    frame = frame.loc[frame[target].notna()]
+    return {c: tail_counts(frame[c], query) for c, query in queries.items()}
+
+
+def _merge_tails(a: dict[str, TailCounts], b: dict[str, TailCounts]) -> dict[str, TailCounts]:
+    return {c: a[c] + b[c] for c in a}
+
+
+def _count_tails(
+    client: Any,
+    groups: dict[str, list[RowGroup]],
+    target: str,
+    storage: dict,
+    queries: dict[str, dict[str, TailQuery]],
+) -> dict[str, dict[str, TailCounts]]:
+    """A light pass per split for ``data.out_of_range``'s robust rules: each queried
+    column's ``TailCounts`` over the split's every labelled row, reading only those
+    columns; ``queries`` per split."""
+    out: dict[str, dict[str, TailCounts]] = {}
+    for name, asked in queries.items():
+        found: list[dict[str, TailCounts]] = []
+        _run_tasks(
+            client,
+            _tails,
+            groups[name],
+            found.append,
+            target,
+            asked,
+            storage,
+            what=f"counting the tails of {len(asked)} columns of the {name} rows",
+            combine=_merge_tails,
+        )
+        out[name] = found[0]
+    return out
 
 
 def _sorted_levels(levels: dict[str, pd.Series | None]) -> dict[str, pd.Series | None]:
