@@ -151,11 +151,14 @@ def interval(low: Any, high: Any, fmt=number) -> str:
     shown = fmt(low), fmt(high)
     a, b = finite(low), finite(high)
     if shown[0] == shown[1] and a is not None and b is not None and a != b:
+        # One decimal more than the format printed, and more until the ends differ.
+        printed = shown[0].rstrip("%")
+        fewest = 1 + (len(printed.split(".")[1]) if "." in printed else 0)
         if fmt is share:
-            decimals = decimals_apart(100 * a, 100 * b, 1)
+            decimals = decimals_apart(100 * a, 100 * b, fewest)
             shown = tuple(_unsigned_zero(f"{100 * v:.{decimals}f}%") for v in (a, b))
         elif fmt is number:
-            decimals = decimals_apart(a, b, 1)
+            decimals = decimals_apart(a, b, fewest)
             shown = tuple(_unsigned_zero(f"{v:,.{decimals}f}") for v in (a, b))
     return f"[{shown[0]}, {shown[1]}]"
 
