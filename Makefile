@@ -29,7 +29,7 @@ demo: install
 
 # One worker per core: the suite takes about 2.5 minutes on 2 cores instead of 4.
 test: install-dev
-	$(BIN)/python -m pytest -q -n auto
+	$(BIN)/python -m pytest -q -n auto --dist loadscope
 
 lint: install-dev
 	$(BIN)/ruff check src tests benchmarks sample_data
