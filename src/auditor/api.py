@@ -9,6 +9,7 @@ import platform
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
+from functools import partial
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -349,11 +350,17 @@ def _load_on_dask(
         from auditor.checks.data.out_of_range import declared_domains
 
         domains = declared_domains(params["data.out_of_range"])
+    repeat_columns = None
+    if any(c.id in ("data.duplicate_rows", "data.conflicting_labels") for c in selected):
+        from auditor.checks._common import row_content_columns
+
+        repeat_columns = partial(row_content_columns, with_target=False)
     return load_partitioned(
         spec,
         dict(objects or {}),
         client=client,
         overlap_columns=overlap_columns,
+        repeat_columns=repeat_columns,
         domains=domains,
         # Every numeric column's rows per float bin (train and test): data.feature_drift's
         # cells, and data.out_of_range's quantiles of a column of many values

@@ -76,6 +76,26 @@ def row_content_columns(ctx, frame: pd.DataFrame, *, with_target: bool) -> list[
     return [*columns, ctx.target] if with_target else columns
 
 
+def all_rows_repeats(ctx, split: str, columns: Sequence[str]) -> dict | None:
+    """``--engine dask``: every row's repeat counts of ``split`` (copies, identical pairs,
+    rows and pairs in label conflicts, its rows), counted on ``columns`` (target left out);
+    None in memory, or when the engine compared other columns."""
+    if ctx.all_rows is None:
+        return None
+    counted = ctx.all_rows.repeats.get(split)
+    if counted is None or tuple(counted["columns"]) != tuple(columns):
+        return None
+    return counted
+
+
+def chance_pairs_of_all_rows(sample_pairs: float, sample_rows: int, rows: int) -> float:
+    """Identical pairs expected by chance among ``rows`` rows, from those among a sample of
+    ``sample_rows``: the agreement rates are the sample's, the pairs scale as n(n - 1)."""
+    if sample_rows < 2:
+        return sample_pairs
+    return sample_pairs * rows * (rows - 1) / (sample_rows * (sample_rows - 1))
+
+
 def _is_undeclared_identifier(series: pd.Series) -> bool:
     n = len(series)
     if n < 50 or series.dtype.kind in "fcbmM":

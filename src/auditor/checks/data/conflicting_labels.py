@@ -8,7 +8,9 @@ import numpy as np
 import pandas as pd
 
 from auditor.checks._common import (
+    all_rows_repeats,
     chance_agreement_pairs,
+    chance_pairs_of_all_rows,
     example_rows,
     row_content_columns,
     row_hashes,
@@ -112,20 +114,33 @@ def conflicting_labels(ctx: AuditContext, params: ConflictingLabelsParams) -> Ch
     findings: list[Finding] = []
     table_rows = []
     measurements = []
+    counted_splits = []
     for split, frame in present_splits(ctx).items():
         columns = row_content_columns(ctx, frame, with_target=False)
         if not columns:
             continue
-        n_rows = len(frame)
-        positions, pairs = _conflicts(ctx, frame, columns, params)
-        n_conflict = len(positions)
+        # --engine dask: every row's conflicts (classification; a regression target's
+        # spread is judged against its quartiles, which the counts do not hold).
+        full = None if ctx.task == "regression" else all_rows_repeats(ctx, split, columns)
+        if full is None:
+            n_rows = len(frame)
+            positions, pairs = _conflicts(ctx, frame, columns, params)
+            n_conflict = len(positions)
+        else:
+            counted_splits.append(split)
+            n_rows, n_conflict = full["rows"], int(full["conflict_rows"])
+            positions, pairs = None, float(full["conflict_pairs"])
         share = n_conflict / n_rows
         expected_pairs = None
         verdict = "none"
         if n_conflict >= params.min_rows:
-            expected_pairs = chance_agreement_pairs(frame, columns, rng)
+            expected_pairs = chance_pairs_of_all_rows(
+                chance_agreement_pairs(frame, columns, rng), len(frame), n_rows
+            )
             if pairs >= params.min_chance_ratio * max(expected_pairs, 1e-9):
-                finding = _finding(split, n_rows, positions, pairs, expected_pairs, params)
+                finding = _finding(
+                    split, n_rows, n_conflict, positions, pairs, expected_pairs, params
+                )
                 findings.append(finding)
                 verdict = finding.severity
             else:
@@ -147,6 +162,14 @@ def conflicting_labels(ctx: AuditContext, params: ConflictingLabelsParams) -> Ch
         )
     if not table_rows:
         raise SkipCheck("there is no column besides the target and row identifiers")
+    if counted_splits:
+        measurements.append(
+            Measurement(
+                "rows_used",
+                float(ctx.all_rows.rows["test"]),
+                note=" and ".join(f"all {ctx.all_rows.rows[s]:,} {s} rows" for s in counted_splits),
+            )
+        )
     return CheckOutcome(
         status=status_from(findings),
         summary=_summary(findings, table_rows, params),
@@ -207,12 +230,12 @@ def _conflicts(
 def _finding(
     split: str,
     n_rows: int,
-    positions: np.ndarray,
+    n_conflict: int,
+    positions: np.ndarray | None,
     pairs: float,
     expected_pairs: float,
     params: ConflictingLabelsParams,
 ) -> Finding:
-    n_conflict = len(positions)
     share = n_conflict / n_rows
     if share >= params.fail_share:
         severity, level = "high", f"failure at {params.fail_share:.1%}"
@@ -220,15 +243,17 @@ def _finding(
         severity, level = "medium", f"warning at {params.warn_share:.1%}"
     else:
         severity, level = "low", f"below the {params.warn_share:.1%} warning level"
-    examples = example_rows(positions)
+    examples = [] if positions is None else example_rows(positions)
+    where = (
+        f" Examples at row positions {', '.join(map(str, examples))} (0-based)." if examples else ""
+    )
     return Finding(
         "conflicting_labels",
         severity,
         f"{n_conflict:,} of {n_rows:,} {split} rows ({share:.2%}) are identical in every "
         f"column but the label and the row id to another {split} row with a different label "
         f"({level}); that makes {pairs:,.0f} conflicting pairs where chance alone would give "
-        f"about {expected_pairs:.2g} identical pairs. Examples at row positions "
-        f"{', '.join(map(str, examples))} (0-based).",
+        f"about {expected_pairs:.2g} identical pairs.{where}",
         (),
         {
             "split": split,

@@ -8,7 +8,9 @@ import numpy as np
 import pandas as pd
 
 from auditor.checks._common import (
+    all_rows_repeats,
     chance_agreement_pairs,
+    chance_pairs_of_all_rows,
     example_rows,
     row_content_columns,
     row_hashes,
@@ -97,21 +99,29 @@ def duplicate_rows(ctx: AuditContext, params: DuplicateRowsParams) -> CheckOutco
     findings: list[Finding] = []
     table_rows = []
     measurements = []
+    counted_splits = []
     for split, frame in present_splits(ctx).items():
         columns = row_content_columns(ctx, frame, with_target=True)
-        hashes = pd.Series(row_hashes(frame, columns))
-        copies = hashes.duplicated(keep="first").to_numpy()
-        n_rows, n_copies = len(frame), int(copies.sum())
+        full = all_rows_repeats(ctx, split, columns[:-1])
+        if full is None:
+            hashes = pd.Series(row_hashes(frame, columns))
+            copies = hashes.duplicated(keep="first").to_numpy()
+            n_rows, n_copies = len(frame), int(copies.sum())
+            observed_pairs = _identical_pairs(hashes) if n_copies else 0.0
+            positions = np.flatnonzero(copies)
+        else:  # --engine dask: every row's copies; their positions are not kept
+            counted_splits.append(split)
+            n_rows, n_copies = full["rows"], int(full["copies"])
+            observed_pairs, positions = float(full["identical_pairs"]), None
         share = n_copies / n_rows
-        observed_pairs = _identical_pairs(hashes) if n_copies else 0.0
         expected_pairs = None
         verdict = "none"
         if n_copies >= params.min_rows:
-            expected_pairs = chance_agreement_pairs(frame, columns, rng)
+            expected_pairs = chance_pairs_of_all_rows(
+                chance_agreement_pairs(frame, columns, rng), len(frame), n_rows
+            )
             if observed_pairs >= params.min_chance_ratio * max(expected_pairs, 1e-9):
-                finding = _finding(
-                    split, n_rows, n_copies, expected_pairs, np.flatnonzero(copies), params
-                )
+                finding = _finding(split, n_rows, n_copies, expected_pairs, positions, params)
                 findings.append(finding)
                 verdict = finding.severity
             else:
@@ -128,6 +138,14 @@ def duplicate_rows(ctx: AuditContext, params: DuplicateRowsParams) -> CheckOutco
                 share,
                 None if expected_pairs is None else float(expected_pairs),
                 verdict,
+            )
+        )
+    if counted_splits:
+        measurements.append(
+            Measurement(
+                "rows_used",
+                float(ctx.all_rows.rows["test"]),
+                note=" and ".join(f"all {ctx.all_rows.rows[s]:,} {s} rows" for s in counted_splits),
             )
         )
     return CheckOutcome(
@@ -164,7 +182,7 @@ def _finding(
     n_rows: int,
     n_copies: int,
     expected_pairs: float,
-    positions: np.ndarray,
+    positions: np.ndarray | None,
     params: DuplicateRowsParams,
 ) -> Finding:
     share = n_copies / n_rows
@@ -174,14 +192,18 @@ def _finding(
         severity, level = "medium", f"warning at {params.warn_share:.1%}"
     else:
         severity, level = "low", f"below the {params.warn_share:.1%} warning level"
-    examples = example_rows(positions)
+    examples = [] if positions is None else example_rows(positions)
+    where = (
+        f" First copies at row positions {', '.join(map(str, examples))} (0-based)."
+        if examples
+        else ""
+    )
     return Finding(
         "duplicate_rows",
         severity,
         f"{n_copies:,} of {n_rows:,} {split} rows ({share:.2%}) repeat an earlier {split} row "
         f"in every column but the row id ({level}); chance alone would give about "
-        f"{expected_pairs:.2g} identical pairs. First copies at row positions "
-        f"{', '.join(map(str, examples))} (0-based).",
+        f"{expected_pairs:.2g} identical pairs.{where}",
         (),
         {
             "split": split,

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 import operator
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -36,6 +37,11 @@ def bucket_bits(rows: int, rows_per_bucket: int | None = None) -> int:
     return math.ceil(math.log2(rows / per_bucket)) if rows > per_bucket else 0
 
 
+def bucket_starts(bits: int) -> np.ndarray:
+    """The first key of each bucket but the first: keys cut by their top ``bits`` bits."""
+    return np.arange(1, 1 << bits, dtype=np.uint64) << np.uint64(64 - bits)
+
+
 def partition_keys(group: RowGroup, plan: OverlapPlan, storage: dict) -> tuple[np.ndarray, ...]:
     """The sorted exact keys of one row group's labelled rows, one array per bucket."""
     from auditor.engine.row_keys import exact_row_keys
@@ -45,8 +51,7 @@ def partition_keys(group: RowGroup, plan: OverlapPlan, storage: dict) -> tuple[n
     keys = np.sort(exact_row_keys(frame, plan.columns))
     if plan.bits == 0:
         return (keys,)
-    starts = np.arange(1, 1 << plan.bits, dtype=np.uint64) << np.uint64(64 - plan.bits)
-    return tuple(np.split(keys, np.searchsorted(keys, starts)))
+    return tuple(np.split(keys, np.searchsorted(keys, bucket_starts(plan.bits))))
 
 
 def bucket_counts(train: list[np.ndarray], test: list[np.ndarray]) -> np.ndarray:
@@ -61,6 +66,40 @@ def bucket_counts(train: list[np.ndarray], test: list[np.ndarray]) -> np.ndarray
     return np.array([in_train, repeated], dtype=np.int64)
 
 
+def bucketed_sums(
+    client: Any,
+    groups: dict[str, list[RowGroup]],
+    partition: Callable[..., tuple],
+    plan: Any,
+    storage: dict,
+    bucket: Callable[..., np.ndarray],
+) -> np.ndarray:
+    """A hash-partitioned join on Dask: ``partition(group, plan, storage)`` gives one row
+    group's items per bucket (``2**plan.bits`` of them); ``bucket(*per_split)`` reduces one
+    bucket's items of every split (in ``groups``' order) to an array; the arrays are summed.
+    """
+    items = {
+        name: client.map(
+            partition, gs, [plan] * len(gs), [storage] * len(gs), pure=False, retries=1
+        )
+        for name, gs in groups.items()
+    }
+    slices = []
+    buckets = []
+    for b in range(1 << plan.bits):
+        per_split = [
+            [client.submit(operator.getitem, f, b, pure=False) for f in futures]
+            for futures in items.values()
+        ]
+        slices += [f for split in per_split for f in split]
+        buckets.append(client.submit(bucket, *per_split, pure=False))
+    try:
+        return np.sum(client.gather(buckets), axis=0)
+    finally:
+        for future in [*(f for fs in items.values() for f in fs), *slices, *buckets]:
+            future.release()
+
+
 def overlap_counts(
     client: Any,
     groups: dict[str, list[RowGroup]],
@@ -68,31 +107,12 @@ def overlap_counts(
     storage: dict,
 ) -> dict[str, int]:
     """``test_in_train`` and ``train_repeated`` over every row (runs the pass on Dask)."""
-    keys = {
-        name: client.map(
-            partition_keys,
-            groups[name],
-            [plan] * len(groups[name]),
-            [storage] * len(groups[name]),
-            pure=False,
-            retries=1,
-        )
-        for name in ("train", "test")
-    }
-    slices = []
-    buckets = []
-    for b in range(1 << plan.bits):
-        per_split = {
-            name: [client.submit(operator.getitem, f, b, pure=False) for f in futures]
-            for name, futures in keys.items()
-        }
-        slices += per_split["train"] + per_split["test"]
-        buckets.append(
-            client.submit(bucket_counts, per_split["train"], per_split["test"], pure=False)
-        )
-    try:
-        total = np.sum(client.gather(buckets), axis=0)
-    finally:
-        for future in [*keys["train"], *keys["test"], *slices, *buckets]:
-            future.release()
+    total = bucketed_sums(
+        client,
+        {name: groups[name] for name in ("train", "test")},
+        partition_keys,
+        plan,
+        storage,
+        bucket_counts,
+    )
     return {"test_in_train": int(total[0]), "train_repeated": int(total[1])}

@@ -98,6 +98,9 @@ class AllRows:
     group_edges: dict[str, np.ndarray] = field(default_factory=dict)
     # leakage.train_test_overlap on every row: test_in_train, train_repeated, retyped
     overlap: dict[str, Any] | None = None
+    # data.duplicate_rows and data.conflicting_labels: per split, every row's
+    # repeats.REPEAT_COUNTS, its rows and the columns compared (target left out)
+    repeats: dict[str, dict[str, Any]] = field(default_factory=dict)
     # performance.calibration: the test rows' calibration scores per logit bin
     calibration: CalibrationCells | None = None
     # ... and its Poisson replicates: (B, 2, COARSE_BINS), per replicate, outcome and
@@ -552,6 +555,7 @@ def load_partitioned(
     *,
     client: Any,
     overlap_columns: Callable[[Any], list[str]] | None = None,
+    repeat_columns: Callable[[Any, pd.DataFrame], list[str]] | None = None,
     domains: Iterable[tuple[str, str, float]] = (),
     histograms: bool = False,
     screen: Any = None,
@@ -568,10 +572,22 @@ def load_partitioned(
     ``data.out_of_range`` runs). ``screen``:
     ``data.constant_columns``' ``Screen`` (the check runs): the main pass takes its rows,
     and a pass counts the values of the columns near-constant on it (``_near_constant``).
+    ``repeat_columns(ctx, frame)``: the columns on which ``data.duplicate_rows`` and
+    ``data.conflicting_labels`` compare a split's rows (given when either runs): a pass per
+    split then counts its copies and label conflicts on every row (``_repeats``).
     """
     objects = dict(objects or {})
     _refuse(spec, objects)
-    return _load(client, spec, objects, overlap_columns, tuple(domains), histograms, screen)
+    return _load(
+        client,
+        spec,
+        objects,
+        overlap_columns,
+        tuple(domains),
+        histograms,
+        screen,
+        repeat_columns=repeat_columns,
+    )
 
 
 def _load(
@@ -582,6 +598,8 @@ def _load(
     domains: tuple[tuple[str, str, float], ...] = (),
     histograms: bool = False,
     screen: Any = None,
+    *,
+    repeat_columns: Callable[[Any, pd.DataFrame], list[str]] | None = None,
 ):
     from auditor.context import detect_task, encode_labels, sorted_labels
     from auditor.engine.partitioned.holdout import (
@@ -913,7 +931,13 @@ def _load(
     asked: dict[str, dict[str, pd.Series]] = {}
     if screen is not None:
         counted, asked = _near_constant(client, screen, ctx, groups, results, storage)
+    repeats = (
+        {} if repeat_columns is None else _repeats(client, ctx, repeat_columns, groups, storage)
+    )
     all_rows = AllRows(
+        repeats={
+            name: {**counts, "rows": results[name]["rows"]} for name, counts in repeats.items()
+        },
         search_half=search_half,
         count_slices=count_slices,
         count_tails=partial(_count_tails, client, groups, target, storage),
@@ -1060,6 +1084,43 @@ def _overlap(
     except PartitionReadError as exc:
         raise InputError(_unreadable(exc)) from None
     return {**counts, "columns": columns, "retyped": tuple(retyped)}
+
+
+def _repeats(
+    client: Any,
+    ctx: Any,
+    repeat_columns: Callable[[Any, pd.DataFrame], list[str]],
+    groups: dict[str, list[RowGroup]],
+    storage: dict,
+) -> dict[str, dict[str, Any]]:
+    """Per split, every row's ``repeats.REPEAT_COUNTS`` on the columns the checks compare
+    (decided on the sample, as the overlap's are), and those columns."""
+    from auditor.engine.partitioned.overlap import bucket_bits, bucketed_sums
+    from auditor.engine.partitioned.repeats import (
+        REPEAT_COUNTS,
+        RepeatPlan,
+        bucket_repeats,
+        partition_rows,
+    )
+
+    out = {}
+    for name, frame in (("test", ctx.test), ("train", ctx.train)):
+        if frame is None or name not in groups:
+            continue
+        columns = tuple(repeat_columns(ctx, frame))
+        if not columns:
+            continue
+        rows = sum(g.rows for g in groups[name])
+        plan = RepeatPlan(ctx.target, columns, bucket_bits(rows))
+        step(f"counting repeated {name} rows on {len(columns)} columns")
+        try:
+            sums = bucketed_sums(
+                client, {name: groups[name]}, partition_rows, plan, storage, bucket_repeats
+            )
+        except PartitionReadError as exc:
+            raise InputError(_unreadable(exc)) from None
+        out[name] = {**dict(zip(REPEAT_COUNTS, sums.tolist(), strict=True)), "columns": columns}
+    return out
 
 
 def _count_slices(
