@@ -21,10 +21,8 @@ continuous. It runs with an auditor from before this engine counted such columns
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
@@ -32,16 +30,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from make_dask_dataset import make_file  # noqa: E402
-
-
-def _median_ms(func, repeats: int) -> float:
-    times = []
-    for _ in range(repeats):
-        started = time.perf_counter()
-        func()
-        times.append(time.perf_counter() - started)
-    return 1000 * statistics.median(times)
+from make_dask_dataset import make_file, median_ms  # noqa: E402
 
 
 def _audit_split(rng: np.random.Generator, rows: int, test: bool):
@@ -118,18 +107,18 @@ def _costs(rows: int, repeats: int) -> None:
         frame = read_row_group(group, None, {})
         inside = np.linspace(0, rows - 1, 17).astype(np.intp)
         figures = {
-            "screen rows out of the row group (main pass)": _median_ms(
+            "screen rows out of the row group (main pass)": median_ms(
                 lambda: frame.iloc[inside], repeats
             ),
-            "count every value of 'spiky' (read included)": _median_ms(
+            "count every value of 'spiky' (read included)": median_ms(
                 lambda: _count_values(group, _CountPlan("label", ("spiky",), {}), {}), repeats
             ),
-            "count the rows of 'f00' holding 0.0 (read included)": _median_ms(
+            "count the rows of 'f00' holding 0.0 (read included)": median_ms(
                 lambda: _count_values(group, _CountPlan("label", (), {"f00": (0.0,)}), {}),
                 repeats,
             ),
             **{
-                f"of which reading {column!r} and the label": _median_ms(
+                f"of which reading {column!r} and the label": median_ms(
                     lambda column=column: read_row_group(group, [column, "label"], {}), repeats
                 )
                 for column in ("spiky", "f00")

@@ -18,10 +18,8 @@ from __future__ import annotations
 
 import argparse
 import math
-import statistics
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
@@ -29,16 +27,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from make_dask_dataset import make_file  # noqa: E402
-
-
-def _median_ms(func, repeats: int) -> float:
-    times = []
-    for _ in range(repeats):
-        started = time.perf_counter()
-        func()
-        times.append(time.perf_counter() - started)
-    return 1000 * statistics.median(times)
+from make_dask_dataset import make_file, median_ms  # noqa: E402
 
 
 def main() -> None:
@@ -93,7 +82,7 @@ def main() -> None:
             ),
         }
         for what, func in timings.items():
-            print(f"{what}: {_median_ms(func, args.repeats):.1f} ms")
+            print(f"{what}: {median_ms(func, args.repeats):.1f} ms")
 
 
 if __name__ == "__main__":

@@ -14,6 +14,7 @@ Each file is drawn from its own seed: the same command writes the same bytes.
 from __future__ import annotations
 
 import argparse
+import statistics
 import time
 from pathlib import Path
 
@@ -23,6 +24,17 @@ import pyarrow.parquet as pq
 
 N_NUMERIC = 19
 REGIONS = np.array(["north", "south", "east", "west", "centre", "islands"])
+
+
+def median_ms(func, repeats: int) -> float:
+    """The median wall time of ``repeats`` calls of ``func``, in milliseconds (the partial
+    costs the Dask benchmarks report per row group)."""
+    times = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        func()
+        times.append(time.perf_counter() - started)
+    return 1000 * statistics.median(times)
 
 
 def make_file(index: int, rows: int, seed: int = 0, dtype: str = "float64") -> pa.Table:

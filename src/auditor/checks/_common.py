@@ -88,6 +88,17 @@ def all_rows_repeats(ctx, split: str, columns: Sequence[str]) -> dict | None:
     return counted
 
 
+def splits_rows_used(ctx, splits: Sequence[str]):
+    """``--engine dask``: the ``rows_used`` of a check that read every row of ``splits``."""
+    from auditor.result import Measurement
+
+    return Measurement(
+        "rows_used",
+        float(ctx.all_rows.rows["test"]),
+        note=" and ".join(f"all {ctx.all_rows.rows[s]:,} {s} rows" for s in splits),
+    )
+
+
 def chance_pairs_of_all_rows(sample_pairs: float, sample_rows: int, rows: int) -> float:
     """Identical pairs expected by chance among ``rows`` rows, from those among a sample of
     ``sample_rows``: the agreement rates are the sample's, the pairs scale as n(n - 1)."""

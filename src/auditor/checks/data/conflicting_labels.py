@@ -14,6 +14,7 @@ from auditor.checks._common import (
     example_rows,
     row_content_columns,
     row_hashes,
+    splits_rows_used,
     status_from,
 )
 from auditor.checks._common import splits as present_splits
@@ -163,13 +164,7 @@ def conflicting_labels(ctx: AuditContext, params: ConflictingLabelsParams) -> Ch
     if not table_rows:
         raise SkipCheck("there is no column besides the target and row identifiers")
     if counted_splits:
-        measurements.append(
-            Measurement(
-                "rows_used",
-                float(ctx.all_rows.rows["test"]),
-                note=" and ".join(f"all {ctx.all_rows.rows[s]:,} {s} rows" for s in counted_splits),
-            )
-        )
+        measurements.append(splits_rows_used(ctx, counted_splits))
     return CheckOutcome(
         status=status_from(findings),
         summary=_summary(findings, table_rows, params),
