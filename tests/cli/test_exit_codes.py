@@ -303,8 +303,12 @@ def test_the_foreign_function_case_really_holds_an_untrusted_type(env):
 @pytest.mark.parametrize("builder", [_pickle_model, _joblib_model], ids=["pickle", "joblib"])
 def test_pickle_model_is_audited_with_trust_model(builder, env, tmp_path):
     out_dir = tmp_path / "out"
+    # One check that scores with the model is enough to show it was loaded and used.
     result = invoke(
-        "audit", *builder(env), "--trust-model", "--out-dir", out_dir, "--format", "json"
+        "audit",
+        *builder(env),
+        "--trust-model",
+        *("--out-dir", out_dir, "--format", "json", "--select", "performance.holdout_metrics"),
     )
     assert result.exit_code in (0, 1), result.output
     assert result.stderr.strip() == ""
@@ -317,11 +321,18 @@ def test_pickle_model_is_audited_with_trust_model(builder, env, tmp_path):
 def test_skops_with_foreign_function_is_audited_with_trust_model(env, tmp_path):
     out_dir = tmp_path / "out"
     args = _skops_with_foreign_function(env)
-    result = invoke("audit", *args, "--trust-model", "--out-dir", out_dir, "--format", "json")
+    result = invoke(
+        "audit",
+        *args,
+        "--trust-model",
+        *("--out-dir", out_dir, "--format", "json", "--select", "performance.holdout_metrics"),
+    )
     assert result.exit_code in (0, 1), result.output
     assert [p.name for p in files_under(out_dir)] == ["audit.json"]
     audit = json.loads((out_dir / "audit.json").read_text(encoding="utf-8"))
     assert audit["manifest"]["model"] == "FunctionTransformer > LogisticRegression"
+    holdout = next(c for c in audit["checks"] if c["id"] == "performance.holdout_metrics")
+    assert holdout["status"] != "skipped"  # the model scored the test rows
 
 
 def test_skops_file_cannot_run_code_through_an_auto_trusted_numpy_function(env, tmp_path):
