@@ -288,7 +288,14 @@ def run_audit(
             checks = [with_rows_used(check, ctx) for check in checks]
             from auditor.engine.partitioned.run import record_usage
 
-            record_usage(client, ctx.all_rows.engine)
+            try:
+                record_usage(client, ctx.all_rows.engine)
+            except Exception:  # noqa: BLE001
+                # A cluster lost after the checks must not lose the audit: the manifest
+                # keeps the figures read after the passes.
+                ctx.all_rows.engine["usage_after_checks"] = (
+                    "unavailable: the cluster did not answer"
+                )
     finished = time.perf_counter()
     headline = (
         None

@@ -225,3 +225,26 @@ def test_a_model_is_scored_again_for_the_confirmation(cluster, tmp_path):
     inside = rows_meeting(rows, top["conditions"], ["age", "x"]) & ~search_half
     assert top["support"]["confirmation"] == inside.sum()
     assert top["value"] == pytest.approx(errors[inside].mean(), rel=1e-12)
+
+
+def test_a_cluster_lost_after_the_checks_does_not_lose_the_audit(cluster, tmp_path, monkeypatch):
+    from auditor.engine.partitioned import run
+
+    original, calls = run.record_usage, []
+
+    def lost_after_the_passes(client, engine):
+        calls.append(engine)
+        if len(calls) > 1:
+            raise OSError("the scheduler went away")
+        original(client, engine)
+
+    monkeypatch.setattr(run, "record_usage", lost_after_the_passes)
+    folder = write(scored(6000, planted=False), tmp_path / "parts")
+    engine = EngineSettings(name="dask", address=cluster)
+    result = run_audit(
+        AuditSpec(test=str(folder), target="label", engine=engine),
+        select=["performance.holdout_metrics"],
+    )
+    assert result.checks[0].status != "error"
+    assert result.manifest["engine"]["usage_after_checks"].startswith("unavailable")
+    assert result.manifest["engine"]["peak_memory_mb"]["workers"]  # the passes' figures
