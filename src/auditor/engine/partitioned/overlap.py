@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from auditor.engine.partitioned.source import RowGroup, read_row_group
+from auditor.engine.partitioned.source import RowGroup, read_labelled
 
 _ROWS_PER_BUCKET = 4_000_000  # train and test keys of one bucket task: 64 MB of uint64
 
@@ -46,8 +46,7 @@ def partition_keys(group: RowGroup, plan: OverlapPlan, storage: dict) -> tuple[n
     """The sorted exact keys of one row group's labelled rows, one array per bucket."""
     from auditor.engine.row_keys import exact_row_keys
 
-    frame = read_row_group(group, [*plan.columns, plan.target], storage)
-    frame = frame.loc[frame[plan.target].notna().to_numpy()]
+    frame, _ = read_labelled(group, list(plan.columns), plan.target, storage)
     keys = np.sort(exact_row_keys(frame, plan.columns))
     if plan.bits == 0:
         return (keys,)

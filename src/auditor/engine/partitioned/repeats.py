@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from auditor.engine.partitioned.overlap import bucket_starts
-from auditor.engine.partitioned.source import RowGroup, read_row_group
+from auditor.engine.partitioned.source import RowGroup, read_labelled
 
 # What ``bucket_repeats`` returns, in this order.
 REPEAT_COUNTS = ("copies", "identical_pairs", "conflict_rows", "conflict_pairs")
@@ -35,8 +35,7 @@ def partition_rows(
     """One row group's (keys, label codes) of its labelled rows, sorted, per bucket."""
     from auditor.engine.row_keys import exact_column_codes, exact_row_keys
 
-    frame = read_row_group(group, [*plan.columns, plan.target], storage)
-    frame = frame.loc[frame[plan.target].notna().to_numpy()]
+    frame, _ = read_labelled(group, list(plan.columns), plan.target, storage)
     keys = exact_row_keys(frame, plan.columns)
     labels = exact_column_codes(frame[plan.target])
     order = np.lexsort((labels, keys))

@@ -51,6 +51,7 @@ from auditor.engine.partitioned.source import (
     RowGroup,
     list_files,
     number_columns_of,
+    read_labelled,
     read_row_group,
     row_groups_of,
     schema_of,
@@ -215,8 +216,7 @@ def _spread(
 ) -> dict[str, NumberSpread | None]:
     """The labelled rows' spread of each numeric sensitive column in one row group (None
     for a column stored otherwise here)."""
-    frame = read_row_group(group, [target, *columns], storage_options)
-    frame = frame.loc[frame[target].notna()]
+    frame, _ = read_labelled(group, list(columns), target, storage_options)
     return {c: number_spread(frame[c]) if is_number_column(frame[c]) else None for c in columns}
 
 
@@ -265,11 +265,7 @@ def labelled_rows(
     Every pass that needs the rows' hashes reads its rows here, so a row has the same hash
     (all columns, predictions included) in each pass and in the sample.
     """
-    frame = read_row_group(group, plan.columns, storage_options)
-    labelled = frame[plan.target].notna().to_numpy()
-    dropped = int((~labelled).sum())
-    if dropped:
-        frame = frame.loc[labelled].reset_index(drop=True)
+    frame, dropped = read_labelled(group, plan.columns, plan.target, storage_options)
     return frame, dropped, raw_row_hashes(frame)
 
 
@@ -1166,11 +1162,7 @@ class _CountPlan:
 
 def _count_values(group: RowGroup, plan: _CountPlan, storage_options: dict) -> ValueRows:
     """One row group's ``ValueRows`` (runs on a worker; reads those columns alone)."""
-    columns = list(dict.fromkeys([*plan.counted, *plan.asked, plan.target]))
-    frame = read_row_group(group, columns, storage_options)
-    labelled = frame[plan.target].notna().to_numpy()
-    if not labelled.all():  # a copy of the columns only where rows are left out
-        frame = frame.loc[labelled]
+    frame, _ = read_labelled(group, [*plan.counted, *plan.asked], plan.target, storage_options)
     return value_rows(frame, plan.counted, plan.asked)
 
 
@@ -1246,8 +1238,7 @@ def _tails(
     group: RowGroup, target: str, queries: dict[str, TailQuery], storage_options: dict
 ) -> dict[str, TailCounts]:
     """One row group's answers to ``data.out_of_range``'s queries (reads those columns)."""
-    frame = read_row_group(group, [*queries, target], storage_options)
-    frame = frame.loc[frame[target].notna()]
+    frame, _ = read_labelled(group, list(queries), target, storage_options)
     return {c: tail_counts(frame[c], query) for c, query in queries.items()}
 
 

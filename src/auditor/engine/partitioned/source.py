@@ -106,6 +106,24 @@ def read_row_group(
         ) from None
 
 
+def read_labelled(
+    group: RowGroup,
+    columns: list[str] | None,
+    target: str,
+    storage_options: dict[str, Any] | None = None,
+) -> tuple[pd.DataFrame, int]:
+    """One row group's rows that have a label (``columns`` only, the target among them or
+    added), renumbered from 0, and how many rows were left out: every pass reads the same
+    rows, so their counts and positions agree. No copy when every row has a label."""
+    wanted = None if columns is None else list(dict.fromkeys([*columns, target]))
+    frame = read_row_group(group, wanted, storage_options)
+    labelled = frame[target].notna().to_numpy()
+    dropped = int((~labelled).sum())
+    if dropped:
+        frame = frame.loc[labelled].reset_index(drop=True)
+    return frame, dropped
+
+
 def _first_line(exc: BaseException) -> str:
     text = str(exc).strip()
     return f"{type(exc).__name__}: {text.splitlines()[0][:300]}" if text else type(exc).__name__
