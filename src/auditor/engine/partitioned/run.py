@@ -490,6 +490,22 @@ def _run_tasks(
             future.release()
 
 
+def _reduced(
+    client: Any,
+    func: Callable,
+    items: list,
+    *args: Any,
+    what: str,
+    combine: Callable[[Any, Any], Any],
+) -> Any:
+    """``func``'s partial of every row group, combined on the workers into the one
+    returned (``_run_tasks``'s tree reduction; a file that cannot be read is an
+    ``InputError`` naming it)."""
+    merged: list[Any] = []
+    _run_tasks(client, func, items, merged.append, *args, what=what, combine=combine)
+    return merged[0]
+
+
 def _row_groups(client: Any, source: str, flag: str, storage: dict) -> list[RowGroup]:
     try:
         files = list_files(source, storage)
@@ -1009,16 +1025,10 @@ def _cut_sensitive(
     columns = tuple(c for c in sensitive if c in numbers)
     if not columns:
         return {}
-    spreads: dict[str, NumberSpread | None] = {}
-
-    def keep(merged: dict[str, NumberSpread | None]) -> None:
-        spreads.update(merged)
-
-    _run_tasks(
+    spreads: dict[str, NumberSpread | None] = _reduced(
         client,
         _spread,
         test_groups,
-        keep,
         target,
         columns,
         storage,
@@ -1133,24 +1143,19 @@ def _count_slices(
     from auditor.engine.partitioned.slices import slice_partition
 
     started = time.perf_counter()
-    total: list[np.ndarray] = []
-    try:
-        _run_tasks(
-            client,
-            slice_partition,
-            groups,
-            total.append,
-            plan,
-            query,
-            model,
-            storage,
-            what=f"confirming {len(query.conditions)} slices on every test row",
-            combine=np.add,
-        )
-    except PartitionReadError as exc:
-        raise InputError(_unreadable(exc)) from None
+    total = _reduced(
+        client,
+        slice_partition,
+        groups,
+        plan,
+        query,
+        model,
+        storage,
+        what=f"confirming {len(query.conditions)} slices on every test row",
+        combine=np.add,
+    )
     engine["slice_pass_s"] = round(time.perf_counter() - started, 3)
-    return total[0]
+    return total
 
 
 @dataclass(frozen=True)
@@ -1218,19 +1223,17 @@ def _near_constant(
         )
         if not plan.counted and not plan.asked:
             continue
-        found: list[ValueRows] = []
-        _run_tasks(
+        found: ValueRows = _reduced(
             client,
             _count_values,
             groups[name],
-            found.append,
             plan,
             storage,
             what=f"counting near-constant columns of the {name} rows",
             combine=operator.add,
         )
-        counted[name] = found[0].counted
-        asked[name] = found[0].asked
+        counted[name] = found.counted
+        asked[name] = found.asked
     return counted, asked
 
 
@@ -1258,19 +1261,16 @@ def _count_tails(
     columns; ``queries`` per split."""
     out: dict[str, dict[str, TailCounts]] = {}
     for name, asked in queries.items():
-        found: list[dict[str, TailCounts]] = []
-        _run_tasks(
+        out[name] = _reduced(
             client,
             _tails,
             groups[name],
-            found.append,
             target,
             asked,
             storage,
             what=f"counting the tails of {len(asked)} columns of the {name} rows",
             combine=_merge_tails,
         )
-        out[name] = found[0]
     return out
 
 
