@@ -97,31 +97,31 @@ def calibration(ctx: AuditContext, params: CalibrationParams) -> CheckOutcome:
     scores, outcomes, kind = _scores(data)
     event = _event(data, ctx.target)
     weights = ctx.test_weights
-    bins = quantile_bins(scores, params.n_bins, weights)
-    table = reliability_bins(scores, outcomes, bins, weights)
     n_resamples = ctx.evaluation.bootstrap_resamples
     full = _all_rows_bins(ctx, params.n_bins)
     if full is None:
+        bins = quantile_bins(scores, params.n_bins, weights)
+        table = reliability_bins(scores, outcomes, bins, weights)
         statistic = partial(weighted_ece, scores, outcomes, bins)
         ece = float(statistic(point_weights(ctx))[0])
         # The audit's resamples of the test rows, which every test-row statistic shares.
         replicates = holdout_bootstrap(ctx, {"ece": statistic})["ece"]
+        n_rows = data.n
     else:
-        ece, replicates = full[0].ece(), full[1]
+        # --engine dask: the table, the ECE, its interval, its null and the Brier
+        # decomposition from every row, in every row's quantile bins (snapped to logit bins).
+        merged, replicates = full
+        ece, table, n_rows = merged.ece(), merged.table, merged.n
     # Resampling adds noise of its own, which the ECE turns into upward bias: shift the
     # replicates by the bootstrap estimate of that bias before taking percentiles.
     bias = float(np.mean(replicates)) - ece
     low, high = percentile_interval(np.maximum(replicates - bias, 0.0), params.confidence)
     rng = rng_for(ctx.evaluation.seed, CHECK_ID)
-    n_rows = data.n
-    if full is None:
-        null = ece_if_calibrated(scores, bins, n_resamples, rng, weights)
-    else:
-        # --engine dask: the table, the ECE, its interval, its null and the Brier
-        # decomposition from every row, in every row's quantile bins (snapped to logit bins).
-        merged = full[0]
-        n_rows, table = merged.n, merged.table
-        null = merged.ece_if_calibrated(n_resamples, rng)
+    null = (
+        ece_if_calibrated(scores, bins, n_resamples, rng, weights)
+        if full is None
+        else merged.ece_if_calibrated(n_resamples, rng)
+    )
     p_value = float((1 + np.sum(null >= ece)) / (1 + null.size))
     null_low, null_high = np.quantile(
         null, [(1 - params.confidence) / 2, (1 + params.confidence) / 2]
@@ -142,7 +142,7 @@ def calibration(ctx: AuditContext, params: CalibrationParams) -> CheckOutcome:
         parts = (
             brier_decomposition(scores, outcomes, bins, weights)
             if full is None
-            else full[0].brier(ctx.all_rows.holdout["brier_score"].value)
+            else merged.brier(ctx.all_rows.holdout["brier_score"].value)
         )
         measurements += [
             Measurement("brier_score", parts.brier_score, greater_is_better=False),
