@@ -14,7 +14,8 @@ the histograms (``auc_binning_bound``).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -70,6 +71,12 @@ def _replicate_sums(
     return np.asarray(onehot @ W.astype(np.float32), dtype=np.float64).T
 
 
+def fieldwise_sum(a: Any, b: Any) -> Any:
+    """Two partials of one dataclass whose every field is a count or a sum, added field by
+    field: how a partial of counts merges."""
+    return type(a)(*(getattr(a, f.name) + getattr(b, f.name) for f in fields(a)))
+
+
 @dataclass
 class BinaryPartial:
     """Counts of (true class, predicted class, score bin), exact loss sums, and their
@@ -81,13 +88,7 @@ class BinaryPartial:
     sums: np.ndarray  # (2,) brier, log loss
     sums_rep: np.ndarray  # (B, 2)
 
-    def __add__(self, other: BinaryPartial) -> BinaryPartial:
-        return BinaryPartial(
-            self.fine + other.fine,
-            self.coarse + other.coarse,
-            self.sums + other.sums,
-            self.sums_rep + other.sums_rep,
-        )
+    __add__ = fieldwise_sum
 
 
 def binary_partial(
@@ -686,16 +687,7 @@ class MulticlassPartial:
     # probabilities
     top_label_rep: np.ndarray
 
-    def __add__(self, other: MulticlassPartial) -> MulticlassPartial:
-        return MulticlassPartial(
-            self.confusion + other.confusion,
-            self.ovr + other.ovr,
-            self.log_loss + other.log_loss,
-            self.confusion_rep + other.confusion_rep,
-            self.ovr_rep + other.ovr_rep,
-            self.log_loss_rep + other.log_loss_rep,
-            self.top_label_rep + other.top_label_rep,
-        )
+    __add__ = fieldwise_sum
 
 
 def top_label(y: np.ndarray, proba: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
