@@ -17,9 +17,8 @@ import pytest
 
 pytest.importorskip("distributed")
 
-from tests.dask.test_dask_engine import measurements, write_parts  # noqa: E402
+from tests.dask.test_dask_engine import check_on_both_engines  # noqa: E402
 
-import auditor  # noqa: E402
 from auditor.checks.data.constant_columns import SCREEN  # noqa: E402
 from auditor.engine.partitioned import partials  # noqa: E402
 from auditor.engine.partitioned.run import _screen_plan  # noqa: E402
@@ -67,22 +66,13 @@ def _splits(seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
 
 
 def _audits(cluster_address, tmp_path, train, test):
-    memory = auditor.audit(test=test, train=train, target="label", select=[CHECK])
-    dask = auditor.audit(
-        test=write_parts(test, tmp_path / "test", files=3),
-        train=write_parts(train, tmp_path / "train", files=2),
-        target="label",
-        engine={"name": "dask", "address": cluster_address, "sample_rows": 1000},
-        select=[CHECK],
+    ours, theirs = check_on_both_engines(
+        cluster_address, tmp_path, CHECK, test, train, files=(3, 2)
     )
-    return (
-        next(c for c in dask.checks if c.id == CHECK),
-        next(c for c in memory.checks if c.id == CHECK),
-        measurements(dask, CHECK)["rows_used"].note,
-    )
+    return ours, theirs, {m.key: m for m in ours.measurements}["rows_used"].note
 
 
-def test_continuous_columns_decided_on_every_row(cluster, tmp_path, monkeypatch):  # noqa: F811
+def test_continuous_columns_decided_on_every_row(cluster, tmp_path, monkeypatch):
     monkeypatch.setattr(partials, "MAX_NUMERIC_LEVELS", NUMERIC_CAP)
     train, test = _splits(seed=3)
     ours, theirs, rows_used = _audits(cluster, tmp_path, train, test)
@@ -99,7 +89,7 @@ def test_continuous_columns_decided_on_every_row(cluster, tmp_path, monkeypatch)
     assert rows_used == f"all {TEST_ROWS:,} test rows"
 
 
-def test_a_column_past_the_count_cap_reads_the_sample(cluster, tmp_path, monkeypatch):  # noqa: F811
+def test_a_column_past_the_count_cap_reads_the_sample(cluster, tmp_path, monkeypatch):
     monkeypatch.setattr(partials, "MAX_NUMERIC_LEVELS", NUMERIC_CAP)
     monkeypatch.setattr(partials, "MAX_COUNTED_VALUES", 5)  # test's 'spiky' holds 7 values
     train, test = _splits(seed=3)

@@ -238,6 +238,29 @@ def write_parts(frame: pd.DataFrame, folder: Path, files: int = 2) -> Path:
     return folder
 
 
+def check_on_both_engines(
+    cluster: str,
+    folder: Path,
+    check: str,
+    test: pd.DataFrame,
+    train: pd.DataFrame | None = None,
+    *,
+    files: tuple[int, int] = (2, 2),
+    **options,
+):
+    """``check`` audited on the same rows by the Dask engine (the frames written under
+    ``folder`` in ``files`` test and train files, a sample of 1,000 rows) and in memory:
+    (the Dask engine's CheckResult, the in-memory one)."""
+    options = {"target": "label", "select": [check], **options}
+    split_parts = {"test": write_parts(test, folder / "test", files=files[0])}
+    if train is not None:
+        split_parts["train"] = write_parts(train, folder / "train", files=files[1])
+    engine = {"name": "dask", "address": cluster, "sample_rows": 1000}
+    ours = auditor.audit(**split_parts, engine=engine, **options)
+    theirs = auditor.audit(test=test, train=train, **options)
+    return tuple(next(c for c in r.checks if c.id == check) for r in (ours, theirs))
+
+
 def compare_holdout(address: str, frame: pd.DataFrame, folder: Path, **exact_to) -> None:
     predictions = [c for c in frame.columns if c == "prediction" or c.startswith("proba_")]
     memory = auditor.audit(
@@ -543,15 +566,8 @@ def test_declared_domains_and_infinities_on_every_row(cluster, tmp_path):
 
     train, test = split(2000, 3, 2), split(4000, 7, 5)
     check = "data.out_of_range"
-    options = {"checks": {check: {"domains": ["age>=0"]}}, "target": "label", "select": [check]}
-    memory = auditor.audit(test=test, train=train, **options)
-    result = auditor.audit(
-        test=write_parts(test, tmp_path / "test"),
-        train=write_parts(train, tmp_path / "train"),
-        engine={"name": "dask", "address": cluster, "sample_rows": 1000},
-        **options,
-    )
-    ours, theirs = (next(c for c in r.checks if c.id == check) for r in (result, memory))
+    options = {"checks": {check: {"domains": ["age>=0"]}}}
+    ours, theirs = check_on_both_engines(cluster, tmp_path, check, test, train, **options)
     for code in ("outside_declared_domain", "infinite_values"):
         a, b = (next(f for f in c.findings if f.code == code) for c in (ours, theirs))
         assert a.evidence["rows_by_split"] == b.evidence["rows_by_split"], code
@@ -562,7 +578,7 @@ def test_declared_domains_and_infinities_on_every_row(cluster, tmp_path):
         # every row's; the median and robust sd compared in test_dask_out_of_range.py
         assert (a[0], a[1], *a[4:]) == (b[0], b[1], *b[4:])
     assert ours.status == theirs.status == "fail"
-    assert measurements(result, check)["rows_used"].note == "all 4,000 test rows"
+    assert {m.key: m for m in ours.measurements}["rows_used"].note == "all 4,000 test rows"
 
 
 def test_constant_columns_from_every_row(cluster, tmp_path):
@@ -583,22 +599,14 @@ def test_constant_columns_from_every_row(cluster, tmp_path):
 
     train, test = split(2000, dead=False), split(4000, dead=True)
     check = "data.constant_columns"
-    memory = auditor.audit(test=test, train=train, target="label", select=[check])
-    result = auditor.audit(
-        test=write_parts(test, tmp_path / "test"),
-        train=write_parts(train, tmp_path / "train"),
-        target="label",
-        engine={"name": "dask", "address": cluster, "sample_rows": 1000},
-        select=[check],
-    )
-    ours, theirs = (next(c for c in r.checks if c.id == check) for r in (result, memory))
+    ours, theirs = check_on_both_engines(cluster, tmp_path, check, test, train)
     assert [(f.code, f.severity, f.message, f.evidence) for f in ours.findings] == [
         (f.code, f.severity, f.message, f.evidence) for f in theirs.findings
     ]
     assert {f.code for f in theirs.findings} == {"constant_in_test", "near_constant", "constant"}
     assert ours.tables == theirs.tables
     assert ours.status == theirs.status == "fail"
-    assert measurements(result, check)["rows_used"].note == "all 4,000 test rows"
+    assert {m.key: m for m in ours.measurements}["rows_used"].note == "all 4,000 test rows"
 
 
 def _calibration_equals_in_memory(result, scores: np.ndarray, outcomes: np.ndarray) -> int:

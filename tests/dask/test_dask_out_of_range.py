@@ -19,7 +19,7 @@ import pytest
 
 pytest.importorskip("distributed")
 
-from tests.dask.test_dask_engine import write_parts  # noqa: E402
+from tests.dask.test_dask_engine import check_on_both_engines  # noqa: E402
 
 import auditor  # noqa: E402
 from auditor.engine.partitioned import partials  # noqa: E402
@@ -67,18 +67,11 @@ def frames() -> tuple[pd.DataFrame, pd.DataFrame]:
 
 
 @pytest.fixture(scope="module")
-def both(cluster, frames, tmp_path_factory):  # noqa: F811
+def both(cluster, frames, tmp_path_factory):
     train, test = frames
-    root = tmp_path_factory.mktemp("out_of_range")
-    options = {"target": "label", "select": [CHECK]}
-    result = auditor.audit(
-        test=write_parts(test, root / "test"),
-        train=write_parts(train, root / "train"),
-        engine={"name": "dask", "address": cluster, "sample_rows": 1000},
-        **options,
+    return check_on_both_engines(
+        cluster, tmp_path_factory.mktemp("out_of_range"), CHECK, test, train
     )
-    memory = auditor.audit(test=test, train=train, **options)
-    return tuple(next(c for c in r.checks if c.id == CHECK) for r in (result, memory))
 
 
 def summary(check) -> list[tuple]:
